@@ -1,0 +1,94 @@
+//! The command line, as clap derive structs: flags only, no behaviour.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "imagemk",
+    version,
+    about = "Builds, pushes, pulls and runs a workspace's container images: the backend of its `make` image targets.",
+    after_help = "Values come from, highest first: flags, environment (IMAGE_TAG, PLATFORM or DTYPE, VARIANT, REGISTRY or CLOUD, CHANNEL), the component's images.yaml, the workspace's images.yaml, built-in defaults."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Act as if started in DIR (finds the nearest images.yaml from there).
+    #[arg(short = 'C', long, global = true, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+    /// Image tag [env: IMAGE_TAG].
+    #[arg(long, global = true, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Platform, e.g. `fedora` or `busybox` [env: PLATFORM, DTYPE].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub platform: Option<String>,
+    /// Image variant, e.g. `debug` [env: VARIANT].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub variant: Option<String>,
+    /// Registry name from images.yaml [env: REGISTRY, CLOUD].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub registry: Option<String>,
+    /// Channel name from images.yaml [env: CHANNEL].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub channel: Option<String>,
+    /// Print the exact commands, one shell line each, and run none of them.
+    #[arg(short = 'n', long, global = true)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build images and the dependencies they lack, in dependency order, in parallel.
+    Build(BuildArgs),
+    /// List the workspace's images: names, Dockerfiles, dependencies.
+    List(ListArgs),
+}
+
+/// Which images a command acts on.
+#[derive(Debug, Args, Default)]
+pub struct Selection {
+    /// Images: `KEY` in the current component or `COMPONENT/KEY`. Default: the current
+    /// component's images.
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// Every image of the workspace.
+    #[arg(long, conflicts_with = "images")]
+    pub all: bool,
+    /// Every image of this kind in the current component (repeatable).
+    #[arg(long, value_name = "KIND", conflicts_with = "all")]
+    pub kind: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Rebuild the dependencies too, even those that exist locally.
+    #[arg(long)]
+    pub deps: bool,
+    /// Images built at once (default: the number of cores) [env: JOBS].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// After a failure, go on building every image that does not depend on it.
+    #[arg(short = 'k', long)]
+    pub keep_going: bool,
+    /// With --dry-run: print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}

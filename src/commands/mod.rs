@@ -1,0 +1,51 @@
+//! One module per subcommand. Each loads nothing itself: it gets a [`Ctx`] with the workspace,
+//! the environment and the progress display, plans, then (unless `--dry-run`) executes.
+
+mod build;
+mod list;
+mod select;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::cli::{Cli, Command, Global};
+use crate::config::{self, Env, Overrides, Workspace};
+use crate::progress::Progress;
+
+pub struct Ctx {
+    pub ws: Workspace,
+    pub env: Env,
+    pub progress: Progress,
+    pub dry_run: bool,
+}
+
+pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
+    let ctx = context(&cli.global, env)?;
+    match cli.command {
+        Command::Build(args) => build::run(&ctx, &args),
+        Command::List(args) => list::run(&ctx, &args),
+    }
+}
+
+fn context(global: &Global, env: Env) -> anyhow::Result<Ctx> {
+    let cwd = match &global.directory {
+        Some(d) => std::path::absolute(d).with_context(|| format!("directory `{}`", d.display()))?,
+        None => std::env::current_dir().context("reading the current directory")?,
+    };
+    let cwd: PathBuf = cwd.canonicalize().unwrap_or(cwd);
+    let overrides = Overrides {
+        tag: global.tag.clone(),
+        platform: global.platform.clone(),
+        variant: global.variant.clone(),
+        registry: global.registry.clone(),
+        channel: global.channel.clone(),
+    };
+    let ws = config::load(&cwd, &overrides, &env)?;
+    Ok(Ctx {
+        progress: Progress::new(env.is_ci()),
+        ws,
+        env,
+        dry_run: global.dry_run,
+    })
+}

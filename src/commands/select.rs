@@ -1,0 +1,55 @@
+//! Turns `IMAGE…`, `--all` and `--kind` into image indices.
+
+use anyhow::bail;
+
+use crate::cli::Selection;
+use crate::config::Workspace;
+
+pub fn select(ws: &Workspace, sel: &Selection) -> anyhow::Result<Vec<usize>> {
+    if sel.all {
+        return Ok((0..ws.images.len()).collect());
+    }
+    let mut out = Vec::new();
+    for spec in &sel.images {
+        out.push(ws.find(spec)?);
+    }
+    let here: Vec<usize> = (0..ws.images.len())
+        .filter(|&i| ws.images[i].component == ws.current)
+        .collect();
+    for kind in &sel.kind {
+        let found: Vec<usize> = here
+            .iter()
+            .copied()
+            .filter(|&i| &ws.images[i].kind == kind)
+            .collect();
+        if found.is_empty() {
+            let mut kinds: Vec<&str> = here.iter().map(|&i| ws.images[i].kind.as_str()).collect();
+            kinds.dedup();
+            let comp = &ws.components[ws.current];
+            let hint = crate::config::error::nearest(kind, &kinds)
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_default();
+            bail!(
+                "component `{}` (`{}`) has no image of kind `{kind}`{hint} (kinds there: {})",
+                comp.name,
+                comp.file.display(),
+                if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") }
+            );
+        }
+        out.extend(found);
+    }
+    if sel.images.is_empty() && sel.kind.is_empty() {
+        if here.is_empty() {
+            let comp = &ws.components[ws.current];
+            bail!(
+                "component `{}` (`{}`) defines no images; name some, or use `--all`",
+                comp.name,
+                comp.file.display()
+            );
+        }
+        out = here;
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}

@@ -1,0 +1,408 @@
+//! Finds the workspace from a directory (nearest `images.yaml` upward, then the file with a
+//! `workspace:` section), reads every member, and resolves images: names, paths, build args,
+//! dependencies. Everything that is wrong is reported here, before any command is planned.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use super::raw::{RawDefaults, RawFile, RawImage};
+use super::{
+    error::parse_yaml, Component, Env, Image, Overrides, Settings, Stage, Workspace,
+    DEFAULT_DOCKERFILE, DEFAULT_NAME, DEFAULT_PLATFORM, DEFAULT_TAG,
+};
+use crate::dockerfile::Dockerfile;
+use crate::reference::{self, ImageRef};
+
+pub const FILE: &str = "images.yaml";
+
+pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Workspace> {
+    let start = find_upward(cwd).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no `{FILE}` in `{}` or any directory above it; imagemk needs a workspace file (see the README's configuration reference)",
+            cwd.display()
+        )
+    })?;
+    let (root_file, root_raw) = find_root(&start)?;
+    let root = root_file.parent().unwrap().to_path_buf();
+    let ws_raw = root_raw.workspace.as_ref();
+    let top = Layer {
+        flags: overrides,
+        env,
+        workspace: &root_raw.defaults,
+    };
+    let settings = top.resolve(&RawDefaults::default())?;
+
+    let mut files = vec![(root_file.clone(), root_raw.clone_shallow())];
+    for dir in member_dirs(&root, ws_raw.map(|w| w.members.as_slice()).unwrap_or(&[]))? {
+        let file = dir.join(FILE);
+        if file != root_file {
+            files.push((file.clone(), read_file(&file)?));
+        }
+    }
+
+    let mut components = Vec::new();
+    for (file, raw) in &files {
+        let dir = file.parent().unwrap().to_path_buf();
+        let name = match &raw.component {
+            Some(n) => n.clone(),
+            None => dir_name(&dir),
+        };
+        check_component_name(&name, file)?;
+        if let Some(other) = components.iter().find(|c: &&Component| c.name == name) {
+            bail!(
+                "component `{name}` is defined twice: in `{}` and `{}`; give one a different `component:` name",
+                other.file.display(),
+                file.display()
+            );
+        }
+        components.push(Component {
+            name,
+            dir,
+            file: file.clone(),
+            settings: top.resolve(&raw.defaults)?,
+        });
+    }
+    let current = components
+        .iter()
+        .position(|c| c.file == start)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "`{}` is not a member of the workspace `{}`; add its directory to `workspace.members`",
+                start.display(),
+                root_file.display()
+            )
+        })?;
+
+    let mut images = Vec::new();
+    for (ci, (_, raw)) in files.iter().enumerate() {
+        for (key, img) in &raw.images {
+            images.push(resolve_image(ci, &components[ci], key, img)?);
+        }
+    }
+    check_unique_names(&images, &components)?;
+    resolve_depends(&mut images, &files, &components)?;
+    check_cycles(&images)?;
+
+    let protected_tags = ws_raw
+        .and_then(|w| w.protected_tags.clone())
+        .unwrap_or_else(|| vec!["latest".into(), "prod".into()]);
+    Ok(Workspace {
+        root,
+        components,
+        images,
+        current,
+        settings,
+        registry: overrides
+            .registry
+            .clone()
+            .or_else(|| env.get(&["REGISTRY", "CLOUD"]).map(String::from))
+            .or_else(|| ws_raw.and_then(|w| w.registry.clone())),
+        registries: ws_raw.map(|w| w.registries.clone()).unwrap_or_default(),
+        channels: ws_raw.map(|w| w.channels.clone()).unwrap_or_default(),
+        protected_tags,
+    })
+}
+
+impl RawFile {
+    fn clone_shallow(&self) -> RawFile {
+        RawFile {
+            workspace: None,
+            defaults: self.defaults.clone(),
+            component: self.component.clone(),
+            images: self.images.clone(),
+        }
+    }
+}
+
+fn find_upward(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .map(|d| d.join(FILE))
+        .find(|f| f.is_file())
+}
+
+fn read_file(path: &Path) -> anyhow::Result<RawFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading `{}`", path.display()))?;
+    parse_yaml(path, &text)
+}
+
+/// The nearest file at or above `start` that has a `workspace:` section, or `start` itself.
+fn find_root(start: &Path) -> anyhow::Result<(PathBuf, RawFile)> {
+    let first = read_file(start)?;
+    if first.workspace.is_some() {
+        return Ok((start.to_path_buf(), first));
+    }
+    let mut dir = start.parent().and_then(Path::parent);
+    while let Some(d) = dir {
+        let file = d.join(FILE);
+        if file.is_file() {
+            let raw = read_file(&file)?;
+            if raw.workspace.is_some() {
+                return Ok((file, raw));
+            }
+        }
+        dir = d.parent();
+    }
+    Ok((start.to_path_buf(), first))
+}
+
+fn member_dirs(root: &Path, members: &[String]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut dirs = BTreeSet::new();
+    for pattern in members {
+        let full = root.join(pattern);
+        let paths = glob::glob(&full.to_string_lossy())
+            .map_err(|e| anyhow::anyhow!("member pattern `{pattern}` is not a valid glob: {e}"))?;
+        let mut matched = false;
+        for path in paths.flatten() {
+            if path.join(FILE).is_file() {
+                dirs.insert(path);
+                matched = true;
+            }
+        }
+        if !matched {
+            bail!(
+                "member pattern `{pattern}` in `{}` matches no directory with an `{FILE}`",
+                root.join(FILE).display()
+            );
+        }
+    }
+    Ok(dirs.into_iter().collect())
+}
+
+fn dir_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_else(|| "root".into())
+}
+
+fn check_component_name(name: &str, file: &Path) -> anyhow::Result<()> {
+    reference::check_repository(name)
+        .ok()
+        .filter(|_| !name.contains('/'))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "component name `{name}` (from `{}`) must be lowercase letters, digits, `.`, `_` or `-`; set `component:` in that file",
+                file.display()
+            )
+        })
+}
+
+/// The layers above a component file: flags, environment, workspace defaults.
+struct Layer<'a> {
+    flags: &'a Overrides,
+    env: &'a Env,
+    workspace: &'a RawDefaults,
+}
+
+impl Layer<'_> {
+    fn pick(
+        &self,
+        flag: &Option<String>,
+        env: &[&str],
+        component: &Option<String>,
+        workspace: &Option<String>,
+    ) -> Option<String> {
+        flag.clone()
+            .or_else(|| self.env.get(env).map(String::from))
+            .or_else(|| component.clone())
+            .or_else(|| workspace.clone())
+    }
+
+    fn resolve(&self, comp: &RawDefaults) -> anyhow::Result<Settings> {
+        let ws = self.workspace;
+        let f = self.flags;
+        let tag = self
+            .pick(&f.tag, &["IMAGE_TAG"], &comp.tag, &ws.tag)
+            .unwrap_or_else(|| DEFAULT_TAG.into());
+        reference::check_tag(&tag).map_err(|e| anyhow::anyhow!("invalid image tag: {e}"))?;
+        let platform = self
+            .pick(&f.platform, &["PLATFORM", "DTYPE"], &comp.platform, &ws.platform)
+            .unwrap_or_else(|| DEFAULT_PLATFORM.into());
+        let namespace = self
+            .pick(&None, &["IMAGE_NAMESPACE"], &comp.namespace, &ws.namespace)
+            .unwrap_or_else(|| "local".into());
+        Ok(Settings {
+            namespace,
+            platform,
+            tag,
+            name_template: self
+                .pick(&None, &[], &comp.name, &ws.name)
+                .unwrap_or_else(|| DEFAULT_NAME.into()),
+            variant: self.pick(&f.variant, &["VARIANT"], &None, &None),
+            channel: self.pick(&f.channel, &["CHANNEL"], &comp.channel, &ws.channel),
+            user: self.env.user(),
+        })
+    }
+}
+
+fn resolve_image(
+    ci: usize,
+    comp: &Component,
+    key: &str,
+    raw: &RawImage,
+) -> anyhow::Result<Image> {
+    let s = &comp.settings;
+    let kind = raw.kind.clone().unwrap_or_else(|| key.to_string());
+    let variant = s
+        .variant
+        .as_ref()
+        .and_then(|v| raw.variants.get(v).map(|rv| (v, rv)));
+    let suffix = variant
+        .map(|(v, rv)| rv.suffix.clone().unwrap_or_else(|| format!("-{v}")))
+        .unwrap_or_default();
+    let vars: BTreeMap<&str, String> = [
+        ("namespace", s.namespace.clone()),
+        ("kind", kind.clone()),
+        ("component", comp.name.clone()),
+        ("platform", s.platform.clone()),
+        ("tag", s.tag.clone()),
+        ("variant", suffix),
+        ("image", key.to_string()),
+    ]
+    .into_iter()
+    .collect();
+    let at = || format!("image `{key}` in `{}`", comp.file.display());
+    let name = reference::render(&s.name_template, &vars)
+        .and_then(|n| ImageRef::parse(&n))
+        .map_err(|e| anyhow::anyhow!("{}: the local name is invalid: {e}", at()))?;
+    let dockerfile_rel = reference::render(
+        raw.dockerfile.as_deref().unwrap_or(DEFAULT_DOCKERFILE),
+        &vars,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: `dockerfile`: {e}", at()))?;
+    let dockerfile = comp.dir.join(&dockerfile_rel);
+    let context = comp.dir.join(raw.context.as_deref().unwrap_or("."));
+
+    let mut problems = Vec::new();
+    if !dockerfile.is_file() {
+        problems.push(format!(
+            "image `{}/{key}` has no Dockerfile at `{}`; create it or set `dockerfile:` in `{}`",
+            comp.name,
+            dockerfile.display(),
+            comp.file.display()
+        ));
+    }
+    if !context.is_dir() {
+        problems.push(format!(
+            "image `{}/{key}` has no build context directory `{}`; create it or fix `context:` in `{}`",
+            comp.name,
+            context.display(),
+            comp.file.display()
+        ));
+    }
+    let mut args = raw.args.clone();
+    if let Some((_, rv)) = variant {
+        args.extend(rv.args.clone());
+    }
+    let stage = raw
+        .stage
+        .iter()
+        .map(|st| Stage {
+            from: comp.dir.join(&st.from),
+            to: context.join(&st.to),
+        })
+        .collect();
+    Ok(Image {
+        id: format!("{}/{key}", comp.name),
+        component: ci,
+        key: key.to_string(),
+        kind,
+        name,
+        dockerfile,
+        context,
+        args,
+        labels: raw.labels.clone(),
+        target: raw.target.clone(),
+        depends: Vec::new(),
+        stage,
+        variant: variant.map(|(v, _)| v.clone()),
+        run: raw.run.clone().unwrap_or_default(),
+        artifacts: raw.artifacts.clone(),
+        problems,
+    })
+}
+
+fn check_unique_names(images: &[Image], components: &[Component]) -> anyhow::Result<()> {
+    let mut seen: BTreeMap<&ImageRef, &Image> = BTreeMap::new();
+    for img in images {
+        if let Some(other) = seen.insert(&img.name, img) {
+            bail!(
+                "images `{}` (in `{}`) and `{}` (in `{}`) both get the name `{}`; give one another `kind` or change the name template",
+                other.id,
+                components[other.component].file.display(),
+                img.id,
+                components[img.component].file.display(),
+                img.name
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Fills `depends` from the config and from the Dockerfiles, and adds the automatic build args
+/// (`IMAGE_TAG`, `PLATFORM`, `NAMESPACE`) that a Dockerfile declares.
+fn resolve_depends(
+    images: &mut [Image],
+    files: &[(PathBuf, RawFile)],
+    components: &[Component],
+) -> anyhow::Result<()> {
+    let by_name: BTreeMap<String, usize> = images
+        .iter()
+        .enumerate()
+        .map(|(i, img)| (img.name.to_string(), i))
+        .collect();
+    let snapshot = images.to_vec();
+    for i in 0..images.len() {
+        let ci = images[i].component;
+        let raw = &files[ci].1.images[&images[i].key];
+        let mut deps = BTreeSet::new();
+        for spec in &raw.depends {
+            let d = super::resolve_spec(components, &snapshot, spec, ci).map_err(|e| {
+                anyhow::anyhow!(
+                    "image `{}` in `{}` depends on `{spec}`: {e}",
+                    images[i].id,
+                    components[ci].file.display()
+                )
+            })?;
+            deps.insert(d);
+        }
+        if let Ok(text) = std::fs::read_to_string(&images[i].dockerfile) {
+            let df = Dockerfile::parse(&text);
+            let s = &components[ci].settings;
+            for (k, v) in [
+                ("IMAGE_TAG", &s.tag),
+                ("PLATFORM", &s.platform),
+                ("NAMESPACE", &s.namespace),
+            ] {
+                if df.args.contains_key(k) && !images[i].args.contains_key(k) {
+                    images[i].args.insert(k.to_string(), v.clone());
+                }
+            }
+            for r in df.expanded_refs(&images[i].args) {
+                let Ok(parsed) = ImageRef::parse(&r) else { continue };
+                if let Some(&d) = by_name.get(&parsed.to_string()) {
+                    if d != i {
+                        deps.insert(d);
+                    }
+                }
+            }
+        }
+        images[i].depends = deps.into_iter().collect();
+    }
+    Ok(())
+}
+
+fn check_cycles(images: &[Image]) -> anyhow::Result<()> {
+    let deps: Vec<Vec<usize>> = images.iter().map(|i| i.depends.clone()).collect();
+    let all = (0..images.len()).collect();
+    if let Some(cycle) = crate::graph::find_cycle(&deps, &all) {
+        let path: Vec<&str> = cycle.iter().map(|&i| images[i].id.as_str()).collect();
+        bail!(
+            "dependency cycle: {} (from `depends:` and `FROM` lines); remove one of these dependencies",
+            path.join(" → ")
+        );
+    }
+    Ok(())
+}

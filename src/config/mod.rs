@@ -1,0 +1,152 @@
+//! The workspace: every `images.yaml` read, checked and resolved into [`Workspace`], the one
+//! value the rest of imagemk plans from. `raw` mirrors the YAML; `load` gives it meaning.
+
+pub mod env;
+pub mod error;
+mod load;
+pub mod raw;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub use env::Env;
+pub use load::load;
+
+use crate::reference::ImageRef;
+
+/// Values given on the command line; they win over the environment and the files.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub tag: Option<String>,
+    pub platform: Option<String>,
+    pub variant: Option<String>,
+    pub registry: Option<String>,
+    pub channel: Option<String>,
+}
+
+/// The values every component resolved to (flag > environment > component > workspace >
+/// built-in default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub namespace: String,
+    pub platform: String,
+    pub tag: String,
+    pub name_template: String,
+    pub variant: Option<String>,
+    pub channel: Option<String>,
+    pub user: String,
+}
+
+pub const DEFAULT_NAME: &str = "{namespace}/{kind}-{component}-{platform}{variant}:{tag}";
+pub const DEFAULT_DOCKERFILE: &str = "docker/{kind}-{platform}.dockerfile";
+pub const DEFAULT_PLATFORM: &str = "linux";
+pub const DEFAULT_TAG: &str = "latest";
+
+#[derive(Debug)]
+pub struct Workspace {
+    /// The directory of the root `images.yaml`.
+    pub root: PathBuf,
+    pub components: Vec<Component>,
+    pub images: Vec<Image>,
+    /// The component of the nearest `images.yaml` above the current directory.
+    pub current: usize,
+    /// Settings from flags, environment, workspace file and defaults (no component layer).
+    pub settings: Settings,
+    pub registry: Option<String>,
+    pub registries: BTreeMap<String, raw::RawRegistry>,
+    pub channels: BTreeMap<String, String>,
+    pub protected_tags: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Component {
+    pub name: String,
+    pub dir: PathBuf,
+    pub file: PathBuf,
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// `component/key`.
+    pub id: String,
+    pub component: usize,
+    pub key: String,
+    pub kind: String,
+    pub name: ImageRef,
+    pub dockerfile: PathBuf,
+    pub context: PathBuf,
+    /// Build args, config ones and the automatic ones the Dockerfile declares.
+    pub args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub target: Option<String>,
+    /// Indices into `Workspace::images`, from `depends:` and the Dockerfile.
+    pub depends: Vec<usize>,
+    pub stage: Vec<Stage>,
+    pub variant: Option<String>,
+    pub run: raw::RawRun,
+    pub artifacts: Vec<raw::RawArtifact>,
+    /// Problems that stop this image from being built (missing Dockerfile or context);
+    /// reported only when the image is selected.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    pub from: PathBuf,
+    pub to: PathBuf,
+}
+
+impl Workspace {
+    pub fn image(&self, id: &str) -> Option<usize> {
+        self.images.iter().position(|i| i.id == id)
+    }
+
+    pub fn component_of(&self, image: &Image) -> &Component {
+        &self.components[image.component]
+    }
+
+    /// Resolves `key` (in the current component) or `component/key` to an image index.
+    pub fn find(&self, spec: &str) -> anyhow::Result<usize> {
+        resolve_spec(&self.components, &self.images, spec, self.current)
+    }
+}
+
+/// Resolves an image spec relative to component `from`, with a suggestion when unknown.
+pub(crate) fn resolve_spec(
+    components: &[Component],
+    images: &[Image],
+    spec: &str,
+    from: usize,
+) -> anyhow::Result<usize> {
+    let (component, key) = match spec.split_once('/') {
+        Some((c, k)) => (c.to_string(), k),
+        None => (components[from].name.clone(), spec),
+    };
+    let id = format!("{component}/{key}");
+    if let Some(i) = images.iter().position(|i| i.id == id) {
+        return Ok(i);
+    }
+    let Some(ci) = components.iter().position(|c| c.name == component) else {
+        let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
+        let hint = error::nearest(&component, &names)
+            .map(|n| format!("; did you mean `{n}`?"))
+            .unwrap_or_default();
+        anyhow::bail!(
+            "unknown component `{component}` in `{spec}`{hint} (components: {})",
+            names.join(", ")
+        );
+    };
+    let keys: Vec<&str> = images
+        .iter()
+        .filter(|i| i.component == ci)
+        .map(|i| i.key.as_str())
+        .collect();
+    let hint = error::nearest(key, &keys)
+        .map(|n| format!("; did you mean `{n}`?"))
+        .unwrap_or_default();
+    anyhow::bail!(
+        "unknown image `{key}` in component `{component}`{hint} (images there: {})",
+        if keys.is_empty() { "none".to_string() } else { keys.join(", ") }
+    )
+}

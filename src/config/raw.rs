@@ -1,0 +1,139 @@
+//! Serde structs that mirror `images.yaml` exactly. Unknown keys are rejected here (with the
+//! nearest valid key suggested by `config::error`); meaning is given in `config::load`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// One `images.yaml`: the workspace root has `workspace:`, every file may have the rest.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    pub workspace: Option<RawWorkspace>,
+    #[serde(default)]
+    pub defaults: RawDefaults,
+    pub component: Option<String>,
+    #[serde(default)]
+    pub images: BTreeMap<String, RawImage>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkspace {
+    /// Globs of component directories, relative to the workspace root.
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// The registry used when neither `--registry` nor `REGISTRY` names one.
+    pub registry: Option<String>,
+    #[serde(default)]
+    pub registries: BTreeMap<String, RawRegistry>,
+    /// Channel name → prefix template (e.g. `user: "{user}-"`).
+    #[serde(default)]
+    pub channels: BTreeMap<String, String>,
+    /// Tags that clean-up never removes (default `latest`, `prod`).
+    pub protected_tags: Option<Vec<String>>,
+}
+
+/// Values that the command line and the environment override.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDefaults {
+    pub namespace: Option<String>,
+    pub platform: Option<String>,
+    pub tag: Option<String>,
+    /// The local name template.
+    pub name: Option<String>,
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegistry {
+    pub kind: String,
+    /// `oci`: host[:port].
+    pub host: Option<String>,
+    /// Path under the host (`oci`, `gcr`: optional; appended after the project for `gar`).
+    pub path: Option<String>,
+    /// `acr`: the registry name (`<name>.azurecr.io`).
+    pub name: Option<String>,
+    /// `gar`: location, e.g. `us` or `europe-west1`.
+    pub location: Option<String>,
+    /// `gar`, `gcr`: the Google Cloud project.
+    pub project: Option<String>,
+    /// `gar`: the Artifact Registry repository.
+    pub repository: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawImage {
+    /// `buildenv`, `test`, `runenv`, …; defaults to the image's key.
+    pub kind: Option<String>,
+    /// Path from the component directory; may use `{platform}`, `{kind}`, `{component}`.
+    pub dockerfile: Option<String>,
+    /// Build context, from the component directory (default `.`).
+    pub context: Option<String>,
+    #[serde(default)]
+    pub args: BTreeMap<String, String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// `--target` stage.
+    pub target: Option<String>,
+    /// Other images this one needs: `key` in this component or `component/key`.
+    #[serde(default)]
+    pub depends: Vec<String>,
+    /// Files copied into the context for the build and removed after it.
+    #[serde(default)]
+    pub stage: Vec<RawStage>,
+    #[serde(default)]
+    pub variants: BTreeMap<String, RawVariant>,
+    pub run: Option<RawRun>,
+    #[serde(default)]
+    pub artifacts: Vec<RawArtifact>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    /// Source, from the component directory.
+    pub from: String,
+    /// Destination, from the build context.
+    pub to: String,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVariant {
+    #[serde(default)]
+    pub args: BTreeMap<String, String>,
+    /// Added to the repository name (default `-<variant>`).
+    pub suffix: Option<String>,
+}
+
+/// How `run` and `withdocker` start a container of this image.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    #[serde(default)]
+    pub devices: Vec<String>,
+    #[serde(default)]
+    pub ulimits: Vec<String>,
+    pub user: Option<String>,
+    #[serde(default)]
+    pub init: bool,
+    /// Names of environment variables passed through (by name, never by value).
+    #[serde(default)]
+    pub env: Vec<String>,
+    pub command: Option<Vec<String>>,
+    pub workdir: Option<String>,
+    pub network: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArtifact {
+    /// Path inside the image.
+    pub from: String,
+    /// Path in the tree, from the component directory.
+    pub to: String,
+}

@@ -1,0 +1,82 @@
+//! docker commands as data. Each function returns a [`Cmd`]; nothing here runs anything, so
+//! every command can be printed by `--dry-run` and asserted in tests without an engine.
+
+use std::collections::BTreeMap;
+
+use crate::config::Image;
+use crate::exec::Cmd;
+use crate::reference::ImageRef;
+
+pub const DOCKER: &str = "docker";
+
+fn docker() -> Cmd {
+    Cmd::new(DOCKER)
+}
+
+/// `docker build` for `image` with the given labels on top of its own.
+pub fn build(image: &Image, labels: &BTreeMap<String, String>) -> Cmd {
+    let mut cmd = docker()
+        .arg("build")
+        .arg("--file")
+        .arg(image.dockerfile.to_string_lossy())
+        .arg("--tag")
+        .arg(image.name.to_string())
+        .opt("--target", image.target.as_deref());
+    for (k, v) in &image.args {
+        cmd = cmd.arg("--build-arg").arg(format!("{k}={v}"));
+    }
+    let mut all = labels.clone();
+    all.extend(image.labels.clone());
+    for (k, v) in &all {
+        cmd = cmd.arg("--label").arg(format!("{k}={v}"));
+    }
+    cmd.arg(image.context.to_string_lossy())
+}
+
+/// Lists every local `repository:tag`; also the probe that the engine is reachable.
+pub fn image_list() -> Cmd {
+    docker().args(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])
+}
+
+pub fn tag(src: &ImageRef, dst: &ImageRef) -> Cmd {
+    docker().arg("tag").arg(src.to_string()).arg(dst.to_string())
+}
+
+pub fn push(name: &ImageRef) -> Cmd {
+    docker().arg("push").arg(name.to_string())
+}
+
+pub fn pull(name: &ImageRef) -> Cmd {
+    docker().arg("pull").arg(name.to_string())
+}
+
+/// Removes one tag (never forced: an image is deleted only when this was its last tag).
+pub fn untag(name: &ImageRef) -> Cmd {
+    docker().args(["image", "rm", "--no-prune"]).arg(name.to_string())
+}
+
+/// `docker image inspect` of one field as JSON.
+pub fn inspect(name: &str, template: &str) -> Cmd {
+    docker()
+        .args(["image", "inspect", "--format", template])
+        .arg(name)
+}
+
+/// Turns the engine's "cannot connect" into an error that says what to do.
+pub fn explain_engine_error(err: anyhow::Error) -> anyhow::Error {
+    let text = format!("{err:#}");
+    if text.contains("Cannot connect to the Docker daemon")
+        || text.contains("error during connect")
+        || text.contains("docker daemon is not running")
+    {
+        return err.context(
+            "the docker engine is not reachable; start it (e.g. `sudo systemctl start docker`) or point `DOCKER_HOST` at a running one",
+        );
+    }
+    if text.contains("permission denied") && text.contains("docker.sock") {
+        return err.context(
+            "no permission to use the docker engine; add yourself to the `docker` group or use a rootless engine",
+        );
+    }
+    err
+}

@@ -1,0 +1,77 @@
+//! imagemk: the backend of a repository's container-image make targets. `run` parses the
+//! command line, loads the workspace, dispatches to `commands`, and turns any error into one
+//! `error:` message and an exit status. See ARCHITECTURE.md for the code map.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod docker;
+pub mod dockerfile;
+pub mod exec;
+pub mod git;
+pub mod graph;
+pub mod plan;
+pub mod progress;
+pub mod reference;
+pub mod scheduler;
+pub mod signal;
+pub mod stage;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+/// An error that carries the exit status to return (a container's own status, for example),
+/// printed only when it has a message.
+#[derive(Debug)]
+pub struct ExitStatus {
+    pub code: i32,
+    pub message: Option<String>,
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.message {
+            Some(m) => f.write_str(m),
+            None => write!(f, "exit status {}", self.code),
+        }
+    }
+}
+
+impl std::error::Error for ExitStatus {}
+
+/// Runs imagemk with `args` (argv, program name first) and the captured environment; returns
+/// the process exit status.
+pub fn run(args: Vec<OsString>, env: config::Env) -> i32 {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    signal::install();
+    match commands::dispatch(cli, env) {
+        Ok(code) => code,
+        Err(err) => report(&err),
+    }
+}
+
+fn report(err: &anyhow::Error) -> i32 {
+    if let Some(status) = err.downcast_ref::<ExitStatus>() {
+        if let Some(m) = &status.message {
+            eprintln!("error: {m}");
+        }
+        return status.code;
+    }
+    let mut msg = format!("error: {err}");
+    for cause in err.chain().skip(1) {
+        msg.push_str(&format!("\n  caused by: {cause}"));
+    }
+    eprintln!("{msg}");
+    if err.downcast_ref::<signal::Interrupted>().is_some() {
+        130
+    } else {
+        1
+    }
+}
