@@ -39,7 +39,10 @@ pub fn image_list() -> Cmd {
 }
 
 pub fn tag(src: &ImageRef, dst: &ImageRef) -> Cmd {
-    docker().arg("tag").arg(src.to_string()).arg(dst.to_string())
+    docker()
+        .arg("tag")
+        .arg(src.to_string())
+        .arg(dst.to_string())
 }
 
 pub fn push(name: &ImageRef) -> Cmd {
@@ -52,7 +55,9 @@ pub fn pull(name: &ImageRef) -> Cmd {
 
 /// Removes one tag (never forced: an image is deleted only when this was its last tag).
 pub fn untag(name: &ImageRef) -> Cmd {
-    docker().args(["image", "rm", "--no-prune"]).arg(name.to_string())
+    docker()
+        .args(["image", "rm", "--no-prune"])
+        .arg(name.to_string())
 }
 
 /// `docker image inspect` of one field as JSON.

@@ -324,7 +324,10 @@ mod tests {
 
     #[test]
     fn renders_shell_lines() {
-        check(Cmd::new("docker").args(["tag", "a:b", "c:d"]), "docker tag a:b c:d");
+        check(
+            Cmd::new("docker").args(["tag", "a:b", "c:d"]),
+            "docker tag a:b c:d",
+        );
         check(
             Cmd::new("docker").args(["run", "sh", "-c", "echo $HOME; exit 3"]),
             "docker run sh -c 'echo $HOME; exit 3'",
@@ -333,10 +336,7 @@ mod tests {
             Cmd::new("docker").arg("").env("DOCKER_BUILDKIT", "0"),
             "DOCKER_BUILDKIT=0 docker ''",
         );
-        check(
-            Cmd::new("make").cwd(Path::new("/a b")),
-            "cd '/a b' && make",
-        );
+        check(Cmd::new("make").cwd(Path::new("/a b")), "cd '/a b' && make");
         check(
             Cmd::new("docker")
                 .args(["login", "--password-stdin"])

@@ -73,7 +73,10 @@ pub fn topo_order(deps: &[Vec<usize>], nodes: &BTreeSet<usize>) -> Vec<usize> {
                 done.insert(n);
             }
         }
-        assert!(order.len() > before, "topo_order called on a graph with a cycle");
+        assert!(
+            order.len() > before,
+            "topo_order called on a graph with a cycle"
+        );
     }
     order
 }
@@ -107,7 +110,10 @@ mod tests {
     #[test]
     fn cycles_are_found_as_paths() {
         let deps = vec![vec![1], vec![2], vec![0], vec![]];
-        assert_eq!(find_cycle(&deps, &set(&[0, 1, 2, 3])), Some(vec![0, 1, 2, 0]));
+        assert_eq!(
+            find_cycle(&deps, &set(&[0, 1, 2, 3])),
+            Some(vec![0, 1, 2, 0])
+        );
         let deps = vec![vec![0]];
         assert_eq!(find_cycle(&deps, &set(&[0])), Some(vec![0, 0]));
         let deps = vec![vec![], vec![0], vec![0, 1]];

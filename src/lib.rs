@@ -13,6 +13,7 @@ pub mod graph;
 pub mod plan;
 pub mod progress;
 pub mod reference;
+pub mod registry;
 pub mod scheduler;
 pub mod signal;
 pub mod stage;

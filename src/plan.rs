@@ -87,7 +87,11 @@ pub fn build(
     if let Some(first) = problems.first() {
         let more = match problems.len() {
             1 => String::new(),
-            n => format!(" (and {} more problem{})", n - 1, if n > 2 { "s" } else { "" }),
+            n => format!(
+                " (and {} more problem{})",
+                n - 1,
+                if n > 2 { "s" } else { "" }
+            ),
         };
         bail!("{first}{more}");
     }

@@ -39,8 +39,10 @@ impl Progress {
         let bar = self.multi.as_ref().map(|m| {
             let bar = m.add(ProgressBar::new_spinner());
             bar.set_style(
-                ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}")
-                    .unwrap(),
+                ProgressStyle::with_template(
+                    "{spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}",
+                )
+                .unwrap(),
             );
             bar.set_prefix(name.to_string());
             bar.set_message(action.to_string());

@@ -8,7 +8,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").unwrap());
+static TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").unwrap());
 static PATH_COMPONENT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$").unwrap());
 static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
@@ -157,7 +158,10 @@ impl ImageRef {
 
     /// The last path component: `kontain/test-km-fedora` → `test-km-fedora`.
     pub fn basename(&self) -> &str {
-        self.repository.rsplit('/').next().unwrap_or(&self.repository)
+        self.repository
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.repository)
     }
 }
 
@@ -176,7 +180,9 @@ pub fn render(template: &str, vars: &BTreeMap<&str, String>) -> Result<String, R
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
         let end = after.find('}').ok_or_else(|| {
-            RefError(format!("template `{template}` has a `{{` with no closing `}}`"))
+            RefError(format!(
+                "template `{template}` has a `{{` with no closing `}}`"
+            ))
         })?;
         let key = &after[..end];
         match vars.get(key) {
@@ -211,11 +217,23 @@ mod tests {
 
     #[test]
     fn parses_references() {
-        check("kontain/test-node-fedora:CI-42", Ok(("kontain/test-node-fedora", "CI-42")));
-        check("kontain/buildenv-km-fedora", Ok(("kontain/buildenv-km-fedora", "latest")));
-        check("localhost:5000/a/b:v1.2_3", Ok(("localhost:5000/a/b", "v1.2_3")));
+        check(
+            "kontain/test-node-fedora:CI-42",
+            Ok(("kontain/test-node-fedora", "CI-42")),
+        );
+        check(
+            "kontain/buildenv-km-fedora",
+            Ok(("kontain/buildenv-km-fedora", "latest")),
+        );
+        check(
+            "localhost:5000/a/b:v1.2_3",
+            Ok(("localhost:5000/a/b", "v1.2_3")),
+        );
         check("127.0.0.1:5000/x", Ok(("127.0.0.1:5000/x", "latest")));
-        check("gcr.io/lattice-dev/alice-debug-envoy:latest", Ok(("gcr.io/lattice-dev/alice-debug-envoy", "latest")));
+        check(
+            "gcr.io/lattice-dev/alice-debug-envoy:latest",
+            Ok(("gcr.io/lattice-dev/alice-debug-envoy", "latest")),
+        );
         check("a__b/c-d---e.f:x", Ok(("a__b/c-d---e.f", "x")));
     }
 
@@ -226,10 +244,21 @@ mod tests {
             Err("`kontain/test:CI/42` is not a valid repository name: a `:` may only come before the tag at the end, and a tag cannot contain `/`"),
         );
         check("Kontain/test:x", Err("`Kontain` would be read by docker as a Docker Hub namespace, not a registry host; write it with a port or a domain (e.g. `localhost:5000`, `Kontain.example.com`)"));
-        check("kontain/Test:x", Err("`kontain/Test` is not a valid repository name: repository names must be lowercase"));
-        check("kontain//test", Err("`kontain//test` is not a valid repository name: it has an empty path component"));
+        check(
+            "kontain/Test:x",
+            Err(
+                "`kontain/Test` is not a valid repository name: repository names must be lowercase",
+            ),
+        );
+        check(
+            "kontain//test",
+            Err("`kontain//test` is not a valid repository name: it has an empty path component"),
+        );
         check("kontain/test:.x", Err("in `kontain/test:.x`: tag `.x` is not a valid docker tag: use letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"));
-        check("kontain/test@sha256:00", Err("`kontain/test@sha256:00` names a digest; a tag is needed here"));
+        check(
+            "kontain/test@sha256:00",
+            Err("`kontain/test@sha256:00` names a digest; a tag is needed here"),
+        );
     }
 
     #[test]
@@ -266,11 +295,15 @@ mod tests {
 
     #[test]
     fn templates() {
-        let vars: BTreeMap<&str, String> = [("namespace", "kontain"), ("kind", "test"), ("tag", "CI-42")]
-            .into_iter()
-            .map(|(k, v)| (k, v.to_string()))
-            .collect();
-        assert_eq!(render("{namespace}/{kind}:{tag}", &vars).unwrap(), "kontain/test:CI-42");
+        let vars: BTreeMap<&str, String> =
+            [("namespace", "kontain"), ("kind", "test"), ("tag", "CI-42")]
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect();
+        assert_eq!(
+            render("{namespace}/{kind}:{tag}", &vars).unwrap(),
+            "kontain/test:CI-42"
+        );
         assert_eq!(
             render("{namespace}/{knd}", &vars).unwrap_err().0,
             "template `{namespace}/{knd}` uses `{knd}`, which is not one of {kind}, {namespace}, {tag}"

@@ -70,7 +70,9 @@ where
                     if running >= jobs.max(1) {
                         break;
                     }
-                    if state[i] == State::Pending && deps[i].iter().all(|&d| state[d] == State::Done) {
+                    if state[i] == State::Pending
+                        && deps[i].iter().all(|&d| state[d] == State::Done)
+                    {
                         state[i] = State::Running;
                         running += 1;
                         let tx = tx.clone();
@@ -162,17 +164,41 @@ mod tests {
     fn a_failure_stops_new_jobs_and_skips_dependents() {
         // 0 fails; 1 depends on 0; 2 is independent but would start later with -j1.
         let deps = vec![vec![], vec![0], vec![]];
-        let states = run(&deps, 1, false, |i, _| if i == 0 { Err("boom".into()) } else { Ok(()) });
-        assert_eq!(states, [State::Failed("boom".into()), State::Skipped(0), State::NotStarted]);
+        let states = run(&deps, 1, false, |i, _| {
+            if i == 0 {
+                Err("boom".into())
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(
+            states,
+            [
+                State::Failed("boom".into()),
+                State::Skipped(0),
+                State::NotStarted
+            ]
+        );
     }
 
     #[test]
     fn keep_going_runs_what_does_not_depend_on_the_failure() {
         let deps = vec![vec![], vec![0], vec![], vec![1]];
-        let states = run(&deps, 1, true, |i, _| if i == 0 { Err("boom".into()) } else { Ok(()) });
+        let states = run(&deps, 1, true, |i, _| {
+            if i == 0 {
+                Err("boom".into())
+            } else {
+                Ok(())
+            }
+        });
         assert_eq!(
             states,
-            [State::Failed("boom".into()), State::Skipped(0), State::Done, State::Skipped(1)]
+            [
+                State::Failed("boom".into()),
+                State::Skipped(0),
+                State::Done,
+                State::Skipped(1)
+            ]
         );
     }
 }

@@ -22,7 +22,10 @@ pub struct Interrupted;
 
 impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "interrupted; everything imagemk had started was stopped and cleaned up")
+        write!(
+            f,
+            "interrupted; everything imagemk had started was stopped and cleaned up"
+        )
     }
 }
 

@@ -95,12 +95,24 @@ mod tests {
         fs::write(root.join("tree/sub/f"), "y").unwrap();
         fs::create_dir(root.join("ctx")).unwrap();
         let stages = vec![
-            Stage { from: root.join("bin"), to: root.join("ctx/new/dir/bin") },
-            Stage { from: root.join("tree"), to: root.join("ctx/tree") },
+            Stage {
+                from: root.join("bin"),
+                to: root.join("ctx/new/dir/bin"),
+            },
+            Stage {
+                from: root.join("tree"),
+                to: root.join("ctx/tree"),
+            },
         ];
         let staged = Staged::copy(&stages).unwrap();
-        assert_eq!(fs::read_to_string(root.join("ctx/new/dir/bin")).unwrap(), "x");
-        assert_eq!(fs::read_to_string(root.join("ctx/tree/sub/f")).unwrap(), "y");
+        assert_eq!(
+            fs::read_to_string(root.join("ctx/new/dir/bin")).unwrap(),
+            "x"
+        );
+        assert_eq!(
+            fs::read_to_string(root.join("ctx/tree/sub/f")).unwrap(),
+            "y"
+        );
         drop(staged);
         let left: Vec<_> = fs::read_dir(root.join("ctx")).unwrap().collect();
         assert!(left.is_empty(), "left behind: {left:?}");
@@ -115,11 +127,20 @@ mod tests {
         fs::write(root.join("b"), "b").unwrap();
         fs::write(root.join("taken"), "mine").unwrap();
         let stages = vec![
-            Stage { from: root.join("a"), to: root.join("a2") },
-            Stage { from: root.join("b"), to: root.join("taken") },
+            Stage {
+                from: root.join("a"),
+                to: root.join("a2"),
+            },
+            Stage {
+                from: root.join("b"),
+                to: root.join("taken"),
+            },
         ];
         let err = Staged::copy(&stages).unwrap_err().to_string();
-        assert!(err.contains("already exists and imagemk will not overwrite it"), "{err}");
+        assert!(
+            err.contains("already exists and imagemk will not overwrite it"),
+            "{err}"
+        );
         assert!(!root.join("a2").exists());
         assert_eq!(fs::read_to_string(root.join("taken")).unwrap(), "mine");
     }

@@ -84,7 +84,11 @@ fn print_plan(ws: &Workspace, plan: &BuildPlan, as_json: bool) -> anyhow::Result
                 })
             })
             .collect();
-        let reused: Vec<_> = plan.reused.iter().map(|&i| ws.images[i].id.clone()).collect();
+        let reused: Vec<_> = plan
+            .reused
+            .iter()
+            .map(|&i| ws.images[i].id.clone())
+            .collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({ "steps": steps, "reused": reused }))?
@@ -100,7 +104,10 @@ fn print_plan(ws: &Workspace, plan: &BuildPlan, as_json: bool) -> anyhow::Result
 }
 
 fn log_path(ws: &Workspace, id: &str) -> PathBuf {
-    ws.root.join(".imagemk").join("logs").join(format!("{id}.log"))
+    ws.root
+        .join(".imagemk")
+        .join("logs")
+        .join(format!("{id}.log"))
 }
 
 fn execute(ctx: &Ctx, plan: &BuildPlan, jobs: usize, keep_going: bool) -> anyhow::Result<i32> {
@@ -132,7 +139,11 @@ fn execute(ctx: &Ctx, plan: &BuildPlan, jobs: usize, keep_going: bool) -> anyhow
         1 => anyhow::bail!("{}", failures[0]),
         n => anyhow::bail!(
             "{n} images failed to build:\n{}",
-            failures.iter().map(|f| f.as_str()).collect::<Vec<_>>().join("\n")
+            failures
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
         ),
     }
 }

@@ -9,13 +9,25 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<i32> {
     let ws = &ctx.ws;
     let nothing_named = args.selection.images.is_empty() && args.selection.kind.is_empty();
     let chosen = if nothing_named {
-        select(ws, &Selection { all: true, ..Default::default() })?
+        select(
+            ws,
+            &Selection {
+                all: true,
+                ..Default::default()
+            },
+        )?
     } else {
         select(ws, &args.selection)?
     };
     let rel = |p: &std::path::Path| {
         p.strip_prefix(&ws.root)
-            .map(|r| if r.as_os_str().is_empty() { ".".into() } else { r.display().to_string() })
+            .map(|r| {
+                if r.as_os_str().is_empty() {
+                    ".".into()
+                } else {
+                    r.display().to_string()
+                }
+            })
             .unwrap_or_else(|_| p.display().to_string())
     };
     if args.json {
@@ -48,7 +60,11 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<i32> {
     ]];
     for &i in &chosen {
         let img = &ws.images[i];
-        let deps: Vec<&str> = img.depends.iter().map(|&d| ws.images[d].id.as_str()).collect();
+        let deps: Vec<&str> = img
+            .depends
+            .iter()
+            .map(|&d| ws.images[d].id.as_str())
+            .collect();
         let mut dockerfile = rel(&img.dockerfile);
         if !img.dockerfile.is_file() {
             dockerfile.push_str(" (missing)");
@@ -57,11 +73,21 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<i32> {
             img.id.clone(),
             img.name.to_string(),
             dockerfile,
-            if deps.is_empty() { "-".into() } else { deps.join(",") },
+            if deps.is_empty() {
+                "-".into()
+            } else {
+                deps.join(",")
+            },
         ]);
     }
     let widths: Vec<usize> = (0..4)
-        .map(|c| table.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for row in table {
         let line: Vec<String> = row

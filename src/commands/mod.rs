@@ -30,7 +30,9 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
 
 fn context(global: &Global, env: Env) -> anyhow::Result<Ctx> {
     let cwd = match &global.directory {
-        Some(d) => std::path::absolute(d).with_context(|| format!("directory `{}`", d.display()))?,
+        Some(d) => {
+            std::path::absolute(d).with_context(|| format!("directory `{}`", d.display()))?
+        }
         None => std::env::current_dir().context("reading the current directory")?,
     };
     let cwd: PathBuf = cwd.canonicalize().unwrap_or(cwd);

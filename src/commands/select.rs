@@ -33,7 +33,11 @@ pub fn select(ws: &Workspace, sel: &Selection) -> anyhow::Result<Vec<usize>> {
                 "component `{}` (`{}`) has no image of kind `{kind}`{hint} (kinds there: {})",
                 comp.name,
                 comp.file.display(),
-                if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") }
+                if kinds.is_empty() {
+                    "none".to_string()
+                } else {
+                    kinds.join(", ")
+                }
             );
         }
         out.extend(found);

@@ -47,9 +47,7 @@ fn explain(msg: &str) -> String {
         .filter(|(i, _)| i % 2 == 1)
         .map(|(_, s)| s)
         .collect();
-    let place = context
-        .map(|c| format!(" in `{c}`"))
-        .unwrap_or_default();
+    let place = context.map(|c| format!(" in `{c}`")).unwrap_or_default();
     let mut out = format!("unknown key `{key}`{place}");
     if let Some(best) = nearest(key, &valid) {
         out.push_str(&format!("; did you mean `{best}`?"));

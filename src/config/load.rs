@@ -117,14 +117,12 @@ impl RawFile {
 }
 
 fn find_upward(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors()
-        .map(|d| d.join(FILE))
-        .find(|f| f.is_file())
+    dir.ancestors().map(|d| d.join(FILE)).find(|f| f.is_file())
 }
 
 fn read_file(path: &Path) -> anyhow::Result<RawFile> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading `{}`", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading `{}`", path.display()))?;
     parse_yaml(path, &text)
 }
 
@@ -218,7 +216,12 @@ impl Layer<'_> {
             .unwrap_or_else(|| DEFAULT_TAG.into());
         reference::check_tag(&tag).map_err(|e| anyhow::anyhow!("invalid image tag: {e}"))?;
         let platform = self
-            .pick(&f.platform, &["PLATFORM", "DTYPE"], &comp.platform, &ws.platform)
+            .pick(
+                &f.platform,
+                &["PLATFORM", "DTYPE"],
+                &comp.platform,
+                &ws.platform,
+            )
             .unwrap_or_else(|| DEFAULT_PLATFORM.into());
         let namespace = self
             .pick(&None, &["IMAGE_NAMESPACE"], &comp.namespace, &ws.namespace)
@@ -237,12 +240,7 @@ impl Layer<'_> {
     }
 }
 
-fn resolve_image(
-    ci: usize,
-    comp: &Component,
-    key: &str,
-    raw: &RawImage,
-) -> anyhow::Result<Image> {
+fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyhow::Result<Image> {
     let s = &comp.settings;
     let kind = raw.kind.clone().unwrap_or_else(|| key.to_string());
     let variant = s
@@ -381,7 +379,9 @@ fn resolve_depends(
                 }
             }
             for r in df.expanded_refs(&images[i].args) {
-                let Ok(parsed) = ImageRef::parse(&r) else { continue };
+                let Ok(parsed) = ImageRef::parse(&r) else {
+                    continue;
+                };
                 if let Some(&d) = by_name.get(&parsed.to_string()) {
                     if d != i {
                         deps.insert(d);

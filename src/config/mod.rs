@@ -147,6 +147,10 @@ pub(crate) fn resolve_spec(
         .unwrap_or_default();
     anyhow::bail!(
         "unknown image `{key}` in component `{component}`{hint} (images there: {})",
-        if keys.is_empty() { "none".to_string() } else { keys.join(", ") }
+        if keys.is_empty() {
+            "none".to_string()
+        } else {
+            keys.join(", ")
+        }
     )
 }

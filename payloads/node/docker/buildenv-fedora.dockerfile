@@ -1,0 +1,6 @@
+# node payload build environment: the km build environment plus the node toolchain marker.
+ARG NAMESPACE=kontain
+ARG PLATFORM=fedora
+ARG IMAGE_TAG=latest
+FROM ${NAMESPACE}/buildenv-km-${PLATFORM}:${IMAGE_TAG}
+RUN mkdir -p /opt/kontain/node && echo "node toolchain" > /opt/kontain/node/TOOLCHAIN

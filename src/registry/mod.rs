@@ -1,0 +1,230 @@
+//! Registries: what `images.yaml` says about each (kind, host, path) and the remote names
+//! derived from it. The kind decides login, naming, and how listing and deletion work; it is
+//! an enum matched here, never a string compared elsewhere.
+
+use std::collections::BTreeMap;
+
+use anyhow::bail;
+
+use crate::config::error::nearest;
+use crate::config::raw::RawRegistry;
+use crate::reference::{self, ImageRef};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// Azure Container Registry: `<name>.azurecr.io`.
+    Acr { name: String },
+    /// Artifact Registry: `<location>-docker.pkg.dev/<project>/<repository>`.
+    Gar {
+        location: String,
+        project: String,
+        repository: String,
+    },
+    /// Container Registry (deprecated): `gcr.io/<project>`.
+    Gcr { project: String },
+    /// Any registry speaking the distribution API.
+    Oci,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registry {
+    /// The key in `workspace.registries`.
+    pub name: String,
+    pub kind: Kind,
+    /// `host[:port]`.
+    pub host: String,
+    /// The path under the host every repository of this workspace lives in (may be empty).
+    pub path: String,
+}
+
+impl Registry {
+    pub fn from_raw(name: &str, raw: &RawRegistry) -> anyhow::Result<Registry> {
+        let need = |field: &Option<String>, what: &str| -> anyhow::Result<String> {
+            field.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
+                anyhow::anyhow!("registry `{name}` of kind `{}` needs `{what}`", raw.kind)
+            })
+        };
+        let extra = raw.path.clone().unwrap_or_default();
+        let join = |a: &str, b: &str| match (a.is_empty(), b.is_empty()) {
+            (true, _) => b.to_string(),
+            (_, true) => a.to_string(),
+            _ => format!("{a}/{b}"),
+        };
+        let (kind, host, path) = match raw.kind.as_str() {
+            "acr" => {
+                let n = need(&raw.name, "name")?;
+                (
+                    Kind::Acr { name: n.clone() },
+                    format!("{n}.azurecr.io"),
+                    extra,
+                )
+            }
+            "gar" => {
+                let (location, project, repository) = (
+                    need(&raw.location, "location")?,
+                    need(&raw.project, "project")?,
+                    need(&raw.repository, "repository")?,
+                );
+                let host = format!("{location}-docker.pkg.dev");
+                let path = join(&format!("{project}/{repository}"), &extra);
+                (
+                    Kind::Gar {
+                        location,
+                        project,
+                        repository,
+                    },
+                    host,
+                    path,
+                )
+            }
+            "gcr" => {
+                let project = need(&raw.project, "project")?;
+                let host = raw.host.clone().unwrap_or_else(|| "gcr.io".into());
+                let path = join(&project, &extra);
+                (Kind::Gcr { project }, host, path)
+            }
+            "oci" => (Kind::Oci, need(&raw.host, "host")?, extra),
+            other => {
+                let hint = nearest(other, &["acr", "gar", "gcr", "oci"])
+                    .map(|k| format!("; did you mean `{k}`?"))
+                    .unwrap_or_default();
+                bail!("registry `{name}` has unknown kind `{other}`{hint} (kinds: acr, gar, gcr, oci)")
+            }
+        };
+        reference::check_host(&host).map_err(|e| anyhow::anyhow!("registry `{name}`: {e}"))?;
+        if !path.is_empty() {
+            reference::check_repository(&path)
+                .map_err(|e| anyhow::anyhow!("registry `{name}`: path: {e}"))?;
+        }
+        Ok(Registry {
+            name: name.to_string(),
+            kind,
+            host,
+            path,
+        })
+    }
+
+    /// `host/path` (no trailing slash).
+    pub fn prefix(&self) -> String {
+        if self.path.is_empty() {
+            self.host.clone()
+        } else {
+            format!("{}/{}", self.host, self.path)
+        }
+    }
+
+    /// The remote name of a local image: `{host}/{path}/{channel-prefix}{basename}:{tag}`.
+    pub fn remote(&self, local: &ImageRef, channel_prefix: &str) -> anyhow::Result<ImageRef> {
+        let full = format!(
+            "{}/{}{}:{}",
+            self.prefix(),
+            channel_prefix,
+            local.basename(),
+            local.tag
+        );
+        ImageRef::parse(&full).map_err(|e| anyhow::anyhow!("remote name for `{local}`: {e}"))
+    }
+}
+
+/// Picks the registry `wanted` (or the only one) from the workspace's list.
+pub fn choose(
+    registries: &BTreeMap<String, RawRegistry>,
+    wanted: Option<&str>,
+) -> anyhow::Result<Registry> {
+    let names: Vec<&str> = registries.keys().map(String::as_str).collect();
+    let name = match wanted {
+        Some(n) => n,
+        None if names.len() == 1 => names[0],
+        None if names.is_empty() => bail!(
+            "no registry is configured; add one under `workspace.registries` in the root images.yaml"
+        ),
+        None => bail!(
+            "no registry chosen; pass `--registry NAME` or `REGISTRY=NAME` (registries: {}), or set `workspace.registry`",
+            names.join(", ")
+        ),
+    };
+    let raw = registries.get(name).ok_or_else(|| {
+        let hint = nearest(name, &names)
+            .map(|n| format!("; did you mean `{n}`?"))
+            .unwrap_or_default();
+        anyhow::anyhow!(
+            "unknown registry `{name}`{hint} (registries: {})",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        )
+    })?;
+    Registry::from_raw(name, raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(kind: &str, f: impl FnOnce(&mut RawRegistry)) -> RawRegistry {
+        let mut r = RawRegistry {
+            kind: kind.into(),
+            ..Default::default()
+        };
+        f(&mut r);
+        r
+    }
+
+    fn check(r: RawRegistry, local: &str, prefix: &str, expected: Result<&str, &str>) {
+        let got = Registry::from_raw("reg", &r)
+            .and_then(|reg| reg.remote(&ImageRef::parse(local).unwrap(), prefix))
+            .map(|n| n.to_string())
+            .map_err(|e| e.to_string());
+        assert_eq!(got, expected.map(String::from).map_err(String::from));
+    }
+
+    #[test]
+    fn remote_names_per_kind() {
+        check(
+            raw("acr", |r| r.name = Some("kontainkubecr".into())),
+            "kontain/test-km-fedora:CI-42",
+            "",
+            Ok("kontainkubecr.azurecr.io/test-km-fedora:CI-42"),
+        );
+        check(
+            raw("gcr", |r| r.project = Some("lattice-dev".into())),
+            "lattice/envoy:latest",
+            "alice-debug-",
+            Ok("gcr.io/lattice-dev/alice-debug-envoy:latest"),
+        );
+        check(
+            raw("gar", |r| {
+                r.location = Some("us".into());
+                r.project = Some("proj".into());
+                r.repository = Some("ci".into());
+            }),
+            "grpc/worker-cxx:20261122",
+            "",
+            Ok("us-docker.pkg.dev/proj/ci/worker-cxx:20261122"),
+        );
+        check(
+            raw("oci", |r| {
+                r.host = Some("localhost:5000".into());
+                r.path = Some("kontain".into());
+            }),
+            "kontain/buildenv-km-busybox:latest",
+            "",
+            Ok("localhost:5000/kontain/buildenv-km-busybox:latest"),
+        );
+    }
+
+    #[test]
+    fn bad_registries() {
+        check(raw("oci", |r| r.host = Some("myhost".into())), "a/b:c", "",
+            Err("registry `reg`: `myhost` would be read by docker as a Docker Hub namespace, not a registry host; write it with a port or a domain (e.g. `localhost:5000`, `myhost.example.com`)"));
+        check(raw("acx", |_| {}), "a/b:c", "", Err("registry `reg` has unknown kind `acx`; did you mean `acr`? (kinds: acr, gar, gcr, oci)"));
+        check(
+            raw("gar", |_| {}),
+            "a/b:c",
+            "",
+            Err("registry `reg` of kind `gar` needs `location`"),
+        );
+    }
+}

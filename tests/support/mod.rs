@@ -1,0 +1,302 @@
+//! The test harness every integration test uses: a temporary workspace that writes files and
+//! fake executables, runs the real `imagemk` binary in it with a controlled environment, and
+//! pins stdout, stderr and status. Also: the real-engine check and a real registry.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_imagemk");
+
+/// A temporary workspace. `root` is canonical, and `$ROOT` stands for it in expected output.
+pub struct Test {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub cwd: PathBuf,
+    env: BTreeMap<String, String>,
+}
+
+#[derive(Debug)]
+pub struct Output {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Test {
+    pub fn new() -> Test {
+        let dir = tempfile::Builder::new().prefix("imagemk-test").tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        fs::create_dir_all(root.join(".bin")).unwrap();
+        let mut env = BTreeMap::new();
+        let path = format!(
+            "{}:{}",
+            root.join(".bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        env.insert("PATH".into(), path);
+        env.insert("HOME".into(), std::env::var("HOME").unwrap_or("/root".into()));
+        env.insert("USER".into(), "tester".into());
+        env.insert("CI".into(), "true".into());
+        Test { cwd: root.clone(), root, dir, env }
+    }
+
+    /// Writes `path` (relative to the root), creating parent directories.
+    pub fn file(&self, path: &str, contents: &str) -> &Self {
+        let p = self.root.join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, contents).unwrap();
+        self
+    }
+
+    /// Puts an executable `name` on PATH, ahead of the real one.
+    pub fn fake(&self, name: &str, script: &str) -> &Self {
+        let p = self.root.join(".bin").join(name);
+        fs::write(&p, script).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        self
+    }
+
+    /// The standard fake `docker` (tests/support/fake-docker): logs argv to `$ROOT/docker.log`.
+    pub fn fake_docker(&self) -> &Self {
+        self.fake("docker", include_str!("fake-docker"))
+    }
+
+    /// Makes `docker` unavailable (a PATH with only the fakes dir and basic tools).
+    pub fn without(&mut self, program: &str) -> &mut Self {
+        let dir = self.root.join(".nobin");
+        fs::create_dir_all(&dir).unwrap();
+        for tool in ["sh", "bash", "git", "cat", "sleep", "date", "printf", "env"] {
+            if let Ok(p) = which(tool) {
+                if tool != program {
+                    let _ = std::os::unix::fs::symlink(p, dir.join(tool));
+                }
+            }
+        }
+        self.env.insert("PATH".into(), dir.display().to_string());
+        self
+    }
+
+    pub fn env(&mut self, key: &str, value: &str) -> &mut Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn cd(&mut self, rel: &str) -> &mut Self {
+        self.cwd = self.root.join(rel);
+        self
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    pub fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .current_dir(&self.cwd)
+            .env_clear()
+            .envs(&self.env)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.output(self.command(BIN, args))
+    }
+
+    pub fn make(&self, args: &[&str]) -> Output {
+        let mut cmd = self.command("make", args);
+        cmd.env("IMAGEMK", BIN);
+        self.output(cmd)
+    }
+
+    pub fn output(&self, mut cmd: Command) -> Output {
+        let out = cmd.output().unwrap();
+        let clean = |b: &[u8]| {
+            String::from_utf8_lossy(b).replace(&self.root.display().to_string(), "$ROOT")
+        };
+        Output {
+            status: out.status.code().unwrap_or(-1),
+            stdout: clean(&out.stdout),
+            stderr: clean(&out.stderr),
+        }
+    }
+
+    /// The commands the fake docker received, one per line, `$ROOT` for the root.
+    pub fn docker_log(&self) -> Vec<String> {
+        fs::read_to_string(self.root.join("docker.log"))
+            .unwrap_or_default()
+            .replace(&self.root.display().to_string(), "$ROOT")
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.root.join(rel).symlink_metadata().is_ok()
+    }
+}
+
+impl Output {
+    /// Asserts status, stdout and stderr exactly.
+    pub fn is(&self, status: i32, stdout: &str, stderr: &str) {
+        assert_eq!(
+            (self.status, self.stdout.as_str(), self.stderr.as_str()),
+            (status, stdout, stderr),
+            "\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+    }
+
+    pub fn ok(&self) -> &Self {
+        assert_eq!(self.status, 0, "\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    pub fn fails_with(&self, stderr: &str) {
+        self.is(1, "", stderr);
+    }
+}
+
+pub fn which(program: &str) -> Result<PathBuf, ()> {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|d| Path::new(d).join(program))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
+
+/// True when the real engine answers. Off CI a missing engine skips the test (with a line
+/// saying so); on CI (`CI` set) it fails, because there these tests must run.
+pub fn engine() -> bool {
+    let ok = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    let busybox = Path::new(BUSYBOX).is_file();
+    if ok && busybox {
+        return true;
+    }
+    let why = if ok { "busybox-static is not installed" } else { "no docker engine" };
+    if std::env::var_os("CI").is_some() {
+        panic!("{why}: the end-to-end tests must run on CI (run `bash .ci/run` to install what they need)");
+    }
+    eprintln!("SKIPPED: {why}");
+    false
+}
+
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// A FROM-scratch Dockerfile body that gives an image a busybox shell. The build context
+/// must contain `busybox` (see [`Test::busybox`]).
+pub const BUSYBOX_BASE: &str = "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n";
+
+impl Test {
+    /// Copies the static busybox into `rel` (a build context).
+    pub fn busybox(&self, rel: &str) -> &Self {
+        let dst = self.root.join(rel).join("busybox");
+        fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        fs::copy(BUSYBOX, &dst).unwrap();
+        self
+    }
+
+    /// A namespace unique to this test, so parallel tests never share image names.
+    pub fn namespace(&self) -> String {
+        let base = self.root.file_name().unwrap().to_string_lossy().to_lowercase();
+        base.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect::<String>()
+            .trim_matches('-')
+            .to_string()
+    }
+}
+
+/// Docker runs `docker` for real and returns (status, stdout).
+pub fn docker(args: &[&str]) -> (i32, String) {
+    let out = Command::new("docker").args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+    )
+}
+
+/// Removes every local image whose repository starts with `prefix` (test clean-up).
+pub fn remove_images(prefix: &str) {
+    let (_, list) = docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
+    let names: Vec<&str> = list.lines().filter(|l| l.contains(prefix)).collect();
+    if !names.is_empty() {
+        let mut args = vec!["image", "rm", "-f"];
+        args.extend(names);
+        docker(&args);
+    }
+}
+
+/// A real registry (Debian's `docker-registry`, distribution 2.8) on a free 127.0.0.1 port,
+/// deletes enabled, storage in a temp dir; stopped when dropped.
+pub struct Registry {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+
+impl Registry {
+    pub fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config = dir.path().join("config.yml");
+        fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: imagemk-test\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(REGISTRY_BIN)
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(dir.path().join("log")).unwrap())
+            .spawn()
+            .expect("docker-registry is installed (apt-get install docker-registry)");
+        let reg = Registry { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return reg;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the test registry did not start on port {port}");
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the registry (to test a registry that is down).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
