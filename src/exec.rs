@@ -95,10 +95,15 @@ impl Cmd {
     }
 }
 
+/// Quotes a word for a POSIX shell only when it needs it (the safe set is Python's
+/// `shlex.quote`'s), so `--build-arg A=1` stays readable.
 fn quote(word: &str) -> String {
-    shlex::try_quote(word)
-        .map(|q| q.into_owned())
-        .unwrap_or_else(|_| format!("{word:?}"))
+    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\"'\"'"))
+    }
 }
 
 impl fmt::Display for Cmd {
