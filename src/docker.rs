@@ -15,8 +15,10 @@ fn docker() -> Cmd {
 
 /// `docker build` for `image` with the given labels on top of its own.
 pub fn build(image: &Image, labels: &BTreeMap<String, String>) -> Cmd {
+    // `--force-rm`: the legacy builder otherwise keeps the container of a failed step.
     let mut cmd = docker()
         .arg("build")
+        .arg("--force-rm")
         .arg("--file")
         .arg(image.dockerfile.to_string_lossy())
         .arg("--tag")

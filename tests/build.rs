@@ -47,7 +47,7 @@ fn build_line_with(
     labels: &str,
 ) -> String {
     format!(
-        "docker build --file $ROOT/{file} --tag {name}{extra} --label io.imagemk.image={id} --label io.imagemk.version={V}{labels} $ROOT/{ctx}"
+        "docker build --force-rm --file $ROOT/{file} --tag {name}{extra} --label io.imagemk.image={id} --label io.imagemk.version={V}{labels} $ROOT/{ctx}"
     )
 }
 
@@ -365,7 +365,7 @@ fn variants_add_args_and_a_name_suffix() {
     t.file("Dockerfile", "FROM scratch\n");
     let out = t.run(&["build", "--variant", "debug", "--dry-run"]);
     assert!(
-        out.stdout.starts_with("docker build --file $ROOT/Dockerfile --tag local/envoy-c-linux-debug:latest --build-arg DEBUG=1 "),
+        out.stdout.starts_with("docker build --force-rm --file $ROOT/Dockerfile --tag local/envoy-c-linux-debug:latest --build-arg DEBUG=1 "),
         "{}",
         out.stdout
     );

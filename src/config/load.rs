@@ -352,21 +352,21 @@ fn resolve_depends(
         .map(|(i, img)| (img.name.to_string(), i))
         .collect();
     let snapshot = images.to_vec();
-    for i in 0..images.len() {
-        let ci = images[i].component;
-        let raw = &files[ci].1.images[&images[i].key];
+    for (i, img) in images.iter_mut().enumerate() {
+        let ci = img.component;
+        let raw = &files[ci].1.images[&img.key];
         let mut deps = BTreeSet::new();
         for spec in &raw.depends {
             let d = super::resolve_spec(components, &snapshot, spec, ci).map_err(|e| {
                 anyhow::anyhow!(
                     "image `{}` in `{}` depends on `{spec}`: {e}",
-                    images[i].id,
+                    img.id,
                     components[ci].file.display()
                 )
             })?;
             deps.insert(d);
         }
-        if let Ok(text) = std::fs::read_to_string(&images[i].dockerfile) {
+        if let Ok(text) = std::fs::read_to_string(&img.dockerfile) {
             let df = Dockerfile::parse(&text);
             let s = &components[ci].settings;
             for (k, v) in [
@@ -374,22 +374,18 @@ fn resolve_depends(
                 ("PLATFORM", &s.platform),
                 ("NAMESPACE", &s.namespace),
             ] {
-                if df.args.contains_key(k) && !images[i].args.contains_key(k) {
-                    images[i].args.insert(k.to_string(), v.clone());
+                if df.args.contains_key(k) && !img.args.contains_key(k) {
+                    img.args.insert(k.to_string(), v.clone());
                 }
             }
-            for r in df.expanded_refs(&images[i].args) {
-                let Ok(parsed) = ImageRef::parse(&r) else {
-                    continue;
-                };
-                if let Some(&d) = by_name.get(&parsed.to_string()) {
-                    if d != i {
-                        deps.insert(d);
-                    }
-                }
-            }
+            let named = df
+                .expanded_refs(&img.args)
+                .into_iter()
+                .filter_map(|r| ImageRef::parse(&r).ok())
+                .filter_map(|r| by_name.get(&r.to_string()).copied());
+            deps.extend(named.filter(|&d| d != i));
         }
-        images[i].depends = deps.into_iter().collect();
+        img.depends = deps.into_iter().collect();
     }
     Ok(())
 }

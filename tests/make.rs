@@ -1,0 +1,158 @@
+//! The make layer as a new user types it, on a copy of the example workspace (real engine):
+//! `make buildenv-image`, `make images`, `make help`, `make -C payloads/node test-image`, and
+//! a failing imagemk call failing the make target.
+
+mod support;
+
+use std::path::Path;
+
+use support::{docker, engine, remove_images, Test};
+
+/// Copies the example workspace (the repository's own images.yaml, Makefiles, make/, docker/,
+/// core/, payloads/) into a temp dir, under a tag unique to the test.
+fn example() -> (Test, String) {
+    let t = Test::new();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for entry in [
+        "images.yaml",
+        "Makefile",
+        "make",
+        "docker",
+        "core",
+        "payloads",
+    ] {
+        copy(&repo.join(entry), &t.path(entry));
+    }
+    let tag = t.namespace();
+    (t, tag)
+}
+
+fn copy(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
+
+fn exists(name: &str) -> bool {
+    docker(&["image", "inspect", name]).0 == 0
+}
+
+fn cleanup(tag: &str) {
+    let (_, list) = docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
+    let names: Vec<&str> = list
+        .lines()
+        .filter(|l| l.ends_with(&format!(":{tag}")))
+        .collect();
+    if !names.is_empty() {
+        let mut args = vec!["image", "rm"];
+        args.extend(names);
+        docker(&args);
+    }
+}
+
+#[test]
+fn help_lists_targets_and_images() {
+    let (t, _) = example();
+    let out = t.make(&["help"]);
+    out.ok();
+    for want in [
+        "  %-image                    build this component's images of kind % (and what they lack)",
+        "  images                     build every image of this component",
+        "  help                       show these targets and this component's images",
+        "  node/test        kontain/test-node-busybox:latest        payloads/node/docker/test-busybox.dockerfile        node/buildenv",
+    ] {
+        assert!(out.stdout.contains(want), "missing {want:?} in\n{}", out.stdout);
+    }
+}
+
+#[test]
+fn make_targets_build_the_example_workspace() {
+    if !engine() {
+        return;
+    }
+    let (t, tag) = example();
+    let result = std::panic::catch_unwind(|| {
+        let name = |kind: &str, comp: &str| format!("kontain/{kind}-{comp}-busybox:{tag}");
+        t.make(&["buildenv-image", &format!("IMAGE_TAG={tag}")])
+            .ok();
+        assert!(exists(&name("buildenv", "km")));
+        assert!(!exists(&name("test", "km")));
+        assert!(
+            !t.exists("docker/busybox"),
+            "staged busybox left in the context"
+        );
+
+        t.make(&[
+            "-C",
+            "payloads/node",
+            "test-image",
+            &format!("IMAGE_TAG={tag}"),
+        ])
+        .ok();
+        assert!(exists(&name("buildenv", "node")) && exists(&name("test", "node")));
+        assert!(!exists(&name("buildenv", "python")));
+
+        t.make(&["images", &format!("IMAGE_TAG={tag}")]).ok();
+        assert!(exists(&name("test", "km")));
+
+        // `make -j` across components.
+        let mut cmd = t.command(
+            "make",
+            &[
+                "-j",
+                "2",
+                "-C",
+                "payloads/python",
+                "images",
+                &format!("IMAGE_TAG={tag}"),
+            ],
+        );
+        cmd.env("IMAGEMK", support::BIN);
+        let other = t.command(
+            "make",
+            &["-C", "payloads/node", "images", &format!("IMAGE_TAG={tag}")],
+        );
+        let mut other = other;
+        other.env("IMAGEMK", support::BIN);
+        let a = cmd.spawn().unwrap();
+        let b = other.spawn().unwrap();
+        assert!(a.wait_with_output().unwrap().status.success());
+        assert!(b.wait_with_output().unwrap().status.success());
+        assert!(exists(&name("test", "python")));
+
+        // A dry run prints the command and builds nothing new.
+        let out = t.make(&["test-image", "DRY_RUN=1", "IMAGE_TAG=never-built"]);
+        out.ok();
+        assert!(out.stdout.contains("docker build --force-rm --file $ROOT/docker/buildenv-busybox.dockerfile --tag kontain/buildenv-km-busybox:never-built"), "{}", out.stdout);
+        assert!(!exists("kontain/test-km-busybox:never-built"));
+    });
+    cleanup(&tag);
+    remove_images("kontain/never-built");
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn a_failing_imagemk_call_fails_the_target() {
+    let (t, _) = example();
+    t.fake_docker();
+    let out = t.make(&["tset-image"]);
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("error: component `km` (`$ROOT/images.yaml`) has no image of kind `tset`; did you mean `test`? (kinds there: buildenv, test)\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("make: *** [$ROOT/make/images.mk:"),
+        "{}",
+        out.stderr
+    );
+}
