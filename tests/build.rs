@@ -497,3 +497,32 @@ fn engine_not_reachable() {
     );
     assert_eq!(t.docker_log().len(), 1, "only the probe ran");
 }
+
+#[test]
+fn component_defaults_override_the_workspace_and_lose_to_the_environment() {
+    let mut t = workspace();
+    t.file(
+        "comp/web/images.yaml",
+        "defaults:\n  platform: web-only\n  tag: v9\nimages:\n  site:\n    dockerfile: Dockerfile\n",
+    );
+    let names = |t: &Test| {
+        t.run(&["list", "--json"])
+            .stdout
+            .lines()
+            .filter(|l| l.contains("\"name\""))
+            .map(|l| l.trim().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(&t),
+        [
+            "\"name\": \"acme/base-core-tiny:latest\",",
+            "\"name\": \"acme/lib-app-tiny:latest\",",
+            "\"name\": \"acme/tool-app-tiny:latest\",",
+            "\"name\": \"acme/site-web-web-only:v9\","
+        ]
+    );
+    t.env("IMAGE_TAG", "CI-1");
+    t.env("PLATFORM", "p");
+    assert_eq!(names(&t)[3], "\"name\": \"acme/site-web-p:CI-1\",");
+}
