@@ -102,6 +102,7 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
         registries: ws_raw.map(|w| w.registries.clone()).unwrap_or_default(),
         channels: ws_raw.map(|w| w.channels.clone()).unwrap_or_default(),
         protected_tags,
+        publish: ws_raw.map(|w| w.publish.clone()).unwrap_or_default(),
     })
 }
 
