@@ -6,7 +6,8 @@
 # (the nearest images.yaml), so `make -C payloads/node test-image` acts on payloads/node.
 #
 # Variables passed through: IMAGE_TAG, PLATFORM (or DTYPE), VARIANT, REGISTRY (or CLOUD),
-# CHANNEL, JOBS, DRY_RUN=1, KEEP_GOING=1, DEPS=1. IMAGEMK=/path/to/imagemk picks the binary.
+# CHANNEL, JOBS, DRY_RUN=1, KEEP_GOING=1, DEPS=1, FORCE=1 (push shared images).
+# IMAGEMK=/path/to/imagemk picks the binary.
 
 IMAGEMK_MK  := $(abspath $(lastword $(MAKEFILE_LIST)))
 IMAGEMK_TOP := $(patsubst %/,%,$(dir $(patsubst %/,%,$(dir $(IMAGEMK_MK)))))
@@ -31,8 +32,11 @@ IMAGEMK_FLAGS = $(if $(IMAGE_TAG),--tag $(IMAGE_TAG)) \
   $(if $(call yes,$(DRY_RUN)),--dry-run)
 BUILD_FLAGS = $(if $(JOBS),-j $(JOBS)) $(if $(call yes,$(KEEP_GOING)),--keep-going) \
   $(if $(call yes,$(DEPS)),--deps)
+PUSH_FLAGS = $(if $(JOBS),-j $(JOBS)) $(if $(call yes,$(FORCE)),--force)
+PULL_FLAGS = $(if $(JOBS),-j $(JOBS))
 
-.PHONY: imagemk-bin images all-images list-images help
+.PHONY: imagemk-bin images all-images list-images help push-images pull-images login \
+  local-registry stop-local-registry
 
 imagemk-bin:
 ifeq ($(IMAGEMK_FROM_SOURCE),1)
@@ -50,11 +54,28 @@ images: imagemk-bin ## build every image of this component
 all-images: imagemk-bin ## build every image of the workspace
 	$(IMAGEMK) build --all $(IMAGEMK_FLAGS) $(BUILD_FLAGS)
 
+# push-%-image and pull-%-image win over %-image for push-test-image: GNU make picks the
+# pattern with the shortest stem.
+push-%-image: imagemk-bin ## push this component's images of kind % (FORCE=1 for shared ones)
+	$(IMAGEMK) push --kind $* $(IMAGEMK_FLAGS) $(PUSH_FLAGS)
+
+pull-%-image: imagemk-bin ## pull this component's images of kind % and tag them locally
+	$(IMAGEMK) pull --kind $* $(IMAGEMK_FLAGS) $(PULL_FLAGS)
+
+push-images: imagemk-bin ## push every image of this component
+	$(IMAGEMK) push $(IMAGEMK_FLAGS) $(PUSH_FLAGS)
+
+pull-images: imagemk-bin ## pull every image of this component
+	$(IMAGEMK) pull $(IMAGEMK_FLAGS) $(PULL_FLAGS)
+
+login: imagemk-bin ## give docker credentials for REGISTRY (az, gcloud or docker login)
+	$(IMAGEMK) login $(IMAGEMK_FLAGS)
+
 list-images: imagemk-bin ## list the workspace's images, names and dependencies
 	@$(IMAGEMK) list $(IMAGEMK_FLAGS)
 
 help: imagemk-bin ## show these targets and this component's images
-	@echo "targets (variables: IMAGE_TAG PLATFORM VARIANT REGISTRY CHANNEL JOBS DRY_RUN=1 KEEP_GOING=1 DEPS=1):"
+	@echo "targets (variables: IMAGE_TAG PLATFORM VARIANT REGISTRY CHANNEL JOBS DRY_RUN=1 KEEP_GOING=1 DEPS=1 FORCE=1):"
 	@grep -hE '^[A-Za-z%_.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([^:]+):.*## (.*)/\1|\2/' | \
 	  awk -F'|' '{ printf "  %-26s %s\n", $$1, $$2 }'
 	@echo

@@ -30,7 +30,10 @@ pub struct Output {
 
 impl Test {
     pub fn new() -> Test {
-        let dir = tempfile::Builder::new().prefix("imagemk-test").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("imagemk-test")
+            .tempdir()
+            .unwrap();
         let root = dir.path().canonicalize().unwrap();
         fs::create_dir_all(root.join(".bin")).unwrap();
         let mut env = BTreeMap::new();
@@ -40,10 +43,18 @@ impl Test {
             std::env::var("PATH").unwrap_or_default()
         );
         env.insert("PATH".into(), path);
-        env.insert("HOME".into(), std::env::var("HOME").unwrap_or("/root".into()));
+        env.insert(
+            "HOME".into(),
+            std::env::var("HOME").unwrap_or("/root".into()),
+        );
         env.insert("USER".into(), "tester".into());
         env.insert("CI".into(), "true".into());
-        Test { cwd: root.clone(), root, dir, env }
+        Test {
+            cwd: root.clone(),
+            root,
+            dir,
+            env,
+        }
     }
 
     /// Writes `path` (relative to the root), creating parent directories.
@@ -65,6 +76,16 @@ impl Test {
     /// The standard fake `docker` (tests/support/fake-docker): logs argv to `$ROOT/docker.log`.
     pub fn fake_docker(&self) -> &Self {
         self.fake("docker", include_str!("fake-docker"))
+    }
+
+    /// A fake `gcloud` (tests/support/fake-gcloud): logs argv to `$ROOT/gcloud.log`.
+    pub fn fake_gcloud(&self) -> &Self {
+        self.fake("gcloud", include_str!("fake-gcloud"))
+    }
+
+    /// A fake `az` (tests/support/fake-az): logs argv to `$ROOT/az.log`.
+    pub fn fake_az(&self) -> &Self {
+        self.fake("az", include_str!("fake-az"))
     }
 
     /// Makes `docker` unavailable (a PATH with only the fakes dir and basic tools).
@@ -130,7 +151,12 @@ impl Test {
 
     /// The commands the fake docker received, one per line, `$ROOT` for the root.
     pub fn docker_log(&self) -> Vec<String> {
-        fs::read_to_string(self.root.join("docker.log"))
+        self.log("docker")
+    }
+
+    /// The commands the fake `program` received (`$ROOT/<program>.log`), one per line.
+    pub fn log(&self, program: &str) -> Vec<String> {
+        fs::read_to_string(self.root.join(format!("{program}.log")))
             .unwrap_or_default()
             .replace(&self.root.display().to_string(), "$ROOT")
             .lines()
@@ -156,13 +182,36 @@ impl Output {
     }
 
     pub fn ok(&self) -> &Self {
-        assert_eq!(self.status, 0, "\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.status, 0,
+            "\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     pub fn fails_with(&self, stderr: &str) {
         self.is(1, "", stderr);
     }
+}
+
+/// The digest (and image id) the fake docker reports for `name`: `sha256:` + sha256(name).
+pub fn digest_of(name: &str) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(name.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let hex = String::from_utf8_lossy(&out.stdout);
+    format!("sha256:{}", hex.split_whitespace().next().unwrap())
 }
 
 pub fn which(program: &str) -> Result<PathBuf, ()> {
@@ -188,7 +237,11 @@ pub fn engine() -> bool {
     if ok && busybox {
         return true;
     }
-    let why = if ok { "busybox-static is not installed" } else { "no docker engine" };
+    let why = if ok {
+        "busybox-static is not installed"
+    } else {
+        "no docker engine"
+    };
     if std::env::var_os("CI").is_some() {
         panic!("{why}: the end-to-end tests must run on CI (run `bash .ci/run` to install what they need)");
     }
@@ -213,7 +266,12 @@ impl Test {
 
     /// A namespace unique to this test, so parallel tests never share image names.
     pub fn namespace(&self) -> String {
-        let base = self.root.file_name().unwrap().to_string_lossy().to_lowercase();
+        let base = self
+            .root
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_lowercase();
         base.chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect::<String>()
@@ -255,7 +313,11 @@ pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 impl Registry {
     pub fn start() -> Registry {
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let config = dir.path().join("config.yml");
         fs::write(
             &config,
