@@ -81,3 +81,25 @@ help: imagemk-bin ## show these targets and this component's images
 	@echo
 	@echo "images of the workspace (make <kind>-image in a component builds its images of that kind):"
 	@$(IMAGEMK) list --json $(IMAGEMK_FLAGS) >/dev/null 2>&1 && $(IMAGEMK) list $(IMAGEMK_FLAGS) | sed 's/^/  /'
+
+# A registry on this machine for `REGISTRY=local` (Debian's `docker-registry`, distribution 2.8),
+# with its config, data, log and pid under .imagemk/registry. The daemon treats localhost as an
+# insecure registry, so plain HTTP works with no daemon configuration.
+LOCAL_REGISTRY_PORT ?= 5000
+LOCAL_REGISTRY_DIR ?= $(IMAGEMK_TOP)/.imagemk/registry
+
+local-registry: ## start a registry on localhost:$(LOCAL_REGISTRY_PORT) for REGISTRY=local
+	@if curl -sf http://127.0.0.1:$(LOCAL_REGISTRY_PORT)/v2/ >/dev/null 2>&1; then \
+	  echo "a registry already answers on localhost:$(LOCAL_REGISTRY_PORT)"; exit 0; fi; \
+	command -v docker-registry >/dev/null || { echo "error: \`docker-registry\` is not installed; install it (\`apt-get install docker-registry\`) or run any registry on localhost:$(LOCAL_REGISTRY_PORT)" >&2; exit 1; }; \
+	mkdir -p $(LOCAL_REGISTRY_DIR)/data && \
+	printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:%s\n  secret: imagemk-local\n' \
+	  "$(LOCAL_REGISTRY_DIR)/data" "$(LOCAL_REGISTRY_PORT)" > $(LOCAL_REGISTRY_DIR)/config.yml && \
+	{ nohup docker-registry serve $(LOCAL_REGISTRY_DIR)/config.yml > $(LOCAL_REGISTRY_DIR)/log 2>&1 & echo $$! > $(LOCAL_REGISTRY_DIR)/pid; } && \
+	for i in $$(seq 50); do curl -sf http://127.0.0.1:$(LOCAL_REGISTRY_PORT)/v2/ >/dev/null 2>&1 && break; sleep 0.1; done; \
+	curl -sf http://127.0.0.1:$(LOCAL_REGISTRY_PORT)/v2/ >/dev/null 2>&1 || { echo "error: the registry did not start; see $(LOCAL_REGISTRY_DIR)/log" >&2; exit 1; }; \
+	echo "registry running on localhost:$(LOCAL_REGISTRY_PORT) (pid $$(cat $(LOCAL_REGISTRY_DIR)/pid)); \`make stop-local-registry\` stops it"
+
+stop-local-registry: ## stop the registry `make local-registry` started
+	@test -f $(LOCAL_REGISTRY_DIR)/pid || { echo "no registry was started by \`make local-registry\`"; exit 0; }; \
+	kill $$(cat $(LOCAL_REGISTRY_DIR)/pid) 2>/dev/null; rm -f $(LOCAL_REGISTRY_DIR)/pid; echo "registry stopped"
