@@ -88,7 +88,7 @@ help: imagemk-bin ## show these targets and this component's images
 LOCAL_REGISTRY_PORT ?= 5000
 LOCAL_REGISTRY_DIR ?= $(IMAGEMK_TOP)/.imagemk/registry
 
-local-registry: ## start a registry on localhost:$(LOCAL_REGISTRY_PORT) for REGISTRY=local
+local-registry: ## start a registry on localhost:5000 (LOCAL_REGISTRY_PORT) for REGISTRY=local
 	@if curl -sf http://127.0.0.1:$(LOCAL_REGISTRY_PORT)/v2/ >/dev/null 2>&1; then \
 	  echo "a registry already answers on localhost:$(LOCAL_REGISTRY_PORT)"; exit 0; fi; \
 	command -v docker-registry >/dev/null || { echo "error: \`docker-registry\` is not installed; install it (\`apt-get install docker-registry\`) or run any registry on localhost:$(LOCAL_REGISTRY_PORT)" >&2; exit 1; }; \

@@ -572,3 +572,22 @@ fn make_targets_pass_tag_registry_channel_and_force() {
         "",
     );
 }
+
+#[test]
+fn engine_down_dry_run_notes_it_and_a_real_push_explains_it() {
+    let t = workspace("");
+    t.file("engine-down", "");
+    let out = t.run(&["push", "test", "--tag", "CI-42", "--dry-run"]);
+    check(
+        &out,
+        0,
+        &format!(
+            "docker tag {TEST_CI42} {REMOTE_CI42}\ndocker push {REMOTE_CI42}\ndocker image rm --no-prune {REMOTE_CI42}\n"
+        ),
+        "note: cannot ask the engine which images exist (the docker engine is not reachable; start it (e.g. `sudo systemctl start docker`) or point `DOCKER_HOST` at a running one); assuming every image was built\n",
+    );
+    let out = t.run(&["push", "test", "--tag", "CI-42"]);
+    out.fails_with("error: the docker engine is not reachable; start it (e.g. `sudo systemctl start docker`) or point `DOCKER_HOST` at a running one\n  caused by: `docker image ls --format '{{.Repository}}:{{.Tag}}'` failed with exit status 1\n  | Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n");
+    // Nothing but the two queries ran.
+    assert_eq!(log(&t).len(), 2);
+}
