@@ -205,6 +205,13 @@ fn remote_names_per_registry_kind_and_channel() {
         first(&with(&push, &["--registry", "old", "--channel", "user", "--variant", "debug"])),
         "docker tag kontain/test-km-linux-debug:CI-42 gcr.io/lattice-dev/tester-debug-test-km-linux-debug:CI-42"
     );
+    let mut t3 = workspace("");
+    t3.env("CLOUD", "azure");
+    let out = t3.run(&["pull", "buildenv", "--dry-run"]);
+    assert_eq!(
+        out.stdout.lines().next().unwrap(),
+        "docker pull kube.azurecr.io/buildenv-km-linux:latest"
+    );
     let mut t2 = workspace("");
     t2.env("CHANNEL", "user")
         .env("REGISTRY", "google")
@@ -325,18 +332,16 @@ fn push_failure_still_removes_the_temporary_tag() {
     );
 }
 
-#[test]
-fn sigterm_during_a_push_removes_the_temporary_tag() {
-    let t = workspace("");
-    built(&t, &[TEST_CI42]);
-    t.file("push-sleep", "30");
-    let mut cmd = t.command(support::BIN, &["push", "test", "--tag", "CI-42"]);
+/// Runs imagemk with `args`, sends SIGTERM once the fake docker logged a line starting with
+/// `when`, and asserts it stopped promptly with status 130.
+fn terminate(t: &Test, args: &[&str], when: &str) {
+    let mut cmd = t.command(support::BIN, args);
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !log(&t).iter().any(|l| l.starts_with("docker push")) {
-        assert!(Instant::now() < deadline, "the push never started");
+    while !log(t).iter().any(|l| l.starts_with(when)) {
+        assert!(Instant::now() < deadline, "`{when}` never started");
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -349,12 +354,56 @@ fn sigterm_during_a_push_removes_the_temporary_tag() {
     let out = child.wait_with_output().unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(10),
-        "imagemk did not stop the push"
+        "imagemk did not stop `{when}`"
     );
     assert_eq!(out.status.code(), Some(130));
     assert!(String::from_utf8_lossy(&out.stderr).ends_with(
         "error: interrupted; everything imagemk had started was stopped and cleaned up\n"
     ));
+}
+
+#[test]
+fn sigterm_during_a_pull_removes_the_remote_tag_and_records_nothing() {
+    let t = workspace("");
+    t.file("pull-sleep", "30");
+    terminate(&t, &["pull", "buildenv"], "docker pull");
+    let remote = "registry.example.com:5000/team/buildenv-km-linux:latest";
+    assert_eq!(
+        log(&t),
+        [
+            format!("docker pull {remote}"),
+            format!("docker image rm --no-prune {remote}"),
+        ]
+    );
+    assert!(!t.exists(".imagemk/pulled.json"));
+}
+
+#[test]
+fn a_local_name_equal_to_the_remote_one_is_pushed_but_never_untagged() {
+    let mut t = workspace("");
+    t.env("IMAGE_NAMESPACE", "registry.example.com:5000/team");
+    let name = "registry.example.com:5000/team/test-km-linux:CI-42";
+    built(&t, &[name]);
+    t.run(&["push", "test", "--tag", "CI-42", "--also-tag", "v2"])
+        .ok();
+    let v2 = name.replace(":CI-42", ":v2");
+    assert_eq!(
+        log(&t)[1..],
+        [
+            format!("docker tag {name} {v2}"),
+            format!("docker push {name}"),
+            format!("docker push {v2}"),
+            format!("docker image rm --no-prune {v2}"),
+        ]
+    );
+}
+
+#[test]
+fn sigterm_during_a_push_removes_the_temporary_tag() {
+    let t = workspace("");
+    built(&t, &[TEST_CI42]);
+    t.file("push-sleep", "30");
+    terminate(&t, &["push", "test", "--tag", "CI-42"], "docker push");
     assert_eq!(
         log(&t)[1..],
         [
@@ -590,4 +639,22 @@ fn engine_down_dry_run_notes_it_and_a_real_push_explains_it() {
     out.fails_with("error: the docker engine is not reachable; start it (e.g. `sudo systemctl start docker`) or point `DOCKER_HOST` at a running one\n  caused by: `docker image ls --format '{{.Repository}}:{{.Tag}}'` failed with exit status 1\n  | Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n");
     // Nothing but the two queries ran.
     assert_eq!(log(&t).len(), 2);
+}
+
+#[test]
+fn no_registry_configured_or_chosen() {
+    let t = Test::new();
+    t.file("images.yaml", "component: km\nimages:\n  test: {}\n")
+        .file("docker/test-linux.dockerfile", "FROM scratch\n")
+        .fake_docker();
+    t.run(&["push", "--dry-run"]).fails_with(
+        "error: no registry is configured; add one under `workspace.registries` in the root images.yaml\n",
+    );
+    t.file(
+        "images.yaml",
+        "workspace:\n  registries:\n    a: {kind: oci, host: \"a.example\"}\n    b: {kind: oci, host: \"b.example\"}\ncomponent: km\nimages:\n  test: {}\n",
+    );
+    t.run(&["pull", "--dry-run"]).fails_with(
+        "error: no registry chosen; pass `--registry NAME` or `REGISTRY=NAME` (registries: a, b), or set `workspace.registry`\n",
+    );
 }

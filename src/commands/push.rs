@@ -100,18 +100,18 @@ fn push_one(
 ) -> Result<Pushed, String> {
     let mut tagged = Vec::new();
     let mut result = Ok(Pushed { refs: Vec::new() });
-    for (remote, cmd) in job.remotes.iter().zip(job.tags()) {
+    for (remote, cmd) in job.temporary().into_iter().zip(job.tags()) {
         if let Err(e) = exec::capture(&cmd).map_err(docker::explain_engine_error) {
             result = Err(format!("the push of `{}` failed: {e:#}", job.id));
             break;
         }
-        tagged.push(remote.clone());
+        tagged.push(remote);
     }
     if result.is_ok() {
         result = push_all(reg, job_index, job, children, task);
     }
     let mut leftovers = Vec::new();
-    for remote in &tagged {
+    for remote in tagged {
         if let Err(e) = exec::capture(&docker::untag(remote)) {
             leftovers.push(format!("{e:#}"));
         }

@@ -37,9 +37,15 @@ pub struct PushJob {
 }
 
 impl PushJob {
+    /// The remote names that are temporary tags: all but one equal to the local name (a
+    /// namespace that is the registry's path), which is never tagged nor removed.
+    pub fn temporary(&self) -> Vec<&ImageRef> {
+        self.remotes.iter().filter(|r| **r != self.local).collect()
+    }
+
     pub fn tags(&self) -> Vec<Cmd> {
-        self.remotes
-            .iter()
+        self.temporary()
+            .into_iter()
             .map(|r| docker::tag(&self.local, r))
             .collect()
     }
@@ -49,7 +55,7 @@ impl PushJob {
     }
 
     pub fn untags(&self) -> Vec<Cmd> {
-        self.remotes.iter().map(docker::untag).collect()
+        self.temporary().into_iter().map(docker::untag).collect()
     }
 
     /// The lines `--dry-run` prints, in the order they run.
