@@ -658,3 +658,15 @@ fn no_registry_configured_or_chosen() {
         "error: no registry chosen; pass `--registry NAME` or `REGISTRY=NAME` (registries: a, b), or set `workspace.registry`\n",
     );
 }
+
+#[test]
+fn publish_keys_are_checked() {
+    let t = workspace("");
+    let yaml = std::fs::read_to_string(t.path("images.yaml"))
+        .unwrap()
+        .replace("    refuse_tags:\n", "    refuse_tag:\n");
+    t.file("images.yaml", &yaml);
+    t.run(&["push", "--dry-run"]).fails_with(
+        "error: `$ROOT/images.yaml:11:5`: unknown key `refuse_tag` in `workspace.publish`; did you mean `refuse_tags`? (valid keys: refuse_tags, force, also_tag)\n",
+    );
+}
