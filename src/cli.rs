@@ -49,6 +49,13 @@ pub enum Command {
     Build(BuildArgs),
     /// List the workspace's images: names, Dockerfiles, dependencies.
     List(ListArgs),
+    /// Push images under their remote names (temporary tags are always removed).
+    Push(PushArgs),
+    /// Pull images by their remote names and tag them with their local names.
+    Pull(PullArgs),
+    /// Give docker credentials for the registry (`az acr login`, `gcloud auth
+    /// configure-docker` or `docker login`).
+    Login,
 }
 
 /// Which images a command acts on.
@@ -89,6 +96,37 @@ pub struct ListArgs {
     #[command(flatten)]
     pub selection: Selection,
     /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Also push under this tag (repeatable; may use `{tag}`, `{revision}`,
+    /// `{short_revision}`).
+    #[arg(long, value_name = "TAG")]
+    pub also_tag: Vec<String>,
+    /// Push images listed in `workspace.publish.force` (shared ones) [make: FORCE=1].
+    #[arg(long)]
+    pub force: bool,
+    /// Images pushed at once (default 4) [env: JOBS].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Print name, remote name and digest per image as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Images pulled at once (default 4) [env: JOBS].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Print name, remote name and digest per image as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -1,7 +1,6 @@
 //! `imagemk build`: select, ask the engine what exists, plan, then build the plan's steps with
 //! the scheduler, streaming each build's output to its log file and the progress display.
 
-use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,14 +8,14 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::json;
 
-use super::{select::select, Ctx};
+use super::{engine, select::select, Ctx};
 use crate::cli::BuildArgs;
 use crate::config::Workspace;
 use crate::exec::{self, Streamed};
 use crate::plan::{self, BuildPlan, BuildRequest, BuildStep};
 use crate::scheduler::{self, Children, State};
 use crate::stage::Staged;
-use crate::{docker, git, signal};
+use crate::{git, signal};
 
 pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
     let ws = &ctx.ws;
@@ -25,7 +24,7 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
     if let Some(problem) = selected.iter().flat_map(|&i| &ws.images[i].problems).next() {
         anyhow::bail!("{problem}");
     }
-    let present = local_images(ctx)?;
+    let present = engine::local_images(ctx, "planning every dependency")?.unwrap_or_default();
     let source = git::source(&ws.root);
     let labels = plan::labels(source.revision.as_deref(), source.branch.as_deref());
     let req = BuildRequest {
@@ -49,24 +48,6 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
         .or_else(|| ctx.env.get(&["JOBS"]).and_then(|j| j.parse().ok()))
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     execute(ctx, &plan, jobs, args.keep_going)
-}
-
-/// The `repository:tag` of every local image. In a dry run an unreachable engine is not an
-/// error: the plan then assumes nothing exists.
-fn local_images(ctx: &Ctx) -> anyhow::Result<BTreeSet<String>> {
-    let query = exec::require(docker::DOCKER)
-        .and_then(|_| exec::capture(&docker::image_list()))
-        .map_err(docker::explain_engine_error);
-    match query {
-        Ok(out) => Ok(out.stdout.lines().map(str::to_string).collect()),
-        Err(e) if ctx.dry_run => {
-            ctx.progress.println(&format!(
-                "note: cannot ask the engine which images exist ({e}); planning every dependency"
-            ));
-            Ok(BTreeSet::new())
-        }
-        Err(e) => Err(e),
-    }
 }
 
 fn print_plan(ws: &Workspace, plan: &BuildPlan, as_json: bool) -> anyhow::Result<()> {

@@ -2,7 +2,12 @@
 //! the environment and the progress display, plans, then (unless `--dry-run`) executes.
 
 mod build;
+mod engine;
 mod list;
+mod login;
+mod parallel;
+mod pull;
+mod push;
 mod select;
 
 use std::path::PathBuf;
@@ -25,6 +30,9 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
     match cli.command {
         Command::Build(args) => build::run(&ctx, &args),
         Command::List(args) => list::run(&ctx, &args),
+        Command::Push(args) => push::run(&ctx, &args),
+        Command::Pull(args) => pull::run(&ctx, &args),
+        Command::Login => login::run(&ctx),
     }
 }
 

@@ -102,6 +102,7 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
         registries: ws_raw.map(|w| w.registries.clone()).unwrap_or_default(),
         channels: ws_raw.map(|w| w.channels.clone()).unwrap_or_default(),
         protected_tags,
+        publish: ws_raw.map(|w| w.publish.clone()).unwrap_or_default(),
     })
 }
 
@@ -341,6 +342,7 @@ fn check_unique_names(images: &[Image], components: &[Component]) -> anyhow::Res
 
 /// Fills `depends` from the config and from the Dockerfiles, and adds the automatic build args
 /// (`IMAGE_TAG`, `PLATFORM`, `NAMESPACE`) that a Dockerfile declares.
+#[allow(clippy::needless_range_loop)] // `images` is mutated while read by index
 fn resolve_depends(
     images: &mut [Image],
     files: &[(PathBuf, RawFile)],

@@ -56,6 +56,8 @@ pub struct Workspace {
     pub registries: BTreeMap<String, raw::RawRegistry>,
     pub channels: BTreeMap<String, String>,
     pub protected_tags: Vec<String>,
+    /// `workspace.publish`: push guards and extra tags.
+    pub publish: raw::RawPublish,
 }
 
 #[derive(Debug)]

@@ -32,6 +32,24 @@ pub struct RawWorkspace {
     pub channels: BTreeMap<String, String>,
     /// Tags that clean-up never removes (default `latest`, `prod`).
     pub protected_tags: Option<Vec<String>>,
+    /// Rules for `push`: refused tags, images that need `--force`, extra tags.
+    #[serde(default)]
+    pub publish: RawPublish,
+}
+
+/// `workspace.publish`: what `push` refuses, what it needs `--force` for, what it adds.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPublish {
+    /// Kind → tags its images are never pushed with (e.g. `test: [latest]`).
+    #[serde(default)]
+    pub refuse_tags: BTreeMap<String, Vec<String>>,
+    /// Kinds, or `component/key` image ids, that are shared: pushing them needs `--force`.
+    #[serde(default)]
+    pub force: Vec<String>,
+    /// Extra tags pushed with every image; may use `{tag}`, `{revision}`, `{short_revision}`.
+    #[serde(default)]
+    pub also_tag: Vec<String>,
 }
 
 /// Values that the command line and the environment override.

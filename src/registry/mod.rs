@@ -2,6 +2,11 @@
 //! derived from it. The kind decides login, naming, and how listing and deletion work; it is
 //! an enum matched here, never a string compared elsewhere.
 
+pub mod channel;
+pub mod login;
+pub mod pulled;
+pub mod transfer;
+
 use std::collections::BTreeMap;
 
 use anyhow::bail;

@@ -78,6 +78,16 @@ impl Test {
         self.fake("docker", include_str!("fake-docker"))
     }
 
+    /// A fake `gcloud` (tests/support/fake-gcloud): logs argv to `$ROOT/gcloud.log`.
+    pub fn fake_gcloud(&self) -> &Self {
+        self.fake("gcloud", include_str!("fake-gcloud"))
+    }
+
+    /// A fake `az` (tests/support/fake-az): logs argv to `$ROOT/az.log`.
+    pub fn fake_az(&self) -> &Self {
+        self.fake("az", include_str!("fake-az"))
+    }
+
     /// Makes `docker` unavailable (a PATH with only the fakes dir and basic tools).
     pub fn without(&mut self, program: &str) -> &mut Self {
         let dir = self.root.join(".nobin");
@@ -141,7 +151,12 @@ impl Test {
 
     /// The commands the fake docker received, one per line, `$ROOT` for the root.
     pub fn docker_log(&self) -> Vec<String> {
-        fs::read_to_string(self.root.join("docker.log"))
+        self.log("docker")
+    }
+
+    /// The commands the fake `program` received (`$ROOT/<program>.log`), one per line.
+    pub fn log(&self, program: &str) -> Vec<String> {
+        fs::read_to_string(self.root.join(format!("{program}.log")))
             .unwrap_or_default()
             .replace(&self.root.display().to_string(), "$ROOT")
             .lines()
@@ -178,6 +193,25 @@ impl Output {
     pub fn fails_with(&self, stderr: &str) {
         self.is(1, "", stderr);
     }
+}
+
+/// The digest (and image id) the fake docker reports for `name`: `sha256:` + sha256(name).
+pub fn digest_of(name: &str) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(name.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let hex = String::from_utf8_lossy(&out.stdout);
+    format!("sha256:{}", hex.split_whitespace().next().unwrap())
 }
 
 pub fn which(program: &str) -> Result<PathBuf, ()> {

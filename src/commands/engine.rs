@@ -1,0 +1,25 @@
+//! What the commands ask the engine before they plan: which images exist locally.
+
+use std::collections::BTreeSet;
+
+use super::Ctx;
+use crate::{docker, exec};
+
+/// The `repository:tag` of every local image. In a dry run an unreachable engine is not an
+/// error: the answer is then `None` (unknown), and a note says what is assumed.
+/// `assumed` ends the note, e.g. `planning every dependency`.
+pub fn local_images(ctx: &Ctx, assumed: &str) -> anyhow::Result<Option<BTreeSet<String>>> {
+    let query = exec::require(docker::DOCKER)
+        .and_then(|_| exec::capture(&docker::image_list()))
+        .map_err(docker::explain_engine_error);
+    match query {
+        Ok(out) => Ok(Some(out.stdout.lines().map(str::to_string).collect())),
+        Err(e) if ctx.dry_run => {
+            ctx.progress.println(&format!(
+                "note: cannot ask the engine which images exist ({e}); {assumed}"
+            ));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,42 @@
+//! For commands that run one job per image through the scheduler (push, pull): how many at
+//! once, and one error for the jobs that failed.
+
+use super::Ctx;
+use crate::scheduler::State;
+
+/// Registry transfers at once when neither `-j` nor `JOBS` says: network-bound, so a few.
+pub const DEFAULT_JOBS: usize = 4;
+
+pub fn jobs(ctx: &Ctx, flag: Option<usize>) -> usize {
+    flag.or_else(|| ctx.env.get(&["JOBS"]).and_then(|j| j.parse().ok()))
+        .unwrap_or(DEFAULT_JOBS)
+        .max(1)
+}
+
+/// Ok when every job is done; otherwise one error with every failure's message. `what` is
+/// the verb, e.g. `push`.
+pub fn fail_on(states: &[State], what: &str) -> anyhow::Result<()> {
+    let failures: Vec<&str> = states
+        .iter()
+        .filter_map(|s| match s {
+            State::Failed(msg) => Some(msg.as_str()),
+            _ => None,
+        })
+        .collect();
+    let not_started = states
+        .iter()
+        .filter(|s| matches!(s, State::NotStarted | State::Skipped(_)))
+        .count();
+    let note = match not_started {
+        0 => String::new(),
+        n => format!("\n({n} more not started after the failure)"),
+    };
+    match failures.len() {
+        0 => Ok(()),
+        1 => anyhow::bail!("{}{note}", failures[0]),
+        n => anyhow::bail!(
+            "{n} images failed to {what}:\n{}{note}",
+            failures.join("\n")
+        ),
+    }
+}

@@ -1,0 +1,86 @@
+//! The record of pulled images, `.imagemk/pulled.json` under the workspace root. docker forgets
+//! a pulled image's `RepoDigests` once its remote tag is removed, so `pull` writes here, per
+//! local name, the remote name, the manifest digest it pulled and the local image id; a later
+//! check compares the local image id with the record. Concurrent imagemk runs (`make -j`)
+//! merge their records under an exclusive lock on `.imagemk/pulled.lock`.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pulled {
+    /// The remote name it was pulled from.
+    pub remote: String,
+    /// The manifest digest docker pulled (`sha256:…`), as pushed.
+    pub digest: String,
+    /// The local image id after the pull.
+    pub id: String,
+}
+
+pub fn path(root: &Path) -> PathBuf {
+    root.join(".imagemk").join("pulled.json")
+}
+
+/// Every record, by local name (none when the file does not exist yet).
+pub fn read(root: &Path) -> anyhow::Result<BTreeMap<String, Pulled>> {
+    let file = path(root);
+    match fs::read_to_string(&file) {
+        Ok(text) => serde_json::from_str(&text).with_context(|| {
+            format!(
+                "`{}` is not a valid pull record; delete it (the next pull writes it again)",
+                file.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(e).with_context(|| format!("reading `{}`", file.display())),
+    }
+}
+
+/// Adds `records` (local name → record) to the file, keeping every other entry.
+pub fn record(root: &Path, records: &BTreeMap<String, Pulled>) -> anyhow::Result<()> {
+    let file = path(root);
+    let dir = file.parent().unwrap();
+    fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
+    let lock = File::create(dir.join("pulled.lock"))
+        .with_context(|| format!("creating `{}`", dir.join("pulled.lock").display()))?;
+    // SAFETY: flock(2) on a descriptor we own; released when `lock` is dropped.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        anyhow::bail!("cannot lock `{}`", dir.join("pulled.lock").display());
+    }
+    let mut all = read(root)?;
+    all.extend(records.clone());
+    let tmp = dir.join("pulled.json.tmp");
+    fs::write(&tmp, serde_json::to_string_pretty(&all)? + "\n")
+        .with_context(|| format!("writing `{}`", tmp.display()))?;
+    fs::rename(&tmp, &file).with_context(|| format!("writing `{}`", file.display()))?;
+    drop(lock);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_merge() {
+        let dir = std::env::temp_dir().join(format!("imagemk-pulled-{}", std::process::id()));
+        let rec = |d: &str| Pulled {
+            remote: "h:5000/a:x".into(),
+            digest: d.into(),
+            id: "sha256:1".into(),
+        };
+        record(&dir, &[("a:x".to_string(), rec("d1"))].into()).unwrap();
+        record(&dir, &[("b:x".to_string(), rec("d2"))].into()).unwrap();
+        record(&dir, &[("a:x".to_string(), rec("d3"))].into()).unwrap();
+        let all = read(&dir).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all["a:x"].digest, "d3");
+        assert_eq!(all["b:x"].digest, "d2");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
