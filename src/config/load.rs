@@ -342,7 +342,6 @@ fn check_unique_names(images: &[Image], components: &[Component]) -> anyhow::Res
 
 /// Fills `depends` from the config and from the Dockerfiles, and adds the automatic build args
 /// (`IMAGE_TAG`, `PLATFORM`, `NAMESPACE`) that a Dockerfile declares.
-#[allow(clippy::needless_range_loop)] // `images` is mutated while read by index
 fn resolve_depends(
     images: &mut [Image],
     files: &[(PathBuf, RawFile)],
