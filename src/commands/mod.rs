@@ -2,8 +2,12 @@
 //! the environment and the progress display, plans, then (unless `--dry-run`) executes.
 
 mod build;
+mod container;
+mod extract;
 mod list;
+mod run;
 mod select;
+mod withdocker;
 
 use std::path::PathBuf;
 
@@ -18,6 +22,8 @@ pub struct Ctx {
     pub env: Env,
     pub progress: Progress,
     pub dry_run: bool,
+    /// The directory imagemk acts in (`-C` or the current one), canonical.
+    pub cwd: PathBuf,
 }
 
 pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
@@ -25,6 +31,9 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
     match cli.command {
         Command::Build(args) => build::run(&ctx, &args),
         Command::List(args) => list::run(&ctx, &args),
+        Command::Run(args) => run::run(&ctx, &args),
+        Command::Withdocker(args) => withdocker::run(&ctx, &args),
+        Command::Extract(args) => extract::run(&ctx, &args),
     }
 }
 
@@ -49,5 +58,6 @@ fn context(global: &Global, env: Env) -> anyhow::Result<Ctx> {
         ws,
         env,
         dry_run: global.dry_run,
+        cwd,
     })
 }
