@@ -34,7 +34,7 @@ pub fn run(ctx: &Ctx, args: &ExtractArgs) -> anyhow::Result<i32> {
 /// component directory).
 fn paths(ctx: &Ctx, image: &Image, args: &ExtractArgs) -> anyhow::Result<Vec<(String, PathBuf)>> {
     match (&args.path, &args.dest) {
-        (Some(p), Some(d)) => Ok(vec![(p.clone(), ctx.cwd.join(d))]),
+        (Some(p), Some(d)) => Ok(vec![(p.clone(), lexical(&ctx.cwd.join(d)))]),
         (Some(_), None) => {
             bail!("`extract` needs a destination after the path: `imagemk extract IMAGE PATH DEST`")
         }
@@ -51,10 +51,26 @@ fn paths(ctx: &Ctx, image: &Image, args: &ExtractArgs) -> anyhow::Result<Vec<(St
             Ok(image
                 .artifacts
                 .iter()
-                .map(|a| (a.from.clone(), comp.dir.join(&a.to)))
+                .map(|a| (a.from.clone(), lexical(&comp.dir.join(&a.to))))
                 .collect())
         }
     }
+}
+
+/// `path` with `.` and `..` resolved by name (DEST may not exist yet).
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Removes the container when dropped: after success, on error, on Ctrl-C.
