@@ -138,7 +138,7 @@ fn containers_named(name: &str) -> String {
 fn sigterm_mid_run_leaves_no_container() {
     let Some((t, _guard)) = built() else { return };
     let name = format!("{}-sig", t.namespace());
-    let mut child = t
+    let child = t
         .command(BIN, &["withdocker", "--name", &name, "--", "sleep", "60"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
