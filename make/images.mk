@@ -6,7 +6,9 @@
 # (the nearest images.yaml), so `make -C payloads/node test-image` acts on payloads/node.
 #
 # Variables passed through: IMAGE_TAG, PLATFORM (or DTYPE), VARIANT, REGISTRY (or CLOUD),
-# CHANNEL, JOBS, DRY_RUN=1, KEEP_GOING=1, DEPS=1. IMAGEMK=/path/to/imagemk picks the binary.
+# CHANNEL, JOBS, DRY_RUN=1, KEEP_GOING=1, DEPS=1, and for the container targets TARGET (what
+# `withdocker` makes inside), CMD (`run-<kind>-image`'s command) and WITHDOCKER_IMAGE.
+# IMAGEMK=/path/to/imagemk picks the binary.
 
 IMAGEMK_MK  := $(abspath $(lastword $(MAKEFILE_LIST)))
 IMAGEMK_TOP := $(patsubst %/,%,$(dir $(patsubst %/,%,$(dir $(IMAGEMK_MK)))))
@@ -32,7 +34,7 @@ IMAGEMK_FLAGS = $(if $(IMAGE_TAG),--tag $(IMAGE_TAG)) \
 BUILD_FLAGS = $(if $(JOBS),-j $(JOBS)) $(if $(call yes,$(KEEP_GOING)),--keep-going) \
   $(if $(call yes,$(DEPS)),--deps)
 
-.PHONY: imagemk-bin images all-images list-images help
+.PHONY: imagemk-bin images all-images list-images help withdocker
 
 imagemk-bin:
 ifeq ($(IMAGEMK_FROM_SOURCE),1)
@@ -43,6 +45,15 @@ endif
 
 %-image: imagemk-bin ## build this component's images of kind % (and what they lack)
 	$(IMAGEMK) build --kind $* $(IMAGEMK_FLAGS) $(BUILD_FLAGS)
+
+run-%-image: imagemk-bin ## run this component's % image with its run options (CMD="…" replaces its command)
+	$(IMAGEMK) run $* $(IMAGEMK_FLAGS) $(if $(CMD),-- $(CMD))
+
+withdocker: imagemk-bin ## run `make $(TARGET)` in this component's buildenv container over the tree (WITHDOCKER_IMAGE=kind)
+	$(IMAGEMK) withdocker --image $(or $(WITHDOCKER_IMAGE),buildenv) $(IMAGEMK_FLAGS) -- make $(TARGET)
+
+extract-%-artifacts: imagemk-bin ## copy the `artifacts:` of this component's % image into the tree
+	$(IMAGEMK) extract $* $(IMAGEMK_FLAGS)
 
 images: imagemk-bin ## build every image of this component
 	$(IMAGEMK) build $(IMAGEMK_FLAGS) $(BUILD_FLAGS)
