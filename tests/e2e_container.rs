@@ -193,6 +193,17 @@ fn extract_copies_files_out_as_yours_and_leaves_no_container() {
         t.namespace()
     ));
     assert_eq!(containers_named(&name), "");
+
+    if let Some(mut args) = as_other_user() {
+        open_up(&t);
+        args.extend(["extract", "buildenv", "/opt/blank/tool", "theirs"].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut cmd = t.command("setpriv", &args);
+        cmd.env("HOME", &t.root);
+        t.output(cmd).ok();
+        assert_eq!(std::fs::metadata(t.path("sub/theirs")).unwrap().uid(), 4321);
+        std::fs::remove_file(t.path("sub/theirs")).unwrap();
+    }
     let left: Vec<_> = std::fs::read_dir(t.path("sub"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
