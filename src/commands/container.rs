@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use super::Ctx;
 use crate::config::Image;
-use crate::container::{self, extract, facts, run::Planned, Engine, Facts};
+use crate::container::{self, facts, run::Planned, Engine, Facts};
 use crate::{docker, exec, signal, ExitStatus};
 
 /// Resolves `spec`: an image key (`test`, `node/test`), else an image kind of the current
@@ -107,7 +107,7 @@ pub fn execute(ctx: &Ctx, planned: &Planned, name: &str, image: &Image) -> anyho
         println!("{}", planned.cmd);
         return Ok(0);
     }
-    let remove = extract::remove(name);
+    let remove = container::remove(name);
     let code = exec::interactive_with_stop(&planned.cmd, &remove)?;
     if signal::interrupted() {
         let _ = exec::capture(&remove);

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
+use super::remove;
 use crate::docker::DOCKER;
 use crate::exec::Cmd;
 
@@ -20,11 +21,6 @@ pub fn copy_out(name: &str, path: &str, dir: &Path) -> Cmd {
         .arg("cp")
         .arg(format!("{name}:{path}"))
         .arg(dir.to_string_lossy())
-}
-
-/// Removes a container whatever its state; also the clean-up after Ctrl-C.
-pub fn remove(name: &str) -> Cmd {
-    Cmd::new(DOCKER).args(["rm", "--force", name])
 }
 
 /// One path to copy out of the image.
