@@ -6,7 +6,9 @@
 # (the nearest images.yaml), so `make -C payloads/node test-image` acts on payloads/node.
 #
 # Variables passed through: IMAGE_TAG, PLATFORM (or DTYPE), VARIANT, REGISTRY (or CLOUD),
-# CHANNEL, JOBS, DRY_RUN=1, KEEP_GOING=1, DEPS=1, FORCE=1 (push shared images).
+# CHANNEL, JOBS, DRY_RUN=1, KEEP_GOING=1, DEPS=1, FORCE=1 (push shared images), and for the
+# container targets TARGET (what `withdocker` makes inside), CMD (`run-<kind>-image`'s command)
+# and WITHDOCKER_IMAGE.
 # IMAGEMK=/path/to/imagemk picks the binary.
 
 IMAGEMK_MK  := $(abspath $(lastword $(MAKEFILE_LIST)))
@@ -36,7 +38,7 @@ PUSH_FLAGS = $(if $(JOBS),-j $(JOBS)) $(if $(call yes,$(FORCE)),--force)
 PULL_FLAGS = $(if $(JOBS),-j $(JOBS))
 
 .PHONY: imagemk-bin images all-images list-images help push-images pull-images login \
-  local-registry stop-local-registry
+  local-registry stop-local-registry withdocker
 
 imagemk-bin:
 ifeq ($(IMAGEMK_FROM_SOURCE),1)
@@ -47,6 +49,15 @@ endif
 
 %-image: imagemk-bin ## build this component's images of kind % (and what they lack)
 	$(IMAGEMK) build --kind $* $(IMAGEMK_FLAGS) $(BUILD_FLAGS)
+
+run-%-image: imagemk-bin ## run this component's % image with its run options (CMD="…" replaces its command)
+	$(IMAGEMK) run $* $(IMAGEMK_FLAGS) $(if $(CMD),-- $(CMD))
+
+withdocker: imagemk-bin ## run `make $(TARGET)` in this component's buildenv container over the tree (WITHDOCKER_IMAGE=kind)
+	$(IMAGEMK) withdocker --image $(or $(WITHDOCKER_IMAGE),buildenv) $(IMAGEMK_FLAGS) -- make $(TARGET)
+
+extract-%-artifacts: imagemk-bin ## copy the `artifacts:` of this component's % image into the tree
+	$(IMAGEMK) extract $* $(IMAGEMK_FLAGS)
 
 images: imagemk-bin ## build every image of this component
 	$(IMAGEMK) build $(IMAGEMK_FLAGS) $(BUILD_FLAGS)

@@ -56,6 +56,14 @@ pub enum Command {
     /// Give docker credentials for the registry (`az acr login`, `gcloud auth
     /// configure-docker` or `docker login`).
     Login,
+    /// Run a container of an image with its configured devices, ulimits, init, user, env
+    /// names, working directory and command; its exit status is imagemk's.
+    Run(RunArgs),
+    /// Run a command in the component's build-environment container over the workspace tree:
+    /// same path, same directory, your uid:gid, MAKEFLAGS; its exit status is imagemk's.
+    Withdocker(WithdockerArgs),
+    /// Copy a path, or the image's `artifacts:`, out of a local image into the tree.
+    Extract(ExtractArgs),
 }
 
 /// Which images a command acts on.
@@ -129,4 +137,46 @@ pub struct PullArgs {
     /// Print name, remote name and digest per image as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The image: `KEY` or `COMPONENT/KEY`, or a kind of the current component.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Container name (default: `imagemk-COMPONENT-KIND-PID`).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The command to run instead of the configured one (after `--`).
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WithdockerArgs {
+    /// The image: a kind of the current component, `KEY` or `COMPONENT/KEY`.
+    #[arg(long, value_name = "KIND", default_value = "buildenv")]
+    pub image: String,
+    /// Container name (default: `imagemk-COMPONENT-KIND-PID`).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The command to run (after `--`), e.g. `-- make test`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The image: `KEY` or `COMPONENT/KEY`, or a kind of the current component.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// Absolute path inside the image (default: the image's `artifacts:`).
+    #[arg(value_name = "PATH", requires = "dest")]
+    pub path: Option<String>,
+    /// Destination on the host; replaced by the copy.
+    #[arg(value_name = "DEST")]
+    pub dest: Option<PathBuf>,
+    /// Name of the temporary container (default: `imagemk-COMPONENT-KIND-PID`).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }

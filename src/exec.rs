@@ -228,6 +228,36 @@ pub fn interactive(cmd: &Cmd) -> anyhow::Result<i32> {
     Ok(exit_code(status))
 }
 
+/// Like [`interactive`], for a child that owns an outside resource such as a container. Once
+/// interrupted, runs `stop` (e.g. `docker rm --force NAME`) every second until the child exits:
+/// the container goes away and the client, having nothing left to wait for, exits on its own.
+/// After 10 s the client itself is sent SIGTERM.
+pub fn interactive_with_stop(cmd: &Cmd, stop: &Cmd) -> anyhow::Result<i32> {
+    let handle = cmd.expression().start().map_err(|e| cmd.spawn_error(e))?;
+    let mut stopping_since: Option<std::time::Instant> = None;
+    let mut last_stop: Option<std::time::Instant> = None;
+    loop {
+        if let Some(out) = handle
+            .wait_timeout(Duration::from_millis(100))
+            .map_err(|e| anyhow::anyhow!("waiting for `{cmd}`: {e}"))?
+        {
+            return Ok(exit_code(out.status));
+        }
+        if !crate::signal::interrupted() {
+            continue;
+        }
+        let since = *stopping_since.get_or_insert_with(std::time::Instant::now);
+        if last_stop.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            // A failure here (e.g. "no such container" before it was created) is retried.
+            let _ = capture(stop);
+            last_stop = Some(std::time::Instant::now());
+        }
+        if since.elapsed() >= Duration::from_secs(10) {
+            signal_children(&handle.pids());
+        }
+    }
+}
+
 fn exit_code(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     status

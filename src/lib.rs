@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod container;
 pub mod docker;
 pub mod dockerfile;
 pub mod exec;

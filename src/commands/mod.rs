@@ -2,13 +2,17 @@
 //! the environment and the progress display, plans, then (unless `--dry-run`) executes.
 
 mod build;
+mod container;
 mod engine;
+mod extract;
 mod list;
 mod login;
 mod parallel;
 mod pull;
 mod push;
+mod run;
 mod select;
+mod withdocker;
 
 use std::path::PathBuf;
 
@@ -23,6 +27,8 @@ pub struct Ctx {
     pub env: Env,
     pub progress: Progress,
     pub dry_run: bool,
+    /// The directory imagemk acts in (`-C` or the current one), canonical.
+    pub cwd: PathBuf,
 }
 
 pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
@@ -33,6 +39,9 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
         Command::Push(args) => push::run(&ctx, &args),
         Command::Pull(args) => pull::run(&ctx, &args),
         Command::Login => login::run(&ctx),
+        Command::Run(args) => run::run(&ctx, &args),
+        Command::Withdocker(args) => withdocker::run(&ctx, &args),
+        Command::Extract(args) => extract::run(&ctx, &args),
     }
 }
 
@@ -57,5 +66,6 @@ fn context(global: &Global, env: Env) -> anyhow::Result<Ctx> {
         ws,
         env,
         dry_run: global.dry_run,
+        cwd,
     })
 }

@@ -1,0 +1,137 @@
+//! What `run`, `withdocker` and `extract` share: picking the one image, checking it exists
+//! locally (imagemk never pulls behind the user's back), gathering the host facts, and running
+//! a container so that its exit status becomes imagemk's and Ctrl-C leaves nothing behind.
+
+use std::collections::BTreeSet;
+
+use super::Ctx;
+use crate::config::Image;
+use crate::container::{self, facts, run::Planned, Engine, Facts};
+use crate::{docker, exec, signal, ExitStatus};
+
+/// Resolves `spec`: an image key (`test`, `node/test`), else an image kind of the current
+/// component (what the make targets pass).
+pub fn pick_one(ctx: &Ctx, spec: &str) -> anyhow::Result<usize> {
+    let ws = &ctx.ws;
+    let by_key = ws.find(spec);
+    if by_key.is_ok() || spec.contains('/') {
+        return by_key;
+    }
+    let of_kind: Vec<usize> = (0..ws.images.len())
+        .filter(|&i| ws.images[i].component == ws.current && ws.images[i].kind == spec)
+        .collect();
+    match of_kind.as_slice() {
+        [one] => Ok(*one),
+        [] => by_key,
+        many => anyhow::bail!(
+            "component `{}` has several images of kind `{spec}` ({}); name one",
+            ws.components[ws.current].name,
+            many.iter()
+                .map(|&i| format!("`{}`", ws.images[i].id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Fails unless the image is in the local engine, saying how to get it. In a dry run an
+/// unreachable engine is only a note.
+pub fn ensure_present(ctx: &Ctx, image: &Image) -> anyhow::Result<()> {
+    let query = exec::require(docker::DOCKER)
+        .and_then(|_| exec::capture(&docker::image_list()))
+        .map_err(docker::explain_engine_error);
+    let present: BTreeSet<String> = match query {
+        Ok(out) => out.stdout.lines().map(str::to_string).collect(),
+        Err(e) if ctx.dry_run => {
+            ctx.progress.println(&format!(
+                "note: cannot ask the engine whether `{}` exists ({e:#})",
+                image.name
+            ));
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    if present.contains(&image.name.to_string()) {
+        return Ok(());
+    }
+    let comp = &ctx.ws.components[image.component];
+    let here = image.component == ctx.ws.current;
+    let make = if here {
+        "make".to_string()
+    } else {
+        let rel = comp.dir.strip_prefix(&ctx.ws.root).unwrap_or(&comp.dir);
+        format!("make -C {}", rel.display())
+    };
+    anyhow::bail!(
+        "image `{}` (`{}`) is not in the local engine; build it with `{make} {kind}-image` or get it with `{make} pull-{kind}-image` (imagemk never pulls it by itself)",
+        image.id,
+        image.name,
+        kind = image.kind
+    )
+}
+
+/// The host facts for `image`; the engine is asked whether it is rootless (a dry run with no
+/// engine assumes it is not).
+pub fn gather(ctx: &Ctx, image: &Image) -> anyhow::Result<Facts> {
+    let engine = match facts::engine() {
+        Ok(e) => e,
+        Err(e) if ctx.dry_run => {
+            ctx.progress.println(&format!(
+                "note: cannot ask the engine whether it is rootless ({e:#}); assuming it is not"
+            ));
+            Engine::Rootful
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(Facts::gather(&image.run.devices, engine))
+}
+
+/// The container name: `--name`, else one unique to this process.
+pub fn name(given: Option<&str>, image: &Image, ctx: &Ctx) -> anyhow::Result<String> {
+    match given {
+        Some(n) => container::check_name(n).map(|_| n.to_string()),
+        None => Ok(container::default_name(
+            &ctx.ws.components[image.component].name,
+            &image.kind,
+        )),
+    }
+}
+
+/// Prints the plan (dry run) or runs it; the container's exit status is returned, with a line
+/// of explanation for the statuses docker itself uses.
+pub fn execute(ctx: &Ctx, planned: &Planned, name: &str, image: &Image) -> anyhow::Result<i32> {
+    for w in &planned.warnings {
+        ctx.progress.println(w);
+    }
+    if ctx.dry_run {
+        println!("{}", planned.cmd);
+        return Ok(0);
+    }
+    let remove = container::remove(name);
+    let code = exec::interactive_with_stop(&planned.cmd, &remove)?;
+    if signal::interrupted() {
+        let _ = exec::capture(&remove);
+        return Err(signal::Interrupted.into());
+    }
+    explain_status(code, &image.name.to_string())
+}
+
+fn explain_status(code: i32, image: &str) -> anyhow::Result<i32> {
+    let message = match code {
+        125 => format!(
+            "docker could not start a container of `{image}` (exit status 125); see docker's message above"
+        ),
+        126 => format!(
+            "the command could not be run in `{image}` (exit status 126); is it executable?"
+        ),
+        127 => format!(
+            "the command was not found in `{image}` (exit status 127); check its name and the image's PATH"
+        ),
+        _ => return Ok(code),
+    };
+    Err(ExitStatus {
+        code,
+        message: Some(message),
+    }
+    .into())
+}

@@ -1,0 +1,35 @@
+//! Containers for the dev loop: `docker run` for `run` and `withdocker`, and `docker create` /
+//! `cp` / `rm` for `extract`, built as data from an image's `run:` options and the host facts.
+
+pub mod extract;
+pub mod facts;
+pub mod run;
+
+pub use facts::{Engine, Facts};
+
+use crate::exec::Cmd;
+
+/// Removes a container whatever its state: `extract`'s clean-up, and `run`'s and
+/// `withdocker`'s after Ctrl-C or SIGTERM.
+pub fn remove(name: &str) -> Cmd {
+    Cmd::new(crate::docker::DOCKER).args(["rm", "--force", name])
+}
+
+/// A container name for this process: unique among running imagemk processes, and prefixed
+/// `imagemk-` so that stray containers are easy to recognise.
+pub fn default_name(component: &str, kind: &str) -> String {
+    format!("imagemk-{component}-{kind}-{}", std::process::id())
+}
+
+/// Checks a `--name` against docker's container-name grammar.
+pub fn check_name(name: &str) -> anyhow::Result<()> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "`{name}` is not a valid container name; use letters, digits, `_`, `.` and `-`, starting with a letter or digit"
+        )
+    }
+}

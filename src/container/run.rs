@@ -1,0 +1,370 @@
+//! `docker run` as data. [`DockerRun`] adds one group of flags per method (terminal, user,
+//! mounts, working directory, env names, devices, ulimits, init, network), in the manner of
+//! cross-rs; [`run`] and [`withdocker`] compose them from an image's `run:` options and the
+//! host [`Facts`]. Pure: no IO, so every combination is tested without an engine.
+
+use std::path::Path;
+
+use anyhow::bail;
+
+use super::facts::{device_host_path, DeviceState, Facts};
+use crate::config::raw::RawRun;
+use crate::exec::Cmd;
+
+/// A `docker run` being assembled.
+#[derive(Debug, Clone)]
+pub struct DockerRun(Cmd);
+
+impl DockerRun {
+    /// `docker run --rm --name NAME --pull never`: removed when it exits, named so that it can
+    /// be removed on Ctrl-C, and never pulled behind the user's back.
+    pub fn new(name: &str) -> DockerRun {
+        DockerRun(
+            Cmd::new(crate::docker::DOCKER)
+                .args(["run", "--rm", "--name", name])
+                .args(["--pull", "never"]),
+        )
+    }
+
+    fn flag(mut self, flag: &str, value: impl Into<String>) -> Self {
+        self.0 = self.0.arg(flag).arg(value);
+        self
+    }
+
+    fn switch(mut self, flag: &str, on: bool) -> Self {
+        if on {
+            self.0 = self.0.arg(flag);
+        }
+        self
+    }
+
+    pub fn terminal(self, facts: &Facts) -> Self {
+        self.switch("-i", facts.terminal.wants_stdin())
+            .switch("-t", facts.terminal.wants_tty())
+    }
+
+    pub fn init(self, on: bool) -> Self {
+        self.switch("--init", on)
+    }
+
+    pub fn user(self, user: Option<&str>) -> Self {
+        match user {
+            Some(u) => self.flag("--user", u),
+            None => self,
+        }
+    }
+
+    /// The invoking user's uid:gid, when the engine needs it for files to be theirs.
+    pub fn invoking_user(self, facts: &Facts) -> Self {
+        if facts.engine.needs_user_flag() {
+            self.flag("--user", format!("{}:{}", facts.uid, facts.gid))
+        } else {
+            self
+        }
+    }
+
+    /// Bind-mounts `dir` at the same absolute path inside.
+    pub fn mount_same_path(self, dir: &Path) -> Self {
+        let d = dir.to_string_lossy();
+        self.flag("--volume", format!("{d}:{d}"))
+    }
+
+    pub fn workdir(self, dir: Option<&str>) -> Self {
+        match dir {
+            Some(d) => self.flag("--workdir", d),
+            None => self,
+        }
+    }
+
+    /// `-e NAME` for each name: docker copies the value from its own environment, so values
+    /// never appear in a command line or a log.
+    pub fn env_names<'a>(mut self, names: impl IntoIterator<Item = &'a String>) -> Self {
+        for n in names {
+            self = self.flag("--env", n.clone());
+        }
+        self
+    }
+
+    /// Entries already checked by [`usable_devices`].
+    pub fn devices(mut self, entries: &[String]) -> Self {
+        for d in entries {
+            self = self.flag("--device", d.clone());
+        }
+        self
+    }
+
+    pub fn ulimits(mut self, entries: &[String]) -> Self {
+        for u in entries {
+            self = self.flag("--ulimit", u.clone());
+        }
+        self
+    }
+
+    pub fn network(self, network: Option<&str>) -> Self {
+        match network {
+            Some(n) => self.flag("--network", n),
+            None => self,
+        }
+    }
+
+    /// The image and the command (the image's own when empty).
+    pub fn finish(self, image: &str, command: &[String]) -> Cmd {
+        self.0.arg(image).args(command.iter().cloned())
+    }
+}
+
+/// The configured devices that exist on this host, and a warning for each that does not.
+/// A path that exists but is not a device is an error: it is a mistake in the config.
+pub fn usable_devices(
+    configured: &[String],
+    facts: &Facts,
+    image: &str,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let mut kept = Vec::new();
+    let mut warnings = Vec::new();
+    for entry in configured {
+        let host = device_host_path(entry);
+        match facts.devices.get(host).copied().unwrap_or(DeviceState::Absent) {
+            DeviceState::Device => kept.push(entry.clone()),
+            DeviceState::Absent => warnings.push(format!(
+                "warning: device `{host}` of image `{image}` is not on this host; running without it"
+            )),
+            DeviceState::NotADevice => bail!(
+                "`{host}`, listed in `run.devices` of image `{image}`, is not a device; fix `run.devices` in its images.yaml"
+            ),
+        }
+    }
+    Ok((kept, warnings))
+}
+
+/// What to start: the container name, the image's name and id, and the command (empty: the
+/// configured one, else the image's own).
+pub struct Request<'a> {
+    pub name: &'a str,
+    pub image_name: &'a str,
+    pub image_id: &'a str,
+    pub options: &'a RawRun,
+    pub command: &'a [String],
+}
+
+/// A planned `docker run` and the warnings to show before it.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub cmd: Cmd,
+    pub warnings: Vec<String>,
+}
+
+fn command<'a>(req: &'a Request) -> &'a [String] {
+    if req.command.is_empty() {
+        req.options.command.as_deref().unwrap_or(&[])
+    } else {
+        req.command
+    }
+}
+
+/// `imagemk run`: the image with its configured options.
+pub fn run(req: &Request, facts: &Facts) -> anyhow::Result<Planned> {
+    let o = req.options;
+    let (devices, warnings) = usable_devices(&o.devices, facts, req.image_id)?;
+    let cmd = DockerRun::new(req.name)
+        .terminal(facts)
+        .init(o.init)
+        .user(o.user.as_deref())
+        .workdir(o.workdir.as_deref())
+        .env_names(&o.env)
+        .devices(&devices)
+        .ulimits(&o.ulimits)
+        .network(o.network.as_deref())
+        .finish(req.image_name, command(req));
+    Ok(Planned { cmd, warnings })
+}
+
+/// `imagemk withdocker`: the image over the workspace tree, at the same path, in the same
+/// directory, as the invoking user, with `MAKEFLAGS` and the configured env names.
+pub fn withdocker(
+    req: &Request,
+    facts: &Facts,
+    root: &Path,
+    cwd: &Path,
+) -> anyhow::Result<Planned> {
+    let o = req.options;
+    let (devices, warnings) = usable_devices(&o.devices, facts, req.image_id)?;
+    let makeflags = "MAKEFLAGS".to_string();
+    let cmd = DockerRun::new(req.name)
+        .terminal(facts)
+        .init(o.init)
+        .invoking_user(facts)
+        .mount_same_path(root)
+        .workdir(Some(&cwd.to_string_lossy()))
+        .env_names(std::iter::once(&makeflags).chain(o.env.iter().filter(|n| **n != makeflags)))
+        .devices(&devices)
+        .ulimits(&o.ulimits)
+        .network(o.network.as_deref())
+        .finish(req.image_name, req.command);
+    Ok(Planned { cmd, warnings })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::container::facts::{Engine, Terminal};
+
+    fn facts(tty: [bool; 3], engine: Engine) -> Facts {
+        Facts {
+            terminal: Terminal {
+                stdin: tty[0],
+                stdout: tty[1],
+                stderr: tty[2],
+            },
+            uid: 1000,
+            gid: 1001,
+            engine,
+            devices: BTreeMap::from([
+                ("/dev/kvm".to_string(), DeviceState::Device),
+                ("/dev/absent".to_string(), DeviceState::Absent),
+                ("/etc/hosts".to_string(), DeviceState::NotADevice),
+            ]),
+        }
+    }
+
+    fn options(devices: &[&str]) -> RawRun {
+        RawRun {
+            devices: devices.iter().map(|d| d.to_string()).collect(),
+            ulimits: vec!["nofile=1024:2048".into()],
+            init: true,
+            env: vec!["HOME_TOKEN".into()],
+            ..Default::default()
+        }
+    }
+
+    fn check_run(tty: [bool; 3], engine: Engine, devices: &[&str], expected: &str) {
+        let o = options(devices);
+        let req = Request {
+            name: "c1",
+            image_name: "ns/test:latest",
+            image_id: "km/test",
+            options: &o,
+            command: &["sh".into()],
+        };
+        let planned = run(&req, &facts(tty, engine)).unwrap();
+        assert_eq!(planned.cmd.to_string(), expected);
+        let planned = withdocker(
+            &req,
+            &facts(tty, engine),
+            Path::new("/w"),
+            Path::new("/w/p"),
+        );
+        assert!(planned.is_ok());
+    }
+
+    fn check_withdocker(tty: [bool; 3], engine: Engine, expected: &str) {
+        let o = options(&["/dev/kvm"]);
+        let req = Request {
+            name: "c1",
+            image_name: "ns/buildenv:latest",
+            image_id: "km/buildenv",
+            options: &o,
+            command: &["make".into(), "all".into()],
+        };
+        let planned = withdocker(
+            &req,
+            &facts(tty, engine),
+            Path::new("/w s"),
+            Path::new("/w s/p"),
+        )
+        .unwrap();
+        assert_eq!(planned.cmd.to_string(), expected);
+    }
+
+    const RUN: &str = "docker run --rm --name c1 --pull never";
+
+    #[test]
+    fn run_terminal_flags() {
+        let rest = "--init --env HOME_TOKEN --ulimit 'nofile=1024:2048' ns/test:latest sh";
+        check_run([false; 3], Engine::Rootful, &[], &format!("{RUN} {rest}"));
+        check_run(
+            [true; 3],
+            Engine::Rootful,
+            &[],
+            &format!("{RUN} -i -t {rest}"),
+        );
+        check_run(
+            [true, false, true],
+            Engine::Rootful,
+            &[],
+            &format!("{RUN} -i {rest}"),
+        );
+        check_run(
+            [true, true, false],
+            Engine::Rootful,
+            &[],
+            &format!("{RUN} -i {rest}"),
+        );
+        check_run(
+            [false, true, true],
+            Engine::Rootful,
+            &[],
+            &format!("{RUN} {rest}"),
+        );
+    }
+
+    #[test]
+    fn run_devices_present_and_absent() {
+        let o = options(&["/dev/kvm", "/dev/absent:/dev/x"]);
+        let req = Request {
+            name: "c1",
+            image_name: "ns/test:latest",
+            image_id: "km/test",
+            options: &o,
+            command: &[],
+        };
+        let planned = run(&req, &facts([false; 3], Engine::Rootful)).unwrap();
+        assert_eq!(
+            planned.cmd.to_string(),
+            format!("{RUN} --init --env HOME_TOKEN --device /dev/kvm --ulimit 'nofile=1024:2048' ns/test:latest")
+        );
+        assert_eq!(
+            planned.warnings,
+            ["warning: device `/dev/absent` of image `km/test` is not on this host; running without it"]
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_device_is_an_error() {
+        let o = options(&["/etc/hosts"]);
+        let req = Request {
+            name: "c1",
+            image_name: "ns/test:latest",
+            image_id: "km/test",
+            options: &o,
+            command: &[],
+        };
+        let err = run(&req, &facts([false; 3], Engine::Rootful)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`/etc/hosts`, listed in `run.devices` of image `km/test`, is not a device; fix `run.devices` in its images.yaml"
+        );
+    }
+
+    #[test]
+    fn withdocker_user_depends_on_the_engine() {
+        let rest = "--volume '/w s:/w s' --workdir '/w s/p' --env MAKEFLAGS --env HOME_TOKEN --device /dev/kvm --ulimit 'nofile=1024:2048' ns/buildenv:latest make all";
+        check_withdocker(
+            [false; 3],
+            Engine::Rootful,
+            &format!("{RUN} --init --user 1000:1001 {rest}"),
+        );
+        check_withdocker(
+            [false; 3],
+            Engine::Rootless,
+            &format!("{RUN} --init {rest}"),
+        );
+        check_withdocker(
+            [true; 3],
+            Engine::Rootless,
+            &format!("{RUN} -i -t --init {rest}"),
+        );
+    }
+}
