@@ -73,7 +73,7 @@ fn run_renders_the_configured_options() {
     check(
         &t,
         &["-n", "run", "buildenv", "--name", "c1", "--", "sh", "-c", "echo $TOKEN"],
-        &format!("docker run --rm --name c1 --pull never --init --env TOKEN --device /dev/null --ulimit 'nofile=1024:2048' {BUILDENV} sh -c 'echo $TOKEN'\n"),
+        &format!("docker run --rm --name c1 --pull never --init --env TOKEN --device /dev/null --ulimit nofile=1024:2048 {BUILDENV} sh -c 'echo $TOKEN'\n"),
         ABSENT,
     );
     // A dry run asks the engine only what exists and what kind it is; it runs nothing.
@@ -144,7 +144,7 @@ fn a_terminal_gets_dash_i_and_dash_t() {
     );
     on_a_terminal(&t, "-n withdocker --name c1 -- make").is(
         0,
-        &format!("{ABSENT}docker run --rm --name c1 --pull never -i -t --init --user {} --volume '$ROOT:$ROOT' --workdir '$ROOT' --env MAKEFLAGS --env TOKEN --device /dev/null --ulimit 'nofile=1024:2048' {BUILDENV} make\n", uid_gid())
+        &format!("{ABSENT}docker run --rm --name c1 --pull never -i -t --init --user {} --volume '$ROOT:$ROOT' --workdir '$ROOT' --env MAKEFLAGS --env TOKEN --device /dev/null --ulimit nofile=1024:2048 {BUILDENV} make\n", uid_gid())
             .replace("'$ROOT:$ROOT'", "$ROOT:$ROOT").replace("'$ROOT'", "$ROOT"),
         "",
     );
@@ -157,7 +157,7 @@ fn withdocker_on_a_rootful_engine_runs_as_you() {
     check(
         &t,
         &["-n", "withdocker", "--name", "c1", "--", "make", "all"],
-        &format!("docker run --rm --name c1 --pull never --init --user {} --volume $ROOT:$ROOT --workdir $ROOT/sub/dir --env MAKEFLAGS --env TOKEN --device /dev/null --ulimit 'nofile=1024:2048' {BUILDENV} make all\n", uid_gid()),
+        &format!("docker run --rm --name c1 --pull never --init --user {} --volume $ROOT:$ROOT --workdir $ROOT/sub/dir --env MAKEFLAGS --env TOKEN --device /dev/null --ulimit nofile=1024:2048 {BUILDENV} make all\n", uid_gid()),
         ABSENT,
     );
 }

@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn run_terminal_flags() {
-        let rest = "--init --env HOME_TOKEN --ulimit 'nofile=1024:2048' ns/test:latest sh";
+        let rest = "--init --env HOME_TOKEN --ulimit nofile=1024:2048 ns/test:latest sh";
         check_run([false; 3], Engine::Rootful, &[], &format!("{RUN} {rest}"));
         check_run(
             [true; 3],
@@ -323,7 +323,7 @@ mod tests {
         let planned = run(&req, &facts([false; 3], Engine::Rootful)).unwrap();
         assert_eq!(
             planned.cmd.to_string(),
-            format!("{RUN} --init --env HOME_TOKEN --device /dev/kvm --ulimit 'nofile=1024:2048' ns/test:latest")
+            format!("{RUN} --init --env HOME_TOKEN --device /dev/kvm --ulimit nofile=1024:2048 ns/test:latest")
         );
         assert_eq!(
             planned.warnings,
@@ -350,7 +350,7 @@ mod tests {
 
     #[test]
     fn withdocker_user_depends_on_the_engine() {
-        let rest = "--volume '/w s:/w s' --workdir '/w s/p' --env MAKEFLAGS --env HOME_TOKEN --device /dev/kvm --ulimit 'nofile=1024:2048' ns/buildenv:latest make all";
+        let rest = "--volume '/w s:/w s' --workdir '/w s/p' --env MAKEFLAGS --env HOME_TOKEN --device /dev/kvm --ulimit nofile=1024:2048 ns/buildenv:latest make all";
         check_withdocker(
             [false; 3],
             Engine::Rootful,
