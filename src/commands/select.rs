@@ -26,9 +26,7 @@ pub fn select(ws: &Workspace, sel: &Selection) -> anyhow::Result<Vec<usize>> {
             let mut kinds: Vec<&str> = here.iter().map(|&i| ws.images[i].kind.as_str()).collect();
             kinds.dedup();
             let comp = &ws.components[ws.current];
-            let hint = crate::config::error::nearest(kind, &kinds)
-                .map(|k| format!("; did you mean `{k}`?"))
-                .unwrap_or_default();
+            let hint = crate::config::error::did_you_mean(kind, &kinds);
             bail!(
                 "component `{}` (`{}`) has no image of kind `{kind}`{hint} (kinds there: {})",
                 comp.name,

@@ -58,6 +58,14 @@ fn explain(msg: &str) -> String {
     out
 }
 
+/// `; did you mean `x`?` when a candidate is close to `word`, else nothing: the suffix every
+/// "unknown …" message uses.
+pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    nearest(word, candidates)
+        .map(|n| format!("; did you mean `{n}`?"))
+        .unwrap_or_default()
+}
+
 /// The candidate closest to `word`, when it is close enough to be a likely typo.
 pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates

@@ -131,9 +131,7 @@ pub(crate) fn resolve_spec(
     }
     let Some(ci) = components.iter().position(|c| c.name == component) else {
         let names: Vec<&str> = components.iter().map(|c| c.name.as_str()).collect();
-        let hint = error::nearest(&component, &names)
-            .map(|n| format!("; did you mean `{n}`?"))
-            .unwrap_or_default();
+        let hint = error::did_you_mean(&component, &names);
         anyhow::bail!(
             "unknown component `{component}` in `{spec}`{hint} (components: {})",
             names.join(", ")
@@ -144,9 +142,7 @@ pub(crate) fn resolve_spec(
         .filter(|i| i.component == ci)
         .map(|i| i.key.as_str())
         .collect();
-    let hint = error::nearest(key, &keys)
-        .map(|n| format!("; did you mean `{n}`?"))
-        .unwrap_or_default();
+    let hint = error::did_you_mean(key, &keys);
     anyhow::bail!(
         "unknown image `{key}` in component `{component}`{hint} (images there: {})",
         if keys.is_empty() {

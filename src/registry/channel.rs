@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use anyhow::bail;
 
-use crate::config::error::nearest;
 use crate::reference;
 
 /// The built-in `user` channel.
@@ -35,9 +34,7 @@ pub fn prefix(
     let channels = all(configured);
     let Some(template) = channels.get(name) else {
         let names: Vec<&str> = channels.keys().map(String::as_str).collect();
-        let hint = nearest(name, &names)
-            .map(|n| format!("; did you mean `{n}`?"))
-            .unwrap_or_default();
+        let hint = crate::config::error::did_you_mean(name, &names);
         bail!(
             "unknown channel `{name}`{hint} (channels: {}); define it under `workspace.channels`",
             names.join(", ")

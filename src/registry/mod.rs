@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 
 use anyhow::bail;
 
-use crate::config::error::nearest;
 use crate::config::raw::RawRegistry;
 use crate::reference::{self, ImageRef};
 
@@ -90,9 +89,7 @@ impl Registry {
             }
             "oci" => (Kind::Oci, need(&raw.host, "host")?, extra),
             other => {
-                let hint = nearest(other, &["acr", "gar", "gcr", "oci"])
-                    .map(|k| format!("; did you mean `{k}`?"))
-                    .unwrap_or_default();
+                let hint = crate::config::error::did_you_mean(other, &["acr", "gar", "gcr", "oci"]);
                 bail!("registry `{name}` has unknown kind `{other}`{hint} (kinds: acr, gar, gcr, oci)")
             }
         };
@@ -149,9 +146,7 @@ pub fn choose(
         ),
     };
     let raw = registries.get(name).ok_or_else(|| {
-        let hint = nearest(name, &names)
-            .map(|n| format!("; did you mean `{n}`?"))
-            .unwrap_or_default();
+        let hint = crate::config::error::did_you_mean(name, &names);
         anyhow::anyhow!(
             "unknown registry `{name}`{hint} (registries: {})",
             if names.is_empty() {
