@@ -156,3 +156,67 @@ fn a_failing_imagemk_call_fails_the_target() {
         out.stderr
     );
 }
+
+/// Issue 3's flow in the example workspace: start the local registry, push a CI test image
+/// and the shared build environment, remove the local one, pull it back.
+#[test]
+fn push_and_pull_through_the_local_registry() {
+    if !engine() {
+        return;
+    }
+    let (t, tag) = example();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let yaml = std::fs::read_to_string(t.path("images.yaml")).unwrap();
+    assert!(
+        yaml.contains("localhost:5000"),
+        "the example's local registry moved"
+    );
+    t.file(
+        "images.yaml",
+        &yaml.replace("localhost:5000", &format!("localhost:{port}")),
+    );
+    let port_var = format!("LOCAL_REGISTRY_PORT={port}");
+    let tag_var = format!("IMAGE_TAG={tag}");
+    let result = std::panic::catch_unwind(|| {
+        t.make(&["local-registry", &port_var]).ok();
+        t.make(&["test-image", &tag_var]).ok();
+        let out = t.make(&["push-test-image", &tag_var, "REGISTRY=local"]);
+        out.ok();
+        let remote = format!("localhost:{port}/kontain/test-km-busybox:{tag}@sha256:");
+        assert!(out.stdout.contains(&remote), "{}", out.stdout);
+
+        // buildenv is shared: it needs FORCE=1, and says so before anything runs.
+        let out = t.make(&["push-buildenv-image", &tag_var, "REGISTRY=local"]);
+        assert_ne!(out.status, 0);
+        assert!(out.stderr.contains("--force"), "{}", out.stderr);
+        t.make(&["push-buildenv-image", &tag_var, "REGISTRY=local", "FORCE=1"])
+            .ok();
+
+        let local = format!("kontain/buildenv-km-busybox:{tag}");
+        // The test image depends on it; remove both, then pull the build environment back.
+        docker(&[
+            "image",
+            "rm",
+            &format!("kontain/test-km-busybox:{tag}"),
+            &local,
+        ]);
+        assert!(!exists(&local));
+        t.make(&["pull-buildenv-image", &tag_var, "REGISTRY=local"])
+            .ok();
+        assert!(exists(&local));
+        let (_, names) = docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
+        assert!(
+            !names.contains(&format!("localhost:{port}/")),
+            "a remote-named tag was left: {names}"
+        );
+    });
+    t.make(&["stop-local-registry", &port_var]);
+    cleanup(&tag);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
