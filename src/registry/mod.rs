@@ -2,6 +2,13 @@
 //! derived from it. The kind decides login, naming, and how listing and deletion work; it is
 //! an enum matched here, never a string compared elsewhere.
 
+pub mod acr;
+pub mod auth;
+pub mod backend;
+mod cli_json;
+pub mod gcloud;
+pub mod oci;
+
 use std::collections::BTreeMap;
 
 use anyhow::bail;

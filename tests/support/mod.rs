@@ -30,7 +30,10 @@ pub struct Output {
 
 impl Test {
     pub fn new() -> Test {
-        let dir = tempfile::Builder::new().prefix("imagemk-test").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("imagemk-test")
+            .tempdir()
+            .unwrap();
         let root = dir.path().canonicalize().unwrap();
         fs::create_dir_all(root.join(".bin")).unwrap();
         let mut env = BTreeMap::new();
@@ -40,10 +43,18 @@ impl Test {
             std::env::var("PATH").unwrap_or_default()
         );
         env.insert("PATH".into(), path);
-        env.insert("HOME".into(), std::env::var("HOME").unwrap_or("/root".into()));
+        env.insert(
+            "HOME".into(),
+            std::env::var("HOME").unwrap_or("/root".into()),
+        );
         env.insert("USER".into(), "tester".into());
         env.insert("CI".into(), "true".into());
-        Test { cwd: root.clone(), root, dir, env }
+        Test {
+            cwd: root.clone(),
+            root,
+            dir,
+            env,
+        }
     }
 
     /// Writes `path` (relative to the root), creating parent directories.
@@ -156,7 +167,11 @@ impl Output {
     }
 
     pub fn ok(&self) -> &Self {
-        assert_eq!(self.status, 0, "\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.status, 0,
+            "\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
@@ -188,7 +203,11 @@ pub fn engine() -> bool {
     if ok && busybox {
         return true;
     }
-    let why = if ok { "busybox-static is not installed" } else { "no docker engine" };
+    let why = if ok {
+        "busybox-static is not installed"
+    } else {
+        "no docker engine"
+    };
     if std::env::var_os("CI").is_some() {
         panic!("{why}: the end-to-end tests must run on CI (run `bash .ci/run` to install what they need)");
     }
@@ -213,7 +232,12 @@ impl Test {
 
     /// A namespace unique to this test, so parallel tests never share image names.
     pub fn namespace(&self) -> String {
-        let base = self.root.file_name().unwrap().to_string_lossy().to_lowercase();
+        let base = self
+            .root
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_lowercase();
         base.chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect::<String>()
@@ -255,7 +279,11 @@ pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 impl Registry {
     pub fn start() -> Registry {
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let config = dir.path().join("config.yml");
         fs::write(
             &config,
