@@ -53,7 +53,7 @@ impl Policy {
                     Regex::new(&format!("^(?:{p})$")).map_err(|e| {
                         anyhow::anyhow!(
                             "`{flag} {p}` is not a valid regular expression: {}",
-                            first_line(&e.to_string())
+                            last_line(&e.to_string())
                         )
                     })
                 })
@@ -183,11 +183,10 @@ fn plural<S>(items: &[S], one: &'static str, many: &'static str) -> &'static str
     }
 }
 
-fn first_line(s: &str) -> String {
+fn last_line(s: &str) -> String {
     s.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .last()
+        .rfind(|l| !l.is_empty())
         .unwrap_or("")
         .to_string()
 }
@@ -213,4 +212,193 @@ pub fn parse_age(text: &str) -> anyhow::Result<SignedDuration> {
     n.checked_mul(secs)
         .map(SignedDuration::from_secs)
         .ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: &str = "2026-11-22T12:00:00Z";
+
+    /// `(digest, tags, days old)`; `None` age: unknown creation time.
+    fn repo(manifests: &[(&str, &[&str], Option<i64>)]) -> Repo {
+        let now: Timestamp = NOW.parse().unwrap();
+        Repo {
+            name: "app".into(),
+            manifests: manifests
+                .iter()
+                .map(|(d, tags, age)| Manifest {
+                    digest: format!("sha256:{d}"),
+                    tags: tags.iter().map(|t| t.to_string()).collect(),
+                    created: age.map(|days| now - SignedDuration::from_hours(24 * days)),
+                })
+                .collect(),
+        }
+    }
+
+    fn req(f: impl FnOnce(&mut Request)) -> Request {
+        let mut r = Request {
+            protected: vec!["latest".into(), "prod".into()],
+            ..Default::default()
+        };
+        f(&mut r);
+        r
+    }
+
+    fn check(r: Request, state: Repo, expected: &[&str]) {
+        let got: Vec<String> = Policy::new(&r)
+            .unwrap()
+            .plan(&state, NOW.parse().unwrap())
+            .iter()
+            .map(Action::line)
+            .collect();
+        assert_eq!(got, expected);
+    }
+
+    fn fails(r: Request, expected: &str) {
+        assert_eq!(Policy::new(&r).unwrap_err().to_string(), expected);
+    }
+
+    #[test]
+    fn one_tag() {
+        let state = repo(&[
+            ("aa", &["CI-42"], Some(3)),
+            ("bb", &["CI-42", "latest"], Some(2)),
+            ("cc", &["CI-41"], Some(1)),
+        ]);
+        check(
+            req(|r| r.tag = Some("CI-42".into())),
+            state.clone(),
+            &[
+                "untag  app@sha256:bb  [CI-42 latest]  remove `CI-42`; `latest` stays",
+                "delete app@sha256:aa  [CI-42]  `CI-42` is its only tag",
+            ],
+        );
+        check(req(|r| r.tag = Some("CI-40".into())), state, &[]);
+    }
+
+    #[test]
+    fn regex_exclude_keep_and_age() {
+        let state = repo(&[
+            ("a1", &["CI-1"], Some(10)),
+            ("a2", &["CI-2", "nightly"], Some(8)),
+            ("a3", &["CI-3"], Some(5)),
+            ("a4", &["CI-4", "prod"], Some(2)),
+            ("a5", &["CI-5"], None),
+            ("a6", &["v1"], Some(30)),
+        ]);
+        check(
+            req(|r| r.matches = Some("CI-[0-9]+".into())),
+            state.clone(),
+            &[
+                "untag  app@sha256:a4  [CI-4 prod]  remove `CI-4`; `prod` stays",
+                "delete app@sha256:a3  [CI-3]  `CI-3` is its only tag",
+                "untag  app@sha256:a2  [CI-2 nightly]  remove `CI-2`; `nightly` stays",
+                "delete app@sha256:a1  [CI-1]  `CI-1` is its only tag",
+                "delete app@sha256:a5  [CI-5]  `CI-5` is its only tag",
+            ],
+        );
+        check(
+            req(|r| {
+                r.matches = Some("CI-.*".into());
+                r.exclude = Some("CI-[12]".into());
+                r.keep = Some(1);
+            }),
+            state.clone(),
+            &[
+                "keep   app@sha256:a4  [CI-4 prod]  one of the 1 newest",
+                "delete app@sha256:a3  [CI-3]  `CI-3` is its only tag",
+                "delete app@sha256:a5  [CI-5]  `CI-5` is its only tag",
+            ],
+        );
+        check(
+            req(|r| {
+                r.matches = Some("CI-.*".into());
+                r.older_than = Some("7d".into());
+            }),
+            state.clone(),
+            &[
+                "keep   app@sha256:a4  [CI-4 prod]  not older than 7d",
+                "keep   app@sha256:a3  [CI-3]  not older than 7d",
+                "untag  app@sha256:a2  [CI-2 nightly]  remove `CI-2`; `nightly` stays",
+                "delete app@sha256:a1  [CI-1]  `CI-1` is its only tag",
+                "keep   app@sha256:a5  [CI-5]  creation time unknown",
+            ],
+        );
+        // An age alone selects every unprotected tag.
+        check(
+            req(|r| r.older_than = Some("20d".into())),
+            state,
+            &[
+                "keep   app@sha256:a4  [CI-4 prod]  not older than 20d",
+                "keep   app@sha256:a3  [CI-3]  not older than 20d",
+                "keep   app@sha256:a2  [CI-2 nightly]  not older than 20d",
+                "keep   app@sha256:a1  [CI-1]  not older than 20d",
+                "delete app@sha256:a6  [v1]  `v1` is its only tag",
+                "keep   app@sha256:a5  [CI-5]  creation time unknown",
+            ],
+        );
+    }
+
+    #[test]
+    fn untagged_and_several_tags() {
+        let state = repo(&[
+            ("u1", &[], Some(3)),
+            ("m1", &["CI-1", "CI-2"], Some(1)),
+            ("p", &["latest", "prod"], Some(9)),
+        ]);
+        check(
+            req(|r| {
+                r.matches = Some("CI-.*".into());
+                r.untagged = true;
+            }),
+            state.clone(),
+            &[
+                "delete app@sha256:m1  [CI-1 CI-2]  `CI-1`, `CI-2` are its only tags",
+                "delete app@sha256:u1  []  no tag",
+            ],
+        );
+        // Protected tags are never selected, even by a regex that matches them.
+        check(
+            req(|r| r.matches = Some(".*".into())),
+            state,
+            &["delete app@sha256:m1  [CI-1 CI-2]  `CI-1`, `CI-2` are its only tags"],
+        );
+    }
+
+    #[test]
+    fn bad_input() {
+        fails(
+            req(|r| r.tag = Some("".into())),
+            "the tag to clean is empty; pass `--tag T` (or `IMAGE_TAG=T`)",
+        );
+        fails(
+            req(|r| r.tag = Some("latest".into())),
+            "tag `latest` is protected and is never cleaned (protected tags: latest, prod); change `workspace.protected_tags` in images.yaml to clean it",
+        );
+        fails(
+            req(|r| r.matches = Some("CI-(".into())),
+            "`--match CI-(` is not a valid regular expression: error: unclosed group",
+        );
+        fails(
+            req(|r| r.older_than = Some("3 days".into())),
+            "`--older-than 3 days` is not an age; write a whole number and a unit (`s`, `m`, `h`, `d`, `w`), e.g. `3d`",
+        );
+        fails(
+            req(|r| r.older_than = Some("d".into())),
+            "`--older-than d` is not an age; write a whole number and a unit (`s`, `m`, `h`, `d`, `w`), e.g. `3d`",
+        );
+        fails(req(|_| {}), "nothing to clean: pass `--tag T` (or `IMAGE_TAG=T`), `--match REGEX`, `--older-than AGE`, `--keep N` or `--untagged`");
+    }
+
+    #[test]
+    fn width() {
+        let wide = |f: fn(&mut Request)| Policy::new(&req(f)).unwrap().is_wide();
+        assert!(!wide(|r| r.tag = Some("CI-1".into())));
+        assert!(wide(|r| r.matches = Some("CI-1".into())));
+        assert!(wide(|r| {
+            r.tag = Some("CI-1".into());
+            r.keep = Some(2);
+        }));
+    }
 }
