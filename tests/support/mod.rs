@@ -328,3 +328,66 @@ impl Drop for Registry {
         self.stop();
     }
 }
+
+/// A small registry for the fake `gcloud` and `az`: `(repository, [(digest, tags, created)])`.
+pub type CloudRepo<'a> = (&'a str, &'a [(&'a str, &'a [&'a str], &'a str)]);
+
+impl Test {
+    /// Installs the fake `gcloud` and `az` (tests/support/fake-cloud.py) over a registry held
+    /// in `$ROOT/cloud.json`; calls are logged to `$ROOT/cloud.log`.
+    pub fn fake_cloud(&mut self, repos: &[CloudRepo]) -> &mut Self {
+        let mut map = serde_json::Map::new();
+        for (name, manifests) in repos {
+            let list: Vec<serde_json::Value> = manifests
+                .iter()
+                .map(|(d, tags, created)| {
+                    serde_json::json!({"digest": format!("sha256:{d}"), "tags": tags, "created": created})
+                })
+                .collect();
+            map.insert(name.to_string(), list.into());
+        }
+        self.file(
+            "cloud.json",
+            &serde_json::json!({ "repos": map }).to_string(),
+        );
+        self.fake("gcloud", include_str!("fake-cloud.py"));
+        self.fake("az", include_str!("fake-cloud.py"));
+        let state = self.path("cloud.json").display().to_string();
+        let log = self.path("cloud.log").display().to_string();
+        self.env("FAKE_STATE", &state).env("FAKE_LOG", &log)
+    }
+
+    /// The fake cloud's calls, one per line, in order.
+    pub fn cloud_calls(&self) -> Vec<String> {
+        fs::read_to_string(self.root.join("cloud.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// The fake registry now: `repository digest tag,tag` lines, sorted.
+    pub fn cloud_state(&self) -> Vec<String> {
+        let v: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(self.root.join("cloud.json")).unwrap())
+                .unwrap();
+        let mut lines = Vec::new();
+        for (repo, manifests) in v["repos"].as_object().unwrap() {
+            for m in manifests.as_array().unwrap() {
+                let tags: Vec<&str> = m["tags"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t.as_str().unwrap())
+                    .collect();
+                lines.push(format!(
+                    "{repo} {} {}",
+                    &m["digest"].as_str().unwrap()[7..],
+                    tags.join(",")
+                ));
+            }
+        }
+        lines.sort();
+        lines
+    }
+}

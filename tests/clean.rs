@@ -1,0 +1,200 @@
+//! `imagemk clean` against fake `gcloud` and `az` that replay the documented JSON of a small
+//! registry and apply untag/delete to it: the resulting state, the exact calls (per repository,
+//! not per tag), the output, and the faults.
+
+mod support;
+
+use support::{CloudRepo, Test};
+
+const GCR: &str = "workspace:\n  registry: gc\n  registries:\n    gc:\n      kind: gcr\n      project: proj\ncomponent: app\n";
+const GAR: &str = "workspace:\n  registry: ar\n  registries:\n    ar:\n      kind: gar\n      location: us\n      project: proj\n      repository: ci\ncomponent: app\n";
+const ACR: &str = "workspace:\n  registry: az\n  registries:\n    az:\n      kind: acr\n      name: myacr\n  protected_tags: [latest, stable]\ncomponent: app\n";
+
+// Creation times relative to the moment the fake answers, so ages never depend on the date.
+const OLD: &str = "now-40d";
+const MID: &str = "now-20d";
+const NEW: &str = "now-1d";
+
+/// `one` has CI-42 only, `two` has CI-42 and latest, `three` has CI-41; `four` has nothing
+/// to do with it.
+fn ci_registry(
+    prefix: &str,
+) -> Vec<(
+    String,
+    Vec<(&'static str, &'static [&'static str], &'static str)>,
+)> {
+    vec![
+        (
+            format!("{prefix}one"),
+            vec![("a1", &["CI-42"][..], NEW), ("a0", &["v1"][..], OLD)],
+        ),
+        (
+            format!("{prefix}two"),
+            vec![("b1", &["CI-42", "latest"][..], MID)],
+        ),
+        (format!("{prefix}three"), vec![("c1", &["CI-41"][..], NEW)]),
+        (format!("{prefix}four"), vec![("d1", &[][..], OLD)]),
+    ]
+}
+
+fn setup(yaml: &str, prefix: &str) -> Test {
+    let mut t = Test::new();
+    t.file("images.yaml", yaml);
+    let owned = ci_registry(prefix);
+    let repos: Vec<CloudRepo> = owned.iter().map(|(n, m)| (n.as_str(), &m[..])).collect();
+    t.fake_cloud(&repos);
+    t
+}
+
+fn state(prefix: &str, lines: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = lines.iter().map(|l| format!("{prefix}{l}")).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn gcr_clean_tag_untags_deletes_and_batches_per_repository() {
+    let t = setup(GCR, "proj/");
+    t.run(&["clean", "--tag", "CI-42"]).is(
+        0,
+        "delete proj/one@sha256:a1  [CI-42]  `CI-42` is its only tag\n\
+         untag  proj/two@sha256:b1  [CI-42 latest]  remove `CI-42`; `latest` stays\n\
+         untagged 1, deleted 1, kept 0, failed 0\n",
+        "",
+    );
+    assert_eq!(
+        t.cloud_state(),
+        state(
+            "proj/",
+            &["four d1 ", "one a0 v1", "three c1 CI-41", "two b1 latest"]
+        )
+    );
+    calls(
+        &t,
+        &[
+            "gcloud container images list --repository=gcr.io/proj --format=json",
+            "gcloud container images list-tags gcr.io/proj/four --format=json",
+            "gcloud container images list-tags gcr.io/proj/one --format=json",
+            "gcloud container images list-tags gcr.io/proj/three --format=json",
+            "gcloud container images list-tags gcr.io/proj/two --format=json",
+            "gcloud container images delete --quiet --force-delete-tags gcr.io/proj/one@sha256:a1",
+            "gcloud container images untag --quiet gcr.io/proj/two:CI-42",
+        ],
+    );
+}
+
+/// Calls run in parallel across repositories: compare them sorted.
+fn calls(t: &Test, expected: &[&str]) {
+    let mut want: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    let mut got = t.cloud_calls();
+    got.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn gcr_batches_every_tag_and_digest_of_a_repository_into_one_call() {
+    let mut t = Test::new();
+    t.file("images.yaml", GCR);
+    let many: Vec<(String, Vec<String>)> = (1..=6)
+        .map(|i| (format!("{i:02}"), vec![format!("CI-{i}")]))
+        .collect();
+    let rows: Vec<(&str, Vec<&str>)> = many
+        .iter()
+        .map(|(d, t)| (d.as_str(), t.iter().map(String::as_str).collect()))
+        .collect();
+    let mut manifests: Vec<(&str, &[&str], &str)> =
+        rows.iter().map(|(d, t)| (*d, &t[..], OLD)).collect();
+    manifests.push(("ff", &["CI-9", "latest"], OLD));
+    manifests.push(("ee", &["CI-8", "v2"], OLD));
+    t.fake_cloud(&[("proj/app", &manifests)]);
+    let out = t.run(&["clean", "--match", "CI-.*", "--yes"]);
+    out.ok();
+    assert!(
+        out.stdout
+            .ends_with("untagged 2, deleted 6, kept 0, failed 0\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(t.cloud_state(), ["proj/app ee v2", "proj/app ff latest"]);
+    calls(
+        &t,
+        &[
+            "gcloud container images list --repository=gcr.io/proj --format=json",
+            "gcloud container images list-tags gcr.io/proj/app --format=json",
+            "gcloud container images delete --quiet --force-delete-tags gcr.io/proj/app@sha256:01 gcr.io/proj/app@sha256:02 gcr.io/proj/app@sha256:03 gcr.io/proj/app@sha256:04 gcr.io/proj/app@sha256:05 gcr.io/proj/app@sha256:06",
+            "gcloud container images untag --quiet gcr.io/proj/app:CI-8 gcr.io/proj/app:CI-9",
+        ],
+    );
+}
+
+#[test]
+fn gar_clean_tag() {
+    let t = setup(GAR, "proj/ci/");
+    let out = t.run(&["clean", "--tag", "CI-42"]);
+    out.ok();
+    assert_eq!(
+        t.cloud_state(),
+        state(
+            "proj/ci/",
+            &["four d1 ", "one a0 v1", "three c1 CI-41", "two b1 latest"]
+        )
+    );
+    calls(
+        &t,
+        &[
+            "gcloud artifacts docker images list us-docker.pkg.dev/proj/ci --format=json",
+            "gcloud artifacts docker images list us-docker.pkg.dev/proj/ci/four --include-tags --format=json",
+            "gcloud artifacts docker images list us-docker.pkg.dev/proj/ci/one --include-tags --format=json",
+            "gcloud artifacts docker images list us-docker.pkg.dev/proj/ci/three --include-tags --format=json",
+            "gcloud artifacts docker images list us-docker.pkg.dev/proj/ci/two --include-tags --format=json",
+            "gcloud artifacts docker images delete --quiet --delete-tags us-docker.pkg.dev/proj/ci/one@sha256:a1",
+            "gcloud artifacts docker tags delete --quiet us-docker.pkg.dev/proj/ci/two:CI-42",
+        ],
+    );
+}
+
+#[test]
+fn acr_keep_age_and_untagged() {
+    let t = setup(ACR, "");
+    let out = t.run(&[
+        "clean",
+        "--match",
+        "CI-.*|v1",
+        "--older-than",
+        "30d",
+        "--keep",
+        "1",
+        "--untagged",
+        "--yes",
+    ]);
+    out.is(
+        0,
+        "delete four@sha256:d1  []  no tag\n\
+         keep   one@sha256:a1  [CI-42]  one of the 1 newest\n\
+         delete one@sha256:a0  [v1]  `v1` is its only tag\n\
+         keep   three@sha256:c1  [CI-41]  one of the 1 newest\n\
+         keep   two@sha256:b1  [CI-42 latest]  one of the 1 newest\n\
+         untagged 0, deleted 2, kept 3, failed 0\n",
+        "",
+    );
+    assert_eq!(
+        t.cloud_state(),
+        state(
+            "",
+            &["one a1 CI-42", "three c1 CI-41", "two b1 CI-42,latest"]
+        )
+    );
+    calls(
+        &t,
+        &[
+            "az acr repository list --name myacr --output json",
+            "az acr manifest list-metadata --registry myacr --name four --output json",
+            "az acr manifest list-metadata --registry myacr --name one --output json",
+            "az acr manifest list-metadata --registry myacr --name three --output json",
+            "az acr manifest list-metadata --registry myacr --name two --output json",
+            "az acr repository delete --name myacr --image four@sha256:d1 --yes",
+            "az acr repository delete --name myacr --image one@sha256:a0 --yes",
+        ],
+    );
+}
