@@ -17,12 +17,9 @@ const NEW: &str = "now-1d";
 
 /// `one` has CI-42 only, `two` has CI-42 and latest, `three` has CI-41; `four` has nothing
 /// to do with it.
-fn ci_registry(
-    prefix: &str,
-) -> Vec<(
-    String,
-    Vec<(&'static str, &'static [&'static str], &'static str)>,
-)> {
+type Manifests = Vec<(&'static str, &'static [&'static str], &'static str)>;
+
+fn ci_registry(prefix: &str) -> Vec<(String, Manifests)> {
     vec![
         (
             format!("{prefix}one"),
@@ -196,5 +193,223 @@ fn acr_keep_age_and_untagged() {
             "az acr repository delete --name myacr --image four@sha256:d1 --yes",
             "az acr repository delete --name myacr --image one@sha256:a0 --yes",
         ],
+    );
+}
+
+#[test]
+fn dry_run_prints_plan_and_commands_and_changes_nothing() {
+    let t = setup(GCR, "proj/");
+    let before = t.cloud_state();
+    t.run(&["clean", "--tag", "CI-42", "--dry-run"]).is(
+        0,
+        "delete proj/one@sha256:a1  [CI-42]  `CI-42` is its only tag\n\
+         \x20 gcloud container images delete --quiet --force-delete-tags gcr.io/proj/one@sha256:a1\n\
+         untag  proj/two@sha256:b1  [CI-42 latest]  remove `CI-42`; `latest` stays\n\
+         \x20 gcloud container images untag --quiet gcr.io/proj/two:CI-42\n\
+         dry run, nothing changed: would untag 1, would delete 1, kept 0, failed 0\n",
+        "",
+    );
+    assert_eq!(t.cloud_state(), before);
+    assert!(
+        t.cloud_calls().iter().all(|c| c.contains(" list")),
+        "{:?}",
+        t.cloud_calls()
+    );
+}
+
+#[test]
+fn wide_policy_without_yes_is_a_dry_run() {
+    let t = setup(GAR, "proj/ci/");
+    let before = t.cloud_state();
+    let out = t.run(&["clean", "--match", "CI-4[12]"]);
+    out.ok();
+    assert!(
+        out.stdout.ends_with(
+            "dry run, nothing changed: would untag 1, would delete 2, kept 0, failed 0\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.stderr, "note: this policy is wider than one exact tag, so nothing was changed; check the plan above and pass `--yes` to apply it\n");
+    assert_eq!(t.cloud_state(), before);
+}
+
+#[test]
+fn json_plan_and_result() {
+    let t = setup(ACR, "");
+    let out = t.run(&["clean", "--tag", "CI-42", "--repository", "two", "--json"]);
+    out.ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "registry": "az",
+            "dry_run": false,
+            "actions": [{
+                "repository": "two",
+                "digest": "sha256:b1",
+                "tags": ["CI-42", "latest"],
+                "remove": ["CI-42"],
+                "action": "untag",
+                "reason": "remove `CI-42`; `latest` stays",
+                "status": "done",
+                "steps": ["az acr repository untag --name myacr --image two:CI-42"],
+            }],
+            "failed_repositories": [],
+            "summary": {"untagged": 1, "deleted": 0, "kept": 0, "failed": 0},
+        })
+    );
+    calls(
+        &t,
+        &[
+            "az acr manifest list-metadata --registry myacr --name two --output json",
+            "az acr repository untag --name myacr --image two:CI-42",
+        ],
+    );
+}
+
+#[test]
+fn unexpected_json_names_the_command_and_deletes_nothing() {
+    let mut t = setup(GCR, "proj/");
+    t.env("FAKE_BAD_JSON", "list-tags gcr.io/proj/one");
+    let before = t.cloud_state();
+    let out = t.run(&["clean", "--tag", "CI-42"]);
+    out.is(
+        1,
+        "untag  proj/two@sha256:b1  [CI-42 latest]  remove `CI-42`; `latest` stays\n\
+         untagged 1, deleted 0, kept 0, failed 1\n",
+        "error: repository `proj/one`: `gcloud container images list-tags gcr.io/proj/one '--format=json'` printed unexpected JSON (invalid type: map, expected a sequence at line 1 column 0); nothing was changed\n",
+    );
+    assert_eq!(
+        t.cloud_state(),
+        before
+            .into_iter()
+            .map(|l| l.replace("two b1 CI-42,latest", "two b1 latest"))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn unexpected_json_from_the_repository_list_stops_everything() {
+    let mut t = setup(ACR, "");
+    t.env("FAKE_BAD_JSON", "repository list");
+    let before = t.cloud_state();
+    t.run(&["clean", "--tag", "CI-42"]).fails_with(
+        "error: `az acr repository list --name myacr --output json` printed unexpected JSON (invalid type: map, expected a sequence at line 1 column 0); nothing was changed\n",
+    );
+    assert_eq!(t.cloud_state(), before);
+}
+
+#[test]
+fn a_repository_deleted_during_the_run_is_reported_and_the_others_go_on() {
+    let mut t = setup(GCR, "proj/");
+    t.env("FAKE_VANISH", "proj/one");
+    let out = t.run(&["clean", "--tag", "CI-42"]);
+    out.is(
+        1,
+        "untag  proj/two@sha256:b1  [CI-42 latest]  remove `CI-42`; `latest` stays\n\
+         untagged 1, deleted 0, kept 0, failed 1\n",
+        "error: repository `proj/one`: `gcloud container images list-tags gcr.io/proj/one '--format=json'` failed with exit status 1\n  | ERROR: (gcloud.container.images.list-tags) NAME_UNKNOWN: Repository \"gcr.io/proj/one\" not found\n",
+    );
+    assert_eq!(
+        t.cloud_state(),
+        state("proj/", &["four d1 ", "three c1 CI-41", "two b1 latest"])
+    );
+}
+
+#[test]
+fn a_failing_step_fails_the_run_but_not_the_other_repositories() {
+    let mut t = setup(ACR, "");
+    t.env("FAKE_FAIL", "untag");
+    let out = t.run(&["clean", "--tag", "CI-42"]);
+    out.is(
+        1,
+        "delete one@sha256:a1  [CI-42]  `CI-42` is its only tag\n\
+         untag  two@sha256:b1  [CI-42 latest]  remove `CI-42`; `latest` stays\n\
+         untagged 0, deleted 1, kept 0, failed 1\n",
+        "error: could not untag `two@sha256:b1`: `az acr repository untag --name myacr --image two:CI-42` failed with exit status 1\n  | ERROR: injected failure for az acr repository untag --name myacr --image two:CI-42\n",
+    );
+    assert_eq!(
+        t.cloud_state(),
+        state(
+            "",
+            &[
+                "four d1 ",
+                "one a0 v1",
+                "three c1 CI-41",
+                "two b1 CI-42,latest"
+            ]
+        )
+    );
+}
+
+#[test]
+fn unauthorized_cli_names_the_login_command() {
+    let mut t = setup(ACR, "");
+    t.env("FAKE_FAIL", "repository list");
+    t.fake(
+        "az",
+        "#!/bin/sh\necho 'ERROR: unauthorized: authentication required, visit https://aka.ms/acr/authorization' >&2\nexit 1\n",
+    );
+    t.run(&["clean", "--tag", "CI-42"]).fails_with(
+        "error: not logged in? run `az acr login --name myacr`\n  caused by: `az acr repository list --name myacr --output json` failed with exit status 1\n  | ERROR: unauthorized: authentication required, visit https://aka.ms/acr/authorization\n",
+    );
+}
+
+/// Bad input fails before any call, with one exact message.
+fn rejects(yaml: &str, args: &[&str], stderr: &str) {
+    let t = setup(yaml, "proj/");
+    let mut all = vec!["clean"];
+    all.extend(args);
+    t.run(&all).fails_with(stderr);
+    assert_eq!(t.cloud_calls(), Vec::<String>::new());
+}
+
+#[test]
+fn bad_input() {
+    rejects(
+        GCR,
+        &["--tag", ""],
+        "error: the tag to clean is empty; pass `--tag T` (or `IMAGE_TAG=T`)\n",
+    );
+    rejects(GCR, &["--tag", "prod"], "error: tag `prod` is protected and is never cleaned (protected tags: latest, prod); change `workspace.protected_tags` in images.yaml to clean it\n");
+    rejects(ACR, &["--tag", "stable"], "error: tag `stable` is protected and is never cleaned (protected tags: latest, stable); change `workspace.protected_tags` in images.yaml to clean it\n");
+    rejects(GCR, &["--tag", "bad tag"], "error: invalid tag to clean: tag `bad tag` is not a valid docker tag: use letters, digits, `_`, `.` and `-`, not starting with `.` or `-`\n");
+    rejects(
+        GCR,
+        &["--match", "CI-("],
+        "error: `--match CI-(` is not a valid regular expression: error: unclosed group\n",
+    );
+    rejects(GCR, &["--tag", "CI-1", "--exclude", "[z-a]"], "error: `--exclude [z-a]` is not a valid regular expression: error: invalid character class range, the start must be <= the end\n");
+    rejects(GCR, &["--match", "CI-.*", "--older-than", "3days"], "error: `--older-than 3days` is not an age; write a whole number and a unit (`s`, `m`, `h`, `d`, `w`), e.g. `3d`\n");
+    rejects(GCR, &[], "error: nothing to clean: pass `--tag T` (or `IMAGE_TAG=T`), `--match REGEX`, `--older-than AGE`, `--keep N` or `--untagged`\n");
+}
+
+#[test]
+fn the_tag_comes_from_image_tag_too() {
+    let mut t = setup(GCR, "proj/");
+    t.env("IMAGE_TAG", "CI-41");
+    let out = t.run(&["clean"]);
+    out.ok();
+    assert_eq!(
+        t.cloud_state(),
+        state(
+            "proj/",
+            &[
+                "four d1 ",
+                "one a0 v1",
+                "one a1 CI-42",
+                "two b1 CI-42,latest"
+            ]
+        )
+    );
+}
+
+#[test]
+fn untagged_is_refused_on_oci() {
+    let t = Test::new();
+    t.file("images.yaml", "workspace:\n  registries:\n    local:\n      kind: oci\n      host: \"127.0.0.1:1\"\ncomponent: app\n");
+    t.run(&["clean", "--untagged"]).fails_with(
+        "error: `--untagged` is not available for registry `local` of kind `oci`: the distribution API lists only tagged manifests\n",
     );
 }
