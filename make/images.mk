@@ -6,7 +6,8 @@
 # (the nearest images.yaml), so `make -C payloads/node test-image` acts on payloads/node.
 #
 # Variables passed through: IMAGE_TAG, PLATFORM (or DTYPE), VARIANT, REGISTRY (or CLOUD),
-# CHANNEL, JOBS, DRY_RUN=1, KEEP_GOING=1, DEPS=1. IMAGEMK=/path/to/imagemk picks the binary.
+# CHANNEL, JOBS, DRY_RUN=1, KEEP_GOING=1, DEPS=1, YES=1 (image-cleanup). IMAGEMK=/path/to/imagemk
+# picks the binary.
 
 IMAGEMK_MK  := $(abspath $(lastword $(MAKEFILE_LIST)))
 IMAGEMK_TOP := $(patsubst %/,%,$(dir $(patsubst %/,%,$(dir $(IMAGEMK_MK)))))
@@ -32,7 +33,7 @@ IMAGEMK_FLAGS = $(if $(IMAGE_TAG),--tag $(IMAGE_TAG)) \
 BUILD_FLAGS = $(if $(JOBS),-j $(JOBS)) $(if $(call yes,$(KEEP_GOING)),--keep-going) \
   $(if $(call yes,$(DEPS)),--deps)
 
-.PHONY: imagemk-bin images all-images list-images help
+.PHONY: imagemk-bin images all-images list-images image-cleanup help
 
 imagemk-bin:
 ifeq ($(IMAGEMK_FROM_SOURCE),1)
@@ -53,8 +54,11 @@ all-images: imagemk-bin ## build every image of the workspace
 list-images: imagemk-bin ## list the workspace's images, names and dependencies
 	@$(IMAGEMK) list $(IMAGEMK_FLAGS)
 
+image-cleanup: imagemk-bin ## remove IMAGE_TAG from every repository of REGISTRY (DRY_RUN=1 to preview)
+	$(IMAGEMK) clean $(IMAGEMK_FLAGS) $(if $(JOBS),-j $(JOBS)) $(if $(call yes,$(YES)),--yes)
+
 help: imagemk-bin ## show these targets and this component's images
-	@echo "targets (variables: IMAGE_TAG PLATFORM VARIANT REGISTRY CHANNEL JOBS DRY_RUN=1 KEEP_GOING=1 DEPS=1):"
+	@echo "targets (variables: IMAGE_TAG PLATFORM VARIANT REGISTRY CHANNEL JOBS DRY_RUN=1 KEEP_GOING=1 DEPS=1 YES=1):"
 	@grep -hE '^[A-Za-z%_.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([^:]+):.*## (.*)/\1|\2/' | \
 	  awk -F'|' '{ printf "  %-26s %s\n", $$1, $$2 }'
 	@echo

@@ -413,3 +413,24 @@ fn untagged_is_refused_on_oci() {
         "error: `--untagged` is not available for registry `local` of kind `oci`: the distribution API lists only tagged manifests\n",
     );
 }
+
+#[test]
+fn make_image_cleanup_passes_tag_registry_dry_run_and_yes() {
+    let t = setup(GCR, "proj/");
+    let mk = concat!(env!("CARGO_MANIFEST_DIR"), "/make/images.mk");
+    t.file("Makefile", &format!("include {mk}\n"));
+    let before = t.cloud_state();
+    let out = t.make(&["-s", "image-cleanup", "IMAGE_TAG=CI-42", "REGISTRY=gc", "DRY_RUN=1"]);
+    out.ok();
+    assert!(out.stdout.ends_with("dry run, nothing changed: would untag 1, would delete 1, kept 0, failed 0\n"), "{}", out.stdout);
+    assert_eq!(t.cloud_state(), before);
+
+    let out = t.make(&["-s", "image-cleanup", "IMAGE_TAG=CI-42", "REGISTRY=gc"]);
+    out.ok();
+    assert_eq!(t.cloud_state(), state("proj/", &["four d1 ", "one a0 v1", "three c1 CI-41", "two b1 latest"]));
+
+    // A failing clean-up fails the target.
+    let out = t.make(&["-s", "image-cleanup", "IMAGE_TAG=prod"]);
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    assert!(out.stderr.starts_with("error: tag `prod` is protected"), "{}", out.stderr);
+}
