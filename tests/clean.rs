@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{CloudRepo, Test};
+use support::{CloudRepo, FakeRegistry, Test};
 
 const GCR: &str = "workspace:\n  registry: gc\n  registries:\n    gc:\n      kind: gcr\n      project: proj\ncomponent: app\n";
 const GAR: &str = "workspace:\n  registry: ar\n  registries:\n    ar:\n      kind: gar\n      location: us\n      project: proj\n      repository: ci\ncomponent: app\n";
@@ -420,17 +420,122 @@ fn make_image_cleanup_passes_tag_registry_dry_run_and_yes() {
     let mk = concat!(env!("CARGO_MANIFEST_DIR"), "/make/images.mk");
     t.file("Makefile", &format!("include {mk}\n"));
     let before = t.cloud_state();
-    let out = t.make(&["-s", "image-cleanup", "IMAGE_TAG=CI-42", "REGISTRY=gc", "DRY_RUN=1"]);
+    let out = t.make(&[
+        "-s",
+        "image-cleanup",
+        "IMAGE_TAG=CI-42",
+        "REGISTRY=gc",
+        "DRY_RUN=1",
+    ]);
     out.ok();
-    assert!(out.stdout.ends_with("dry run, nothing changed: would untag 1, would delete 1, kept 0, failed 0\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.ends_with(
+            "dry run, nothing changed: would untag 1, would delete 1, kept 0, failed 0\n"
+        ),
+        "{}",
+        out.stdout
+    );
     assert_eq!(t.cloud_state(), before);
 
     let out = t.make(&["-s", "image-cleanup", "IMAGE_TAG=CI-42", "REGISTRY=gc"]);
     out.ok();
-    assert_eq!(t.cloud_state(), state("proj/", &["four d1 ", "one a0 v1", "three c1 CI-41", "two b1 latest"]));
+    assert_eq!(
+        t.cloud_state(),
+        state(
+            "proj/",
+            &["four d1 ", "one a0 v1", "three c1 CI-41", "two b1 latest"]
+        )
+    );
 
     // A failing clean-up fails the target.
     let out = t.make(&["-s", "image-cleanup", "IMAGE_TAG=prod"]);
     assert_eq!(out.status, 2, "{}", out.stderr);
-    assert!(out.stderr.starts_with("error: tag `prod` is protected"), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("error: tag `prod` is protected"),
+        "{}",
+        out.stderr
+    );
+}
+
+fn oci_workspace(t: &Test, host: &str) {
+    t.file(
+        "images.yaml",
+        &format!("workspace:\n  registries:\n    local:\n      kind: oci\n      host: \"{host}\"\n      path: ns\ncomponent: app\n"),
+    );
+}
+
+fn oci_state() -> serde_json::Value {
+    serde_json::json!({"repos": {
+        "ns/a": {"tags": {"CI-42": "sha256:aa"}},
+        "ns/b": {"tags": {"CI-42": "sha256:bb", "latest": "sha256:bb"}},
+        "ns/c": {"tags": {"CI-41": "sha256:cc"}},
+        "ns/d": {"tags": {"CI-42": "sha256:dd", "v1": "sha256:dd", "v0": "sha256:d0"}},
+        "other/x": {"tags": {"CI-42": "sha256:xx"}},
+    }})
+}
+
+#[test]
+fn oci_bearer_tokens_paged_catalog_and_one_reused_connection() {
+    use base64::Engine;
+    let mut t = Test::new();
+    let reg = FakeRegistry::start(&t, &oci_state(), "alice:s3cret");
+    oci_workspace(&t, &reg.host());
+    let auth = base64::engine::general_purpose::STANDARD.encode("alice:s3cret");
+    t.file(
+        "docker/config.json",
+        &format!(
+            "{{\"auths\": {{\"{}\": {{\"auth\": \"{auth}\"}}}}}}",
+            reg.host()
+        ),
+    );
+    let config = t.path("docker").display().to_string();
+    t.env("DOCKER_CONFIG", &config);
+    let out = t.run(&["clean", "--tag", "CI-42", "-j", "1"]);
+    out.ok();
+    assert!(
+        out.stdout
+            .ends_with("untagged 2, deleted 1, kept 0, failed 0\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        reg.tags(),
+        serde_json::json!({
+            "ns/a": {},
+            "ns/b": {"latest": "sha256:bb"},
+            "ns/c": {"CI-41": "sha256:cc"},
+            "ns/d": {"v0": "sha256:d0", "v1": "sha256:dd"},
+            "other/x": {"CI-42": "sha256:xx"},
+        })
+    );
+    let requests = reg.requests();
+    let count = |prefix: &str| {
+        requests
+            .iter()
+            .filter(|(_, r)| r.starts_with(prefix))
+            .count()
+    };
+    // One token per scope: the catalog and each of the 4 repositories.
+    assert_eq!(count("GET /token"), 5, "{requests:#?}");
+    // The catalog came in 3 pages of 2 (following relative `Link` URLs), after one 401.
+    assert_eq!(count("GET /v2/_catalog"), 4, "{requests:#?}");
+    let connections: std::collections::BTreeSet<&String> =
+        requests.iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        connections.len(),
+        1,
+        "one connection reused for {} requests",
+        requests.len()
+    );
+}
+
+#[test]
+fn oci_unauthorized_names_docker_login() {
+    let t = Test::new();
+    let reg = FakeRegistry::start(&t, &oci_state(), "alice:s3cret");
+    oci_workspace(&t, &reg.host());
+    let host = reg.host();
+    t.run(&["clean", "--tag", "CI-42"]).fails_with(&format!(
+        "error: registry `{host}` is unauthorized (token endpoint `http://{host}/token` answered 401); run `docker login {host}`\n"
+    ));
 }

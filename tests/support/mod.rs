@@ -391,3 +391,79 @@ impl Test {
         lines
     }
 }
+
+/// tests/support/fake-registry.py on a free port: the bearer token flow, a paged catalog and
+/// strict `Accept` checks that the real registry does not show. Stopped when dropped.
+pub struct FakeRegistry {
+    child: Child,
+    pub port: u16,
+    pub state: PathBuf,
+    pub log: PathBuf,
+}
+
+impl FakeRegistry {
+    /// `state`: `{"repos": {"ns/app": {"tags": {"t": "sha256:.."}}}}`; `creds`: `user:password`.
+    pub fn start(t: &Test, state: &serde_json::Value, creds: &str) -> FakeRegistry {
+        use std::io::BufRead;
+        let script = t.path("fake-registry.py");
+        fs::write(&script, include_str!("fake-registry.py")).unwrap();
+        let (state_file, log) = (t.path("registry.json"), t.path("registry.log"));
+        fs::write(&state_file, state.to_string()).unwrap();
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg(&state_file)
+            .arg(&log)
+            .arg(creds)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the fake registry");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .parse()
+            .expect("the fake registry prints its port");
+        FakeRegistry {
+            child,
+            port,
+            state: state_file,
+            log,
+        }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Repository → tag → digest, now.
+    pub fn tags(&self) -> serde_json::Value {
+        let v: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&self.state).unwrap()).unwrap();
+        let mut out = serde_json::Map::new();
+        for (repo, r) in v["repos"].as_object().unwrap() {
+            out.insert(repo.clone(), r["tags"].clone());
+        }
+        out.into()
+    }
+
+    /// `(client port, "METHOD PATH")` of every request, in order.
+    pub fn requests(&self) -> Vec<(String, String)> {
+        fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let (port, rest) = l.split_once(' ').unwrap();
+                (port.to_string(), rest.to_string())
+            })
+            .collect()
+    }
+}
+
+impl Drop for FakeRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
