@@ -76,6 +76,12 @@ pub fn run(ctx: &Ctx, args: &CleanArgs, tag: Option<String>) -> anyhow::Result<i
             let mut out = outcomes[i].lock().unwrap();
             let steps = out.steps.clone();
             for step in steps {
+                if crate::signal::interrupted() {
+                    for &a in &step.actions {
+                        out.errors[a].get_or_insert_with(|| "not done: interrupted".into());
+                    }
+                    continue;
+                }
                 if let Err(e) = backend.apply(&step.op) {
                     for &a in &step.actions {
                         out.errors[a].get_or_insert_with(|| format!("{e:#}"));

@@ -228,7 +228,10 @@ impl Client {
         let mut names = Vec::new();
         for reply in self.pages("/v2/_catalog?n=100", "registry:catalog:*")? {
             if reply.status != 200 {
-                bail!(self.failure("list the repositories of", "", &reply));
+                bail!(
+                    "{}; if it does not serve `/v2/_catalog`, name the repositories with `--repository`",
+                    self.failure("list the repositories of", "", &reply)
+                );
             }
             let c: Catalog = serde_json::from_slice(&reply.body).map_err(|e| {
                 anyhow::anyhow!("registry `{}` sent an unexpected catalog: {e}", self.host)
