@@ -539,3 +539,48 @@ fn oci_unauthorized_names_docker_login() {
         "error: registry `{host}` is unauthorized (token endpoint `http://{host}/token` answered 401); run `docker login {host}`\n"
     ));
 }
+
+#[test]
+fn oci_credentials_from_a_credential_helper() {
+    let mut t = Test::new();
+    let reg = FakeRegistry::start(&t, &oci_state(), "bob:from-helper");
+    oci_workspace(&t, &reg.host());
+    t.file(
+        "docker/config.json",
+        &format!("{{\"credHelpers\": {{\"{}\": \"fake\"}}, \"auths\": {{}}}}", reg.host()),
+    );
+    t.fake(
+        "docker-credential-fake",
+        "#!/bin/sh\nread host\necho \"$1 $host\" >> \"$(dirname \"$0\")/../helper.log\"\necho '{\"Username\":\"bob\",\"Secret\":\"from-helper\"}'\n",
+    );
+    let config = t.path("docker").display().to_string();
+    t.env("DOCKER_CONFIG", &config);
+    let out = t.run(&["clean", "--tag", "CI-42", "--repository", "a"]);
+    out.is(
+        0,
+        "delete ns/a@sha256:aa  [CI-42]  `CI-42` is its only tag\nuntagged 0, deleted 1, kept 0, failed 0\n",
+        "",
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.path("helper.log")).unwrap(),
+        format!("get {}\n", reg.host())
+    );
+}
+
+#[test]
+fn oci_a_missing_repository_is_reported_and_the_others_go_on() {
+    use base64::Engine;
+    let mut t = Test::new();
+    let reg = FakeRegistry::start(&t, &oci_state(), "alice:s3cret");
+    oci_workspace(&t, &reg.host());
+    let auth = base64::engine::general_purpose::STANDARD.encode("alice:s3cret");
+    t.file("docker/config.json", &format!("{{\"auths\": {{\"http://{}\": {{\"auth\": \"{auth}\"}}}}}}", reg.host()));
+    let config = t.path("docker").display().to_string();
+    t.env("DOCKER_CONFIG", &config);
+    t.run(&["clean", "--tag", "CI-42", "--repository", "gone", "--repository", "b"]).is(
+        1,
+        "untag  ns/b@sha256:bb  [CI-42 latest]  remove `CI-42`; `latest` stays\nuntagged 1, deleted 0, kept 0, failed 1\n",
+        "error: repository `ns/gone`: no such repository (NAME_UNKNOWN; deleted while the clean-up ran?)\n",
+    );
+    assert_eq!(reg.tags()["ns/b"], serde_json::json!({"latest": "sha256:bb"}));
+}

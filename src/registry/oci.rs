@@ -416,7 +416,7 @@ impl Client {
             ));
         }
         if reply.status == 404 && detail.contains("NAME_UNKNOWN") {
-            msg = format!("repository `{name}` does not exist (deleted while the clean-up ran?)");
+            msg = "no such repository (NAME_UNKNOWN; deleted while the clean-up ran?)".into();
         }
         msg
     }
