@@ -547,7 +547,10 @@ fn oci_credentials_from_a_credential_helper() {
     oci_workspace(&t, &reg.host());
     t.file(
         "docker/config.json",
-        &format!("{{\"credHelpers\": {{\"{}\": \"fake\"}}, \"auths\": {{}}}}", reg.host()),
+        &format!(
+            "{{\"credHelpers\": {{\"{}\": \"fake\"}}, \"auths\": {{}}}}",
+            reg.host()
+        ),
     );
     t.fake(
         "docker-credential-fake",
@@ -574,7 +577,13 @@ fn oci_a_missing_repository_is_reported_and_the_others_go_on() {
     let reg = FakeRegistry::start(&t, &oci_state(), "alice:s3cret");
     oci_workspace(&t, &reg.host());
     let auth = base64::engine::general_purpose::STANDARD.encode("alice:s3cret");
-    t.file("docker/config.json", &format!("{{\"auths\": {{\"http://{}\": {{\"auth\": \"{auth}\"}}}}}}", reg.host()));
+    t.file(
+        "docker/config.json",
+        &format!(
+            "{{\"auths\": {{\"http://{}\": {{\"auth\": \"{auth}\"}}}}}}",
+            reg.host()
+        ),
+    );
     let config = t.path("docker").display().to_string();
     t.env("DOCKER_CONFIG", &config);
     t.run(&["clean", "--tag", "CI-42", "--repository", "gone", "--repository", "b"]).is(
@@ -582,5 +591,8 @@ fn oci_a_missing_repository_is_reported_and_the_others_go_on() {
         "untag  ns/b@sha256:bb  [CI-42 latest]  remove `CI-42`; `latest` stays\nuntagged 1, deleted 0, kept 0, failed 1\n",
         "error: repository `ns/gone`: no such repository (NAME_UNKNOWN; deleted while the clean-up ran?)\n",
     );
-    assert_eq!(reg.tags()["ns/b"], serde_json::json!({"latest": "sha256:bb"}));
+    assert_eq!(
+        reg.tags()["ns/b"],
+        serde_json::json!({"latest": "sha256:bb"})
+    );
 }

@@ -4,14 +4,14 @@
 
 use super::acr::Acr;
 use super::gcloud::{Flavor, Gcloud};
-use super::oci::{self, Client};
+use super::oci::{self, Oci};
 use super::{Kind, Registry};
 use crate::clean::{Action, Repo, Verb};
 use crate::config::Env;
 use crate::exec::{self, Cmd};
 
 pub enum Backend {
-    Oci(Client),
+    Oci(Oci),
     Acr(Acr),
     Gcloud(Gcloud),
 }
@@ -33,7 +33,7 @@ pub struct Step {
 impl Backend {
     pub fn new(reg: &Registry, env: &Env) -> anyhow::Result<Backend> {
         Ok(match &reg.kind {
-            Kind::Oci => Backend::Oci(Client::new(&reg.host, env)?),
+            Kind::Oci => Backend::Oci(Oci::new(&reg.host, env)?),
             Kind::Acr { name } => {
                 exec::require("az")?;
                 Backend::Acr(Acr {
@@ -170,7 +170,7 @@ impl Backend {
     /// The line `--dry-run` prints for a step.
     pub fn render(&self, op: &Op) -> String {
         match (self, op) {
-            (Backend::Oci(c), Op::Http(h)) => h.render(&c.url("")),
+            (Backend::Oci(c), Op::Http(h)) => h.render(&c.http.url("")),
             (_, Op::Http(h)) => h.to_string(),
             (_, Op::Cmd(c)) => c.to_string(),
         }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backend;
 mod cli_json;
 pub mod gcloud;
+pub mod http;
 pub mod oci;
 
 use std::collections::BTreeMap;
