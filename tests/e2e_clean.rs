@@ -214,3 +214,48 @@ fn unreachable_registry_names_it() {
         out.stderr
     );
 }
+
+#[test]
+fn make_image_cleanup_and_age_policy_against_the_registry() {
+    if !engine() {
+        return;
+    }
+    let reg = Registry::start();
+    let (t, ns) = workspace(&reg);
+    let mk = concat!(env!("CARGO_MANIFEST_DIR"), "/make/images.mk");
+    t.file("Makefile", &format!("include {mk}\n"));
+    push(&t, &reg, &ns, "buildenv", &["CI-7", "latest"], "b");
+    push(&t, &reg, &ns, "test", &["CI-7"], "t");
+    push(&t, &reg, &ns, "test", &["CI-6"], "t6");
+
+    let out = t.make(&["-s", "image-cleanup", "IMAGE_TAG=CI-7", "REGISTRY=local"]);
+    out.ok();
+    assert!(
+        out.stdout
+            .ends_with("untagged 1, deleted 1, kept 0, failed 0\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(tags(&state(&reg, &ns, "buildenv")), ["latest"]);
+    assert_eq!(tags(&state(&reg, &ns, "test")), ["CI-6"]);
+
+    // Every image was built seconds ago: an hour keeps them all, no age removes CI-6.
+    let out = t.run(&["clean", "--match", "CI-.*", "--older-than", "1h", "--yes"]);
+    out.ok();
+    assert!(
+        out.stdout.contains("[CI-6]  not older than 1h\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(tags(&state(&reg, &ns, "test")), ["CI-6"]);
+    let out = t.run(&["clean", "--match", "CI-.*", "--older-than", "0s", "--yes"]);
+    out.ok();
+    assert!(
+        out.stdout
+            .ends_with("untagged 0, deleted 1, kept 0, failed 0\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(state(&reg, &ns, "test").is_empty());
+    remove_images(&ns);
+}
