@@ -596,3 +596,13 @@ fn oci_a_missing_repository_is_reported_and_the_others_go_on() {
         serde_json::json!({"latest": "sha256:bb"})
     );
 }
+
+#[test]
+fn a_missing_cli_is_named_before_anything_runs() {
+    let mut t = Test::new();
+    t.file("images.yaml", ACR);
+    t.without("az");
+    t.run(&["clean", "--tag", "CI-42"]).fails_with(
+        "error: `az` is not installed or not on PATH; install the Azure CLI (`pip install azure-cli`), or choose another registry with `REGISTRY=…`\n",
+    );
+}
