@@ -6,9 +6,9 @@
 # (the nearest images.yaml), so `make -C payloads/node test-image` acts on payloads/node.
 #
 # Variables passed through: IMAGE_TAG, PLATFORM (or DTYPE), VARIANT, REGISTRY (or CLOUD),
-# CHANNEL, JOBS, DRY_RUN=1, KEEP_GOING=1, DEPS=1, FORCE=1 (push shared images), and for the
-# container targets TARGET (what `withdocker` makes inside), CMD (`run-<kind>-image`'s command)
-# and WITHDOCKER_IMAGE.
+# CHANNEL, JOBS, DRY_RUN=1, KEEP_GOING=1, DEPS=1, FORCE=1 (push shared images), YES=1
+# (image-cleanup), and for the container targets TARGET (what `withdocker` makes inside), CMD
+# (`run-<kind>-image`'s command) and WITHDOCKER_IMAGE.
 # IMAGEMK=/path/to/imagemk picks the binary.
 
 IMAGEMK_MK  := $(abspath $(lastword $(MAKEFILE_LIST)))
@@ -38,7 +38,7 @@ PUSH_FLAGS = $(if $(JOBS),-j $(JOBS)) $(if $(call yes,$(FORCE)),--force)
 PULL_FLAGS = $(if $(JOBS),-j $(JOBS))
 
 .PHONY: imagemk-bin images all-images list-images help push-images pull-images login \
-  local-registry stop-local-registry withdocker
+  local-registry stop-local-registry withdocker image-cleanup
 
 imagemk-bin:
 ifeq ($(IMAGEMK_FROM_SOURCE),1)
@@ -85,8 +85,11 @@ login: imagemk-bin ## give docker credentials for REGISTRY (az, gcloud or docker
 list-images: imagemk-bin ## list the workspace's images, names and dependencies
 	@$(IMAGEMK) list $(IMAGEMK_FLAGS)
 
+image-cleanup: imagemk-bin ## remove IMAGE_TAG from every repository of REGISTRY (DRY_RUN=1 to preview)
+	$(IMAGEMK) clean $(IMAGEMK_FLAGS) $(if $(JOBS),-j $(JOBS)) $(if $(call yes,$(YES)),--yes)
+
 help: imagemk-bin ## show these targets and this component's images
-	@echo "targets (variables: IMAGE_TAG PLATFORM VARIANT REGISTRY CHANNEL JOBS DRY_RUN=1 KEEP_GOING=1 DEPS=1 FORCE=1):"
+	@echo "targets (variables: IMAGE_TAG PLATFORM VARIANT REGISTRY CHANNEL JOBS DRY_RUN=1 KEEP_GOING=1 DEPS=1 FORCE=1 YES=1):"
 	@grep -hE '^[A-Za-z%_.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([^:]+):.*## (.*)/\1|\2/' | \
 	  awk -F'|' '{ printf "  %-26s %s\n", $$1, $$2 }'
 	@echo

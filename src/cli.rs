@@ -64,6 +64,9 @@ pub enum Command {
     Withdocker(WithdockerArgs),
     /// Copy a path, or the image's `artifacts:`, out of a local image into the tree.
     Extract(ExtractArgs),
+    /// Remove a tag (or tags by regex, age, keep-N) from every repository of a registry:
+    /// untag where the image has other tags, delete where it has none; protected tags stay.
+    Clean(CleanArgs),
 }
 
 /// Which images a command acts on.
@@ -179,4 +182,35 @@ pub struct ExtractArgs {
     /// Name of the temporary container (default: `imagemk-COMPONENT-KIND-PID`).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Only this repository, as a path under the registry's path (repeatable).
+    #[arg(long = "repository", value_name = "NAME")]
+    pub repositories: Vec<String>,
+    /// Tags matching this regex (whole tag) [wide: needs --yes].
+    #[arg(long = "match", value_name = "REGEX")]
+    pub matches: Option<String>,
+    /// Never tags matching this regex (whole tag).
+    #[arg(long, value_name = "REGEX")]
+    pub exclude: Option<String>,
+    /// Only images created longer ago than AGE: `90s`, `15m`, `12h`, `3d`, `2w` [wide].
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+    /// Keep the N newest matching images of each repository [wide].
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+    /// Also delete manifests that have no tag (acr, gar, gcr) [wide].
+    #[arg(long)]
+    pub untagged: bool,
+    /// Apply a policy wider than one exact tag (otherwise it is a dry run).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Print the plan and the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Repositories handled at once (default 8) [env: JOBS].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
 }

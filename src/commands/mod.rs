@@ -2,6 +2,7 @@
 //! the environment and the progress display, plans, then (unless `--dry-run`) executes.
 
 mod build;
+mod clean;
 mod container;
 mod engine;
 mod extract;
@@ -32,8 +33,20 @@ pub struct Ctx {
 }
 
 pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
-    let ctx = context(&cli.global, env)?;
+    let mut global = cli.global;
+    // `clean` checks its own tag (empty, protected) with messages about cleaning.
+    let clean_tag = match &cli.command {
+        Command::Clean(_) => Some(
+            global
+                .tag
+                .take()
+                .or_else(|| env.get(&["IMAGE_TAG"]).map(String::from)),
+        ),
+        _ => None,
+    };
+    let ctx = context(&global, env)?;
     match cli.command {
+        Command::Clean(args) => clean::run(&ctx, &args, clean_tag.flatten()),
         Command::Build(args) => build::run(&ctx, &args),
         Command::List(args) => list::run(&ctx, &args),
         Command::Push(args) => push::run(&ctx, &args),

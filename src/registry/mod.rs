@@ -2,8 +2,15 @@
 //! derived from it. The kind decides login, naming, and how listing and deletion work; it is
 //! an enum matched here, never a string compared elsewhere.
 
+pub mod acr;
+pub mod auth;
+pub mod backend;
 pub mod channel;
+mod cli_json;
+pub mod gcloud;
+pub mod http;
 pub mod login;
+pub mod oci;
 pub mod pulled;
 pub mod transfer;
 

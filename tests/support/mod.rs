@@ -362,3 +362,142 @@ impl Drop for Registry {
         self.stop();
     }
 }
+
+/// A small registry for the fake `gcloud` and `az`: `(repository, [(digest, tags, created)])`.
+pub type CloudRepo<'a> = (&'a str, &'a [(&'a str, &'a [&'a str], &'a str)]);
+
+impl Test {
+    /// Installs the fake `gcloud` and `az` (tests/support/fake-cloud.py) over a registry held
+    /// in `$ROOT/cloud.json`; calls are logged to `$ROOT/cloud.log`.
+    pub fn fake_cloud(&mut self, repos: &[CloudRepo]) -> &mut Self {
+        let mut map = serde_json::Map::new();
+        for (name, manifests) in repos {
+            let list: Vec<serde_json::Value> = manifests
+                .iter()
+                .map(|(d, tags, created)| {
+                    serde_json::json!({"digest": format!("sha256:{d}"), "tags": tags, "created": created})
+                })
+                .collect();
+            map.insert(name.to_string(), list.into());
+        }
+        self.file(
+            "cloud.json",
+            &serde_json::json!({ "repos": map }).to_string(),
+        );
+        self.fake("gcloud", include_str!("fake-cloud.py"));
+        self.fake("az", include_str!("fake-cloud.py"));
+        let state = self.path("cloud.json").display().to_string();
+        let log = self.path("cloud.log").display().to_string();
+        self.env("FAKE_STATE", &state).env("FAKE_LOG", &log)
+    }
+
+    /// The fake cloud's calls, one per line, in order.
+    pub fn cloud_calls(&self) -> Vec<String> {
+        fs::read_to_string(self.root.join("cloud.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// The fake registry now: `repository digest tag,tag` lines, sorted.
+    pub fn cloud_state(&self) -> Vec<String> {
+        let v: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(self.root.join("cloud.json")).unwrap())
+                .unwrap();
+        let mut lines = Vec::new();
+        for (repo, manifests) in v["repos"].as_object().unwrap() {
+            for m in manifests.as_array().unwrap() {
+                let tags: Vec<&str> = m["tags"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t.as_str().unwrap())
+                    .collect();
+                lines.push(format!(
+                    "{repo} {} {}",
+                    &m["digest"].as_str().unwrap()[7..],
+                    tags.join(",")
+                ));
+            }
+        }
+        lines.sort();
+        lines
+    }
+}
+
+/// tests/support/fake-registry.py on a free port: the bearer token flow, a paged catalog and
+/// strict `Accept` checks that the real registry does not show. Stopped when dropped.
+pub struct FakeRegistry {
+    child: Child,
+    pub port: u16,
+    pub state: PathBuf,
+    pub log: PathBuf,
+}
+
+impl FakeRegistry {
+    /// `state`: `{"repos": {"ns/app": {"tags": {"t": "sha256:.."}}}}`; `creds`: `user:password`.
+    pub fn start(t: &Test, state: &serde_json::Value, creds: &str) -> FakeRegistry {
+        use std::io::BufRead;
+        let script = t.path("fake-registry.py");
+        fs::write(&script, include_str!("fake-registry.py")).unwrap();
+        let (state_file, log) = (t.path("registry.json"), t.path("registry.log"));
+        fs::write(&state_file, state.to_string()).unwrap();
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg(&state_file)
+            .arg(&log)
+            .arg(creds)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the fake registry");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .parse()
+            .expect("the fake registry prints its port");
+        FakeRegistry {
+            child,
+            port,
+            state: state_file,
+            log,
+        }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Repository → tag → digest, now.
+    pub fn tags(&self) -> serde_json::Value {
+        let v: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&self.state).unwrap()).unwrap();
+        let mut out = serde_json::Map::new();
+        for (repo, r) in v["repos"].as_object().unwrap() {
+            out.insert(repo.clone(), r["tags"].clone());
+        }
+        out.into()
+    }
+
+    /// `(client port, "METHOD PATH")` of every request, in order.
+    pub fn requests(&self) -> Vec<(String, String)> {
+        fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let (port, rest) = l.split_once(' ').unwrap();
+                (port.to_string(), rest.to_string())
+            })
+            .collect()
+    }
+}
+
+impl Drop for FakeRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,404 @@
+//! The clean-up policy: which tags and manifests go, checked once from the flags, and
+//! [`Policy::plan`], which turns a repository's state into actions with reasons. Pure: no IO,
+//! the current time is a parameter.
+
+use anyhow::bail;
+use jiff::{SignedDuration, Timestamp};
+use regex::Regex;
+
+use super::{Action, Manifest, Repo, Verb};
+
+/// The flags as typed.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub tag: Option<String>,
+    pub matches: Option<String>,
+    pub exclude: Option<String>,
+    pub older_than: Option<String>,
+    pub keep: Option<usize>,
+    pub untagged: bool,
+    pub protected: Vec<String>,
+}
+
+/// A checked policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub tag: Option<String>,
+    matches: Option<Regex>,
+    exclude: Option<Regex>,
+    older_than: Option<(String, SignedDuration)>,
+    keep: Option<usize>,
+    pub untagged: bool,
+    protected: Vec<String>,
+}
+
+impl Policy {
+    pub fn new(r: &Request) -> anyhow::Result<Policy> {
+        if let Some(tag) = &r.tag {
+            if tag.is_empty() {
+                bail!("the tag to clean is empty; pass `--tag T` (or `IMAGE_TAG=T`)");
+            }
+            crate::reference::check_tag(tag)
+                .map_err(|e| anyhow::anyhow!("invalid tag to clean: {e}"))?;
+            if r.protected.contains(tag) {
+                bail!(
+                    "tag `{tag}` is protected and is never cleaned (protected tags: {}); change `workspace.protected_tags` in images.yaml to clean it",
+                    r.protected.join(", ")
+                );
+            }
+        }
+        let regex = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<Regex>> {
+            v.as_deref()
+                .map(|p| {
+                    Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                        anyhow::anyhow!(
+                            "`{flag} {p}` is not a valid regular expression: {}",
+                            last_line(&e.to_string())
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let policy = Policy {
+            tag: r.tag.clone(),
+            matches: regex("--match", &r.matches)?,
+            exclude: regex("--exclude", &r.exclude)?,
+            older_than: r
+                .older_than
+                .as_deref()
+                .map(|a| parse_age(a).map(|d| (a.to_string(), d)))
+                .transpose()?,
+            keep: r.keep,
+            untagged: r.untagged,
+            protected: r.protected.clone(),
+        };
+        if policy.tag.is_none()
+            && policy.matches.is_none()
+            && policy.older_than.is_none()
+            && policy.keep.is_none()
+            && !policy.untagged
+        {
+            bail!("nothing to clean: pass `--tag T` (or `IMAGE_TAG=T`), `--match REGEX`, `--older-than AGE`, `--keep N` or `--untagged`");
+        }
+        Ok(policy)
+    }
+
+    /// Anything wider than one exact tag runs only with `--yes`.
+    pub fn is_wide(&self) -> bool {
+        self.tag.is_none()
+            || self.matches.is_some()
+            || self.older_than.is_some()
+            || self.keep.is_some()
+            || self.untagged
+    }
+
+    /// Whether the plan needs creation times (listing them may cost extra requests).
+    pub fn needs_time(&self) -> bool {
+        self.older_than.is_some() || self.keep.is_some()
+    }
+
+    fn selects(&self, tag: &str) -> bool {
+        !self.protected.iter().any(|p| p == tag)
+            && self.tag.as_deref().is_none_or(|t| t == tag)
+            && self.matches.as_ref().is_none_or(|m| m.is_match(tag))
+            && !self.exclude.as_ref().is_some_and(|x| x.is_match(tag))
+    }
+
+    /// The actions for one repository, newest manifests first.
+    pub fn plan(&self, repo: &Repo, now: Timestamp) -> Vec<Action> {
+        let mut manifests: Vec<&Manifest> = repo.manifests.iter().collect();
+        manifests.sort_by(|a, b| b.created.cmp(&a.created).then(a.digest.cmp(&b.digest)));
+        let cutoff = self.older_than.as_ref().map(|(_, d)| now - *d);
+        let mut actions = Vec::new();
+        let mut rank = 0;
+        for m in manifests {
+            let mut tags = m.tags.clone();
+            tags.sort();
+            let remove: Vec<String> = tags.iter().filter(|t| self.selects(t)).cloned().collect();
+            let untagged = tags.is_empty();
+            if remove.is_empty() && !(untagged && self.untagged) {
+                continue;
+            }
+            let action = |verb: Verb, remove: Vec<String>, reason: String| Action {
+                repository: repo.name.clone(),
+                digest: m.digest.clone(),
+                tags: tags.clone(),
+                remove,
+                action: verb,
+                reason,
+            };
+            if !untagged {
+                rank += 1;
+                if let Some(n) = self.keep.filter(|&n| rank <= n) {
+                    actions.push(action(Verb::Keep, vec![], format!("one of the {n} newest")));
+                    continue;
+                }
+            }
+            if let (Some(cut), Some((age, _))) = (cutoff, &self.older_than) {
+                match m.created {
+                    None => {
+                        actions.push(action(Verb::Keep, vec![], "creation time unknown".into()));
+                        continue;
+                    }
+                    Some(c) if c >= cut => {
+                        actions.push(action(Verb::Keep, vec![], format!("not older than {age}")));
+                        continue;
+                    }
+                    Some(_) => {}
+                }
+            }
+            let rest: Vec<&String> = tags.iter().filter(|t| !remove.contains(t)).collect();
+            if untagged {
+                actions.push(action(Verb::Delete, vec![], "no tag".into()));
+            } else if rest.is_empty() {
+                let verb = plural(&remove, "is its only tag", "are its only tags");
+                let reason = format!("{} {verb}", quoted(&remove));
+                actions.push(action(Verb::Delete, remove, reason));
+            } else {
+                let reason = format!(
+                    "remove {}; {} stay{}",
+                    quoted(&remove),
+                    quoted(&rest),
+                    plural(&rest, "s", "")
+                );
+                actions.push(action(Verb::Untag, remove, reason));
+            }
+        }
+        actions
+    }
+}
+
+fn quoted<S: AsRef<str>>(tags: &[S]) -> String {
+    tags.iter()
+        .map(|t| format!("`{}`", t.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn plural<S>(items: &[S], one: &'static str, many: &'static str) -> &'static str {
+    if items.len() == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+fn last_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// `90s`, `15m`, `12h`, `3d`, `2w`.
+pub fn parse_age(text: &str) -> anyhow::Result<SignedDuration> {
+    let bad = || {
+        anyhow::anyhow!(
+            "`--older-than {text}` is not an age; write a whole number and a unit (`s`, `m`, `h`, `d`, `w`), e.g. `3d`"
+        )
+    };
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (n, unit) = text.split_at(split);
+    let n: i64 = n.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(secs)
+        .map(SignedDuration::from_secs)
+        .ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: &str = "2026-11-22T12:00:00Z";
+
+    /// `(digest, tags, days old)`; `None` age: unknown creation time.
+    fn repo(manifests: &[(&str, &[&str], Option<i64>)]) -> Repo {
+        let now: Timestamp = NOW.parse().unwrap();
+        Repo {
+            name: "app".into(),
+            manifests: manifests
+                .iter()
+                .map(|(d, tags, age)| Manifest {
+                    digest: format!("sha256:{d}"),
+                    tags: tags.iter().map(|t| t.to_string()).collect(),
+                    created: age.map(|days| now - SignedDuration::from_hours(24 * days)),
+                })
+                .collect(),
+        }
+    }
+
+    fn req(f: impl FnOnce(&mut Request)) -> Request {
+        let mut r = Request {
+            protected: vec!["latest".into(), "prod".into()],
+            ..Default::default()
+        };
+        f(&mut r);
+        r
+    }
+
+    fn check(r: Request, state: Repo, expected: &[&str]) {
+        let got: Vec<String> = Policy::new(&r)
+            .unwrap()
+            .plan(&state, NOW.parse().unwrap())
+            .iter()
+            .map(Action::line)
+            .collect();
+        assert_eq!(got, expected);
+    }
+
+    fn fails(r: Request, expected: &str) {
+        assert_eq!(Policy::new(&r).unwrap_err().to_string(), expected);
+    }
+
+    #[test]
+    fn one_tag() {
+        let state = repo(&[
+            ("aa", &["CI-42"], Some(3)),
+            ("bb", &["CI-42", "latest"], Some(2)),
+            ("cc", &["CI-41"], Some(1)),
+        ]);
+        check(
+            req(|r| r.tag = Some("CI-42".into())),
+            state.clone(),
+            &[
+                "untag  app@sha256:bb  [CI-42 latest]  remove `CI-42`; `latest` stays",
+                "delete app@sha256:aa  [CI-42]  `CI-42` is its only tag",
+            ],
+        );
+        check(req(|r| r.tag = Some("CI-40".into())), state, &[]);
+    }
+
+    #[test]
+    fn regex_exclude_keep_and_age() {
+        let state = repo(&[
+            ("a1", &["CI-1"], Some(10)),
+            ("a2", &["CI-2", "nightly"], Some(8)),
+            ("a3", &["CI-3"], Some(5)),
+            ("a4", &["CI-4", "prod"], Some(2)),
+            ("a5", &["CI-5"], None),
+            ("a6", &["v1"], Some(30)),
+        ]);
+        check(
+            req(|r| r.matches = Some("CI-[0-9]+".into())),
+            state.clone(),
+            &[
+                "untag  app@sha256:a4  [CI-4 prod]  remove `CI-4`; `prod` stays",
+                "delete app@sha256:a3  [CI-3]  `CI-3` is its only tag",
+                "untag  app@sha256:a2  [CI-2 nightly]  remove `CI-2`; `nightly` stays",
+                "delete app@sha256:a1  [CI-1]  `CI-1` is its only tag",
+                "delete app@sha256:a5  [CI-5]  `CI-5` is its only tag",
+            ],
+        );
+        check(
+            req(|r| {
+                r.matches = Some("CI-.*".into());
+                r.exclude = Some("CI-[12]".into());
+                r.keep = Some(1);
+            }),
+            state.clone(),
+            &[
+                "keep   app@sha256:a4  [CI-4 prod]  one of the 1 newest",
+                "delete app@sha256:a3  [CI-3]  `CI-3` is its only tag",
+                "delete app@sha256:a5  [CI-5]  `CI-5` is its only tag",
+            ],
+        );
+        check(
+            req(|r| {
+                r.matches = Some("CI-.*".into());
+                r.older_than = Some("7d".into());
+            }),
+            state.clone(),
+            &[
+                "keep   app@sha256:a4  [CI-4 prod]  not older than 7d",
+                "keep   app@sha256:a3  [CI-3]  not older than 7d",
+                "untag  app@sha256:a2  [CI-2 nightly]  remove `CI-2`; `nightly` stays",
+                "delete app@sha256:a1  [CI-1]  `CI-1` is its only tag",
+                "keep   app@sha256:a5  [CI-5]  creation time unknown",
+            ],
+        );
+        // An age alone selects every unprotected tag.
+        check(
+            req(|r| r.older_than = Some("20d".into())),
+            state,
+            &[
+                "keep   app@sha256:a4  [CI-4 prod]  not older than 20d",
+                "keep   app@sha256:a3  [CI-3]  not older than 20d",
+                "keep   app@sha256:a2  [CI-2 nightly]  not older than 20d",
+                "keep   app@sha256:a1  [CI-1]  not older than 20d",
+                "delete app@sha256:a6  [v1]  `v1` is its only tag",
+                "keep   app@sha256:a5  [CI-5]  creation time unknown",
+            ],
+        );
+    }
+
+    #[test]
+    fn untagged_and_several_tags() {
+        let state = repo(&[
+            ("u1", &[], Some(3)),
+            ("m1", &["CI-1", "CI-2"], Some(1)),
+            ("p", &["latest", "prod"], Some(9)),
+        ]);
+        check(
+            req(|r| {
+                r.matches = Some("CI-.*".into());
+                r.untagged = true;
+            }),
+            state.clone(),
+            &[
+                "delete app@sha256:m1  [CI-1 CI-2]  `CI-1`, `CI-2` are its only tags",
+                "delete app@sha256:u1  []  no tag",
+            ],
+        );
+        // Protected tags are never selected, even by a regex that matches them.
+        check(
+            req(|r| r.matches = Some(".*".into())),
+            state,
+            &["delete app@sha256:m1  [CI-1 CI-2]  `CI-1`, `CI-2` are its only tags"],
+        );
+    }
+
+    #[test]
+    fn bad_input() {
+        fails(
+            req(|r| r.tag = Some("".into())),
+            "the tag to clean is empty; pass `--tag T` (or `IMAGE_TAG=T`)",
+        );
+        fails(
+            req(|r| r.tag = Some("latest".into())),
+            "tag `latest` is protected and is never cleaned (protected tags: latest, prod); change `workspace.protected_tags` in images.yaml to clean it",
+        );
+        fails(
+            req(|r| r.matches = Some("CI-(".into())),
+            "`--match CI-(` is not a valid regular expression: error: unclosed group",
+        );
+        fails(
+            req(|r| r.older_than = Some("3 days".into())),
+            "`--older-than 3 days` is not an age; write a whole number and a unit (`s`, `m`, `h`, `d`, `w`), e.g. `3d`",
+        );
+        fails(
+            req(|r| r.older_than = Some("d".into())),
+            "`--older-than d` is not an age; write a whole number and a unit (`s`, `m`, `h`, `d`, `w`), e.g. `3d`",
+        );
+        fails(req(|_| {}), "nothing to clean: pass `--tag T` (or `IMAGE_TAG=T`), `--match REGEX`, `--older-than AGE`, `--keep N` or `--untagged`");
+    }
+
+    #[test]
+    fn width() {
+        let wide = |f: fn(&mut Request)| Policy::new(&req(f)).unwrap().is_wide();
+        assert!(!wide(|r| r.tag = Some("CI-1".into())));
+        assert!(wide(|r| r.matches = Some("CI-1".into())));
+        assert!(wide(|r| {
+            r.tag = Some("CI-1".into());
+            r.keep = Some(2);
+        }));
+    }
+}

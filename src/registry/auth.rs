@@ -1,0 +1,236 @@
+//! Registry credentials from docker's config (`credHelpers`, `credsStore`, `auths`), the way
+//! the docker CLI finds them, and the parsing of `WWW-Authenticate` challenges for the bearer
+//! token flow. Credential helpers run through `exec`.
+
+use std::path::PathBuf;
+
+use base64::Engine;
+use serde::Deserialize;
+
+use crate::config::Env;
+use crate::exec::{self, Cmd};
+
+/// A user name and password (or identity token) for Basic auth and token requests.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Basic {
+    pub user: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for Basic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Basic({}:***)", self.user)
+    }
+}
+
+impl Basic {
+    pub fn header(&self) -> String {
+        let raw = format!("{}:{}", self.user, self.secret);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct DockerConfig {
+    #[serde(default)]
+    auths: std::collections::BTreeMap<String, AuthEntry>,
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: std::collections::BTreeMap<String, String>,
+    #[serde(default, rename = "credsStore")]
+    creds_store: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AuthEntry {
+    auth: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    identitytoken: Option<String>,
+}
+
+/// `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`.
+pub fn config_path(env: &Env) -> Option<PathBuf> {
+    if let Some(dir) = env.get(&["DOCKER_CONFIG"]) {
+        return Some(PathBuf::from(dir).join("config.json"));
+    }
+    env.get(&["HOME"])
+        .map(|h| PathBuf::from(h).join(".docker/config.json"))
+}
+
+/// The credentials docker would use for `host`, if any.
+pub fn lookup(env: &Env, host: &str) -> anyhow::Result<Option<Basic>> {
+    let Some(path) = config_path(env) else {
+        return Ok(None);
+    };
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let config: DockerConfig = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "docker's config `{}` is not valid JSON: {e}",
+            path.display()
+        )
+    })?;
+    if let Some(helper) = config.cred_helpers.get(host) {
+        return helper_get(helper, host);
+    }
+    if let Some(store) = &config.creds_store {
+        if let Some(found) = helper_get(store, host)? {
+            return Ok(Some(found));
+        }
+    }
+    let keys = [
+        host.to_string(),
+        format!("https://{host}"),
+        format!("http://{host}"),
+    ];
+    let Some(entry) = keys.iter().find_map(|k| config.auths.get(k)) else {
+        return Ok(None);
+    };
+    if let Some(token) = &entry.identitytoken {
+        return Ok(Some(Basic {
+            user: "<token>".into(),
+            secret: token.clone(),
+        }));
+    }
+    if let Some(auth) = &entry.auth {
+        let bad = || {
+            anyhow::anyhow!("the `auth` of `{host}` in `{}` is not base64 of `user:password`; run `docker login {host}` again", path.display())
+        };
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(auth.trim())
+            .map_err(|_| bad())?;
+        let raw = String::from_utf8(raw).map_err(|_| bad())?;
+        let (user, secret) = raw.split_once(':').ok_or_else(bad)?;
+        return Ok(Some(Basic {
+            user: user.into(),
+            secret: secret.into(),
+        }));
+    }
+    Ok(match (&entry.username, &entry.password) {
+        (Some(u), Some(p)) => Some(Basic {
+            user: u.clone(),
+            secret: p.clone(),
+        }),
+        _ => None,
+    })
+}
+
+#[derive(Deserialize)]
+struct HelperReply {
+    #[serde(rename = "Username")]
+    username: String,
+    #[serde(rename = "Secret")]
+    secret: String,
+}
+
+/// `docker-credential-<helper> get` with the host on stdin; "not found" is no credentials.
+fn helper_get(helper: &str, host: &str) -> anyhow::Result<Option<Basic>> {
+    let cmd = Cmd::new(&format!("docker-credential-{helper}"))
+        .arg("get")
+        .stdin(host.as_bytes().to_vec());
+    match exec::capture(&cmd) {
+        Ok(out) => {
+            let reply: HelperReply = serde_json::from_str(&out.stdout)
+                .map_err(|e| anyhow::anyhow!("`{cmd}` printed unexpected output: {e}"))?;
+            Ok(Some(Basic {
+                user: reply.username,
+                secret: reply.secret,
+            }))
+        }
+        Err(e) => match e.downcast_ref::<exec::CmdError>() {
+            Some(c) if c.stderr.contains("not found") || c.stderr.is_empty() => Ok(None),
+            _ => Err(e),
+        },
+    }
+}
+
+/// A parsed `WWW-Authenticate` header.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Challenge {
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
+}
+
+pub fn parse_challenge(header: &str) -> Option<Challenge> {
+    let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
+    if scheme.eq_ignore_ascii_case("basic") {
+        return Some(Challenge::Basic);
+    }
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let mut params = std::collections::BTreeMap::new();
+    let mut s = rest.trim();
+    while let Some((key, after)) = s.split_once('=') {
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let (value, next) = if let Some(q) = after.strip_prefix('"') {
+            let end = q.find('"').unwrap_or(q.len());
+            (q[..end].to_string(), q.get(end + 1..).unwrap_or(""))
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (after[..end].trim().to_string(), &after[end..])
+        };
+        params.insert(key, value);
+        s = next.trim_start_matches(',').trim();
+    }
+    Some(Challenge::Bearer {
+        realm: params.remove("realm")?,
+        service: params.remove("service"),
+        scope: params.remove("scope"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges() {
+        assert_eq!(
+            parse_challenge(
+                r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:ns/app:pull,push""#
+            ),
+            Some(Challenge::Bearer {
+                realm: "https://auth.example/token".into(),
+                service: Some("registry.example".into()),
+                scope: Some("repository:ns/app:pull,push".into()),
+            })
+        );
+        assert_eq!(
+            parse_challenge(r#"Basic realm="test""#),
+            Some(Challenge::Basic)
+        );
+        assert_eq!(parse_challenge("Negotiate"), None);
+    }
+
+    #[test]
+    fn auths_from_config() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"auths":{"reg.example:5000":{"auth":"dXNlcjpwYXNz"},"https://other.example":{"identitytoken":"tok"}}}"#,
+        )
+        .unwrap();
+        let env = Env::from_pairs(&[("DOCKER_CONFIG", dir.path().to_str().unwrap())]);
+        let got = lookup(&env, "reg.example:5000").unwrap().unwrap();
+        assert_eq!((got.user.as_str(), got.secret.as_str()), ("user", "pass"));
+        assert_eq!(got.header(), "Basic dXNlcjpwYXNz");
+        assert_eq!(
+            lookup(&env, "other.example").unwrap().unwrap().user,
+            "<token>"
+        );
+        assert_eq!(lookup(&env, "none.example").unwrap(), None);
+    }
+}

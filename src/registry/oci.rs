@@ -1,0 +1,283 @@
+//! The registry HTTP API (distribution / OCI) for `oci` registries: catalog and tags (paged
+//! by `registry::http`), manifest HEAD with all four `Accept` types, DELETE by digest, and the
+//! tag-only removal distribution 2.8 lacks.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use anyhow::bail;
+use serde::Deserialize;
+
+use super::http::{Client, Reply};
+use crate::clean::{Manifest, Repo};
+use crate::config::Env;
+
+/// Every manifest type: without one of them distribution 2.8 answers 404 for OCI content or
+/// rewrites schema2 to schema1 (another digest).
+pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// A mutation, as data: `--dry-run` prints it, [`Oci::apply`] performs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// DELETE the manifest (and so every tag on it).
+    Delete { repo: String, digest: String },
+    /// Point `tag` at an empty throwaway index, then delete that index: only `tag` goes.
+    Untag { repo: String, tag: String },
+}
+
+pub struct Oci {
+    pub http: Client,
+}
+
+impl Oci {
+    pub fn new(host: &str, env: &Env) -> anyhow::Result<Oci> {
+        Ok(Oci {
+            http: Client::new(host, env)?,
+        })
+    }
+
+    /// Every repository under `prefix` (catalog with pagination).
+    pub fn repositories(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Catalog {
+            repositories: Option<Vec<String>>,
+        }
+        let mut names = Vec::new();
+        for reply in self
+            .http
+            .pages("/v2/_catalog?n=100", "registry:catalog:*")?
+        {
+            if reply.status != 200 {
+                bail!(
+                    "{}; if it does not serve `/v2/_catalog`, name the repositories with `--repository`",
+                    self.failure("list the repositories of", "", &reply)
+                );
+            }
+            let c: Catalog = serde_json::from_slice(&reply.body).map_err(|e| {
+                anyhow::anyhow!(
+                    "registry `{}` sent an unexpected catalog: {e}",
+                    self.http.host
+                )
+            })?;
+            names.extend(c.repositories.unwrap_or_default());
+        }
+        let under = |n: &String| prefix.is_empty() || n.starts_with(&format!("{prefix}/"));
+        Ok(names.into_iter().filter(under).collect())
+    }
+
+    fn scope(repo: &str) -> String {
+        format!("repository:{repo}:pull,push,delete")
+    }
+
+    /// The tags of `repo`, grouped by the digest each points at (and creation times if asked).
+    pub fn list(&self, repo: &str, times: bool) -> anyhow::Result<Repo> {
+        #[derive(Deserialize)]
+        struct Tags {
+            tags: Option<Vec<String>>,
+        }
+        let scope = Self::scope(repo);
+        let mut tags = Vec::new();
+        for reply in self.http.pages(&format!("/v2/{repo}/tags/list"), &scope)? {
+            if reply.status != 200 {
+                bail!(self.failure("list the tags of", repo, &reply));
+            }
+            let t: Tags = serde_json::from_slice(&reply.body).map_err(|e| {
+                anyhow::anyhow!(
+                    "registry `{}` sent an unexpected tag list for `{repo}`: {e}",
+                    self.http.host
+                )
+            })?;
+            tags.extend(t.tags.unwrap_or_default());
+        }
+        let mut by_digest: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for tag in tags {
+            if let Some(d) = self.digest(repo, &tag)? {
+                by_digest.entry(d).or_default().push(tag);
+            }
+        }
+        let mut manifests = Vec::new();
+        for (digest, tags) in by_digest {
+            let created = if times {
+                self.created(repo, &digest)?
+            } else {
+                None
+            };
+            manifests.push(Manifest {
+                digest,
+                tags,
+                created,
+            });
+        }
+        Ok(Repo {
+            name: repo.to_string(),
+            manifests,
+        })
+    }
+
+    /// `Docker-Content-Digest` of a HEAD with the full `Accept`; `None` when the tag is gone.
+    pub fn digest(&self, repo: &str, reference: &str) -> anyhow::Result<Option<String>> {
+        let url = self.http.url(&format!("/v2/{repo}/manifests/{reference}"));
+        let reply = self
+            .http
+            .call("HEAD", &url, &Self::scope(repo), Some(ACCEPT), None)?;
+        match reply.status {
+            200 => match reply.header("Docker-Content-Digest") {
+                Some(d) => Ok(Some(d.to_string())),
+                None => bail!(
+                    "registry `{}` sent no `Docker-Content-Digest` for `{repo}:{reference}`",
+                    self.http.host
+                ),
+            },
+            404 => Ok(None),
+            _ => bail!(self.failure(
+                "read the manifest of",
+                &format!("{repo}:{reference}"),
+                &reply
+            )),
+        }
+    }
+
+    /// The `created` time of an image manifest's config; `None` for indexes.
+    fn created(&self, repo: &str, digest: &str) -> anyhow::Result<Option<jiff::Timestamp>> {
+        #[derive(Deserialize)]
+        struct Desc {
+            digest: String,
+        }
+        #[derive(Deserialize)]
+        struct M {
+            config: Option<Desc>,
+        }
+        #[derive(Deserialize)]
+        struct Config {
+            created: Option<String>,
+        }
+        let scope = Self::scope(repo);
+        let url = self.http.url(&format!("/v2/{repo}/manifests/{digest}"));
+        let reply = self.http.call("GET", &url, &scope, Some(ACCEPT), None)?;
+        if reply.status != 200 {
+            return Ok(None);
+        }
+        let Some(config) = serde_json::from_slice::<M>(&reply.body)
+            .ok()
+            .and_then(|m| m.config)
+        else {
+            return Ok(None);
+        };
+        let url = self
+            .http
+            .url(&format!("/v2/{repo}/blobs/{}", config.digest));
+        let reply = self.http.call("GET", &url, &scope, None, None)?;
+        if reply.status != 200 {
+            return Ok(None);
+        }
+        Ok(serde_json::from_slice::<Config>(&reply.body)
+            .ok()
+            .and_then(|c| c.created)
+            .and_then(|c| c.parse().ok()))
+    }
+
+    pub fn apply(&self, op: &Op) -> anyhow::Result<()> {
+        match op {
+            Op::Delete { repo, digest } => self.delete(repo, digest),
+            Op::Untag { repo, tag } => {
+                let body = throwaway(repo, tag);
+                let url = self.http.url(&format!("/v2/{repo}/manifests/{tag}"));
+                let reply =
+                    self.http
+                        .call("PUT", &url, &Self::scope(repo), None, Some((INDEX, &body)))?;
+                if reply.status != 201 {
+                    bail!(self.failure("re-point tag", &format!("{repo}:{tag}"), &reply));
+                }
+                let digest = reply
+                    .header("Docker-Content-Digest")
+                    .map(String::from)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "registry `{}` sent no digest for the placeholder of `{repo}:{tag}`",
+                            self.http.host
+                        )
+                    })?;
+                self.delete(repo, &digest)
+            }
+        }
+    }
+
+    fn delete(&self, repo: &str, digest: &str) -> anyhow::Result<()> {
+        let url = self.http.url(&format!("/v2/{repo}/manifests/{digest}"));
+        let reply = self
+            .http
+            .call("DELETE", &url, &Self::scope(repo), None, None)?;
+        match reply.status {
+            200 | 202 => Ok(()),
+            405 => bail!(
+                "registry `{}` does not allow deletes (405); enable `storage.delete.enabled` in its config",
+                self.http.host
+            ),
+            _ => bail!(self.failure("delete", &format!("{repo}@{digest}"), &reply)),
+        }
+    }
+
+    /// An error for an unexpected status, with the registry's own error code and message.
+    fn failure(&self, what: &str, name: &str, reply: &Reply) -> String {
+        #[derive(Deserialize)]
+        struct Errors {
+            errors: Vec<E>,
+        }
+        #[derive(Deserialize)]
+        struct E {
+            code: String,
+            message: Option<String>,
+        }
+        let detail = serde_json::from_slice::<Errors>(&reply.body)
+            .ok()
+            .and_then(|e| e.errors.into_iter().next())
+            .map(|e| format!(" {}: {}", e.code, e.message.unwrap_or_default()))
+            .unwrap_or_default();
+        let target = if name.is_empty() {
+            format!("`{}`", self.http.host)
+        } else {
+            format!("`{name}`")
+        };
+        let mut msg = format!("could not {what} {target}: {}{detail}", reply.status);
+        if reply.status == 403 {
+            msg.push_str(&format!(
+                "; run `docker login {}` with an account that may do this",
+                self.http.host
+            ));
+        }
+        if reply.status == 404 && detail.contains("NAME_UNKNOWN") {
+            msg = "no such repository (NAME_UNKNOWN; deleted while the clean-up ran?)".into();
+        }
+        msg
+    }
+}
+
+impl Op {
+    pub fn render(&self, base: &str) -> String {
+        match self {
+            Op::Delete { repo, digest } => format!("DELETE {base}/v2/{repo}/manifests/{digest}"),
+            Op::Untag { repo, tag } => format!(
+                "PUT {base}/v2/{repo}/manifests/{tag} (an empty OCI index), then DELETE {base}/v2/{repo}/manifests/<its digest>"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(""))
+    }
+}
+
+/// A tiny empty index, unique per repository and tag, so deleting its digest removes only
+/// the one tag just pointed at it.
+pub fn throwaway(repo: &str, tag: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": INDEX,
+        "manifests": [],
+        "annotations": {"org.imagemk.untag": format!("{repo}:{tag}")},
+    }))
+    .expect("static JSON")
+}
