@@ -213,6 +213,27 @@ fn push_and_pull_through_the_local_registry() {
             !names.contains(&format!("localhost:{port}/")),
             "a remote-named tag was left: {names}"
         );
+
+        // The end of a CI run: remove the run's tag from every repository of the registry.
+        let tags = |repo: &str| {
+            let url = format!("http://127.0.0.1:{port}/v2/kontain/{repo}/tags/list");
+            let out = std::process::Command::new("curl")
+                .args(["-s", &url])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        assert!(tags("test-km-busybox").contains(&tag));
+        t.make(&["image-cleanup", &tag_var, "REGISTRY=local", "DRY_RUN=1"])
+            .ok();
+        assert!(
+            tags("test-km-busybox").contains(&tag),
+            "a dry run removed the tag"
+        );
+        t.make(&["image-cleanup", &tag_var, "REGISTRY=local"]).ok();
+        for repo in ["test-km-busybox", "buildenv-km-busybox"] {
+            assert!(!tags(repo).contains(&tag), "{repo}: {}", tags(repo));
+        }
     });
     t.make(&["stop-local-registry", &port_var]);
     cleanup(&tag);
