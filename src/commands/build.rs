@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::json;
 
+use super::stream::run_job;
 use super::{engine, select::select, Ctx};
 use crate::cli::BuildArgs;
 use crate::config::Workspace;
-use crate::exec::{self, Streamed};
 use crate::plan::{self, BuildPlan, BuildRequest, BuildStep};
 use crate::scheduler::{self, Children, State};
 use crate::stage::Staged;
@@ -142,27 +142,19 @@ fn build_one(
     let _staged = Staged::copy(&step.stage).map_err(failed)?;
     let mut log_file = open_log(log).map_err(failed)?;
     let _ = writeln!(log_file, "$ {}", step.cmd);
-    let child = Streamed::start(&step.cmd).map_err(failed)?;
-    children.set(job, child.pids());
-    let (code, output) = child
-        .finish(|line| {
+    run_job(
+        &step.cmd,
+        job,
+        children,
+        &format!("build of `{}`", step.id),
+        15,
+        |line| {
             task.line(line);
             let _ = writeln!(log_file, "{line}");
-        })
-        .map_err(failed)?;
-    if code == 0 {
-        return Ok(());
-    }
-    let tail: String = exec::tail_lines(&output, 15)
-        .lines()
-        .map(|l| format!("\n  | {l}"))
-        .collect();
-    Err(format!(
-        "the build of `{}` failed: `{}` exited with status {code}{tail}\n  full log: {}",
-        step.id,
-        step.cmd,
-        log.display()
-    ))
+        },
+        |_| Some(format!("  full log: {}", log.display())),
+    )
+    .map(|_| ())
 }
 
 fn open_log(path: &Path) -> anyhow::Result<File> {

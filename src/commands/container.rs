@@ -135,3 +135,28 @@ fn explain_status(code: i32, image: &str) -> anyhow::Result<i32> {
     }
     .into())
 }
+
+/// What `run` and `withdocker` share: pick the image, name the container, check it exists,
+/// gather the host facts, let `plan` render the `docker run`, then run it.
+pub fn launch(
+    ctx: &Ctx,
+    spec: &str,
+    given_name: Option<&str>,
+    command: &[String],
+    plan: impl FnOnce(&crate::container::run::Request, &Facts) -> anyhow::Result<Planned>,
+) -> anyhow::Result<i32> {
+    let image = &ctx.ws.images[pick_one(ctx, spec)?];
+    let name = name(given_name, image, ctx)?;
+    ensure_present(ctx, image)?;
+    let facts = gather(ctx, image)?;
+    let image_name = image.name.to_string();
+    let request = crate::container::run::Request {
+        name: &name,
+        image_name: &image_name,
+        image_id: &image.id,
+        options: &image.run,
+        command,
+    };
+    let planned = plan(&request, &facts)?;
+    execute(ctx, &planned, &name, image)
+}

@@ -13,6 +13,7 @@ mod pull;
 mod push;
 mod run;
 mod select;
+mod stream;
 mod withdocker;
 
 use std::path::PathBuf;

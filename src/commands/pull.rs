@@ -7,9 +7,10 @@ use std::sync::Mutex;
 
 use serde_json::json;
 
+use super::stream::run_job;
 use super::{parallel, select::select, Ctx};
 use crate::cli::PullArgs;
-use crate::exec::{self, Streamed};
+use crate::exec;
 use crate::progress::Task;
 use crate::registry::pulled::{self, Pulled};
 use crate::registry::transfer::{self, PullJob};
@@ -85,23 +86,16 @@ fn pull_one(
 ) -> Result<Pulled, String> {
     let failed = |e: anyhow::Error| format!("the pull of `{}` failed: {e:#}", job.id);
     let cmd = job.pull();
-    let child = Streamed::start(&cmd).map_err(failed)?;
-    children.set(job_index, child.pids());
-    let outcome = child.finish(|line| task.line(line)).map_err(failed);
-    let result = outcome.and_then(|(code, output)| {
-        if code != 0 {
-            let tail: String = exec::tail_lines(&output, 10)
-                .lines()
-                .map(|l| format!("\n  | {l}"))
-                .collect();
-            let hint = login::hint(reg, &output)
-                .map(|h| format!("\n{h}"))
-                .unwrap_or_default();
-            return Err(format!(
-                "the pull of `{}` failed: `{cmd}` exited with status {code}{tail}{hint}",
-                job.id
-            ));
-        }
+    let outcome = run_job(
+        &cmd,
+        job_index,
+        children,
+        &format!("pull of `{}`", job.id),
+        10,
+        |line| task.line(line),
+        |output| login::hint(reg, output),
+    );
+    let result = outcome.and_then(|output| {
         let digest = transfer::pulled_digest(&output).ok_or_else(|| {
             format!(
                 "the pull of `{}` succeeded but `{cmd}` printed no `Digest: sha256:…` line",

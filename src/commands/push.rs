@@ -6,9 +6,10 @@ use std::sync::Mutex;
 
 use serde_json::json;
 
+use super::stream::run_job;
 use super::{engine, parallel, select::select, Ctx};
 use crate::cli::PushArgs;
-use crate::exec::{self, Streamed};
+use crate::exec;
 use crate::progress::Task;
 use crate::reference::ImageRef;
 use crate::registry::transfer::{self, PushJob, PushRequest};
@@ -142,23 +143,15 @@ fn push_all(
         if signal::interrupted() {
             return Err(signal::Interrupted.to_string());
         }
-        let failed = |e: anyhow::Error| format!("the push of `{}` failed: {e:#}", job.id);
-        let child = Streamed::start(&cmd).map_err(failed)?;
-        children.set(job_index, child.pids());
-        let (code, output) = child.finish(|line| task.line(line)).map_err(failed)?;
-        if code != 0 {
-            let tail: String = exec::tail_lines(&output, 10)
-                .lines()
-                .map(|l| format!("\n  | {l}"))
-                .collect();
-            let hint = login::hint(reg, &output)
-                .map(|h| format!("\n{h}"))
-                .unwrap_or_default();
-            return Err(format!(
-                "the push of `{}` failed: `{cmd}` exited with status {code}{tail}{hint}",
-                job.id
-            ));
-        }
+        let output = run_job(
+            &cmd,
+            job_index,
+            children,
+            &format!("push of `{}`", job.id),
+            10,
+            |line| task.line(line),
+            |output| login::hint(reg, output),
+        )?;
         let digest = transfer::pushed_digest(&output, &remote.tag).ok_or_else(|| {
             format!(
                 "the push of `{}` succeeded but `{cmd}` printed no `{}: digest: sha256:…` line to read the digest from",

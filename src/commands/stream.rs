@@ -1,0 +1,36 @@
+//! One child process run as a scheduled job (a build, a push, a pull): its pids registered so
+//! Ctrl-C reaches it, its output streamed line by line, and a failure turned into the one
+//! message shape every such job uses: what failed, the exact command, its status, the tail of
+//! its output, and a hint when one is known.
+
+use crate::exec::{self, Cmd, Streamed};
+use crate::scheduler::Children;
+
+/// Runs `cmd` as job `job`. `what` names the work (`build of `km/test``); `hint` may add a
+/// line from the output (the login command after an unauthorized push, the log's path).
+/// Returns the whole output on success.
+pub fn run_job(
+    cmd: &Cmd,
+    job: usize,
+    children: &Children,
+    what: &str,
+    tail: usize,
+    on_line: impl FnMut(&str),
+    hint: impl FnOnce(&str) -> Option<String>,
+) -> Result<String, String> {
+    let failed = |e: anyhow::Error| format!("the {what} failed: {e:#}");
+    let child = Streamed::start(cmd).map_err(failed)?;
+    children.set(job, child.pids());
+    let (code, output) = child.finish(on_line).map_err(failed)?;
+    if code == 0 {
+        return Ok(output);
+    }
+    let tail: String = exec::tail_lines(&output, tail)
+        .lines()
+        .map(|l| format!("\n  | {l}"))
+        .collect();
+    let hint = hint(&output).map(|h| format!("\n{h}")).unwrap_or_default();
+    Err(format!(
+        "the {what} failed: `{cmd}` exited with status {code}{tail}{hint}"
+    ))
+}
