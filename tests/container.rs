@@ -359,3 +359,24 @@ fn extract_needs_artifacts_or_a_path() {
     t.run(&["extract", "test", "opt/x", "d"])
         .fails_with("error: `opt/x` is not an absolute path in the image; write it as `/opt/x`\n");
 }
+
+#[test]
+fn a_dry_run_with_no_engine_notes_it_and_still_prints_the_command() {
+    let t = workspace();
+    t.file("engine-down", "");
+    let out = t.run(&["--dry-run", "run", "test", "--name", "c1"]);
+    out.ok();
+    assert!(
+        out.stdout
+            .starts_with("docker run --rm --name c1 --pull never "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.starts_with(&format!(
+            "note: cannot ask the engine which images exist (the docker engine is not reachable; start it (e.g. `sudo systemctl start docker`) or point `DOCKER_HOST` at a running one); assuming `{TEST}` exists\n"
+        )),
+        "{}",
+        out.stderr
+    );
+}

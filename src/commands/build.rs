@@ -43,10 +43,8 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
             img.id, img.name
         ));
     }
-    let jobs = args
-        .jobs
-        .or_else(|| ctx.env.get(&["JOBS"]).and_then(|j| j.parse().ok()))
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = super::parallel::jobs(ctx, args.jobs, cores);
     execute(ctx, &plan, jobs, args.keep_going)
 }
 

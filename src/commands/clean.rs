@@ -51,10 +51,7 @@ pub fn run(ctx: &Ctx, args: &CleanArgs, tag: Option<String>) -> anyhow::Result<i
             .map(|r| join(&reg.path, r))
             .collect(),
     };
-    let jobs = args
-        .jobs
-        .or_else(|| ctx.env.get(&["JOBS"]).and_then(|j| j.parse().ok()))
-        .unwrap_or(8);
+    let jobs = super::parallel::jobs(ctx, args.jobs, 8);
     let outcomes: Vec<Mutex<Outcome>> = repos.iter().map(|_| Mutex::default()).collect();
     let independent = vec![Vec::new(); repos.len()];
     let now = jiff::Timestamp::now();

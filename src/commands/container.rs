@@ -2,12 +2,10 @@
 //! locally (imagemk never pulls behind the user's back), gathering the host facts, and running
 //! a container so that its exit status becomes imagemk's and Ctrl-C leaves nothing behind.
 
-use std::collections::BTreeSet;
-
 use super::Ctx;
 use crate::config::Image;
 use crate::container::{self, facts, run::Planned, Engine, Facts};
-use crate::{docker, exec, signal, ExitStatus};
+use crate::{exec, signal, ExitStatus};
 
 /// Resolves `spec`: an image key (`test`, `node/test`), else an image kind of the current
 /// component (what the make targets pass).
@@ -37,19 +35,9 @@ pub fn pick_one(ctx: &Ctx, spec: &str) -> anyhow::Result<usize> {
 /// Fails unless the image is in the local engine, saying how to get it. In a dry run an
 /// unreachable engine is only a note.
 pub fn ensure_present(ctx: &Ctx, image: &Image) -> anyhow::Result<()> {
-    let query = exec::require(docker::DOCKER)
-        .and_then(|_| exec::capture(&docker::image_list()))
-        .map_err(docker::explain_engine_error);
-    let present: BTreeSet<String> = match query {
-        Ok(out) => out.stdout.lines().map(str::to_string).collect(),
-        Err(e) if ctx.dry_run => {
-            ctx.progress.println(&format!(
-                "note: cannot ask the engine whether `{}` exists ({e:#})",
-                image.name
-            ));
-            return Ok(());
-        }
-        Err(e) => return Err(e),
+    let assumed = format!("assuming `{}` exists", image.name);
+    let Some(present) = super::engine::local_images(ctx, &assumed)? else {
+        return Ok(());
     };
     if present.contains(&image.name.to_string()) {
         return Ok(());

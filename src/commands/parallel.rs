@@ -1,15 +1,16 @@
-//! For commands that run one job per image through the scheduler (push, pull): how many at
+//! For commands that run jobs through the scheduler (build, push, pull, clean): how many at
 //! once, and one error for the jobs that failed.
 
 use super::Ctx;
 use crate::scheduler::State;
 
 /// Registry transfers at once when neither `-j` nor `JOBS` says: network-bound, so a few.
-pub const DEFAULT_JOBS: usize = 4;
+pub const TRANSFERS: usize = 4;
 
-pub fn jobs(ctx: &Ctx, flag: Option<usize>) -> usize {
+/// Jobs at once: `-j`, else `JOBS`, else `default`; at least one.
+pub fn jobs(ctx: &Ctx, flag: Option<usize>, default: usize) -> usize {
     flag.or_else(|| ctx.env.get(&["JOBS"]).and_then(|j| j.parse().ok()))
-        .unwrap_or(DEFAULT_JOBS)
+        .unwrap_or(default)
         .max(1)
 }
 

@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, args: &PullArgs) -> anyhow::Result<i32> {
     let deps = vec![Vec::new(); jobs.len()];
     let states = scheduler::run(
         &deps,
-        parallel::jobs(ctx, args.jobs),
+        parallel::jobs(ctx, args.jobs, parallel::TRANSFERS),
         false,
         |i, children| {
             let job = &jobs[i];

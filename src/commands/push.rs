@@ -54,7 +54,12 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
-    let results = execute(ctx, &reg, &jobs, parallel::jobs(ctx, args.jobs))?;
+    let results = execute(
+        ctx,
+        &reg,
+        &jobs,
+        parallel::jobs(ctx, args.jobs, parallel::TRANSFERS),
+    )?;
     report(&jobs, &results, args.json)?;
     Ok(0)
 }
