@@ -273,15 +273,16 @@ fn extract_renders_create_copy_move_remove() {
         &["-n", "extract", "buildenv", "--name", "x1"],
         &format!(
             "docker create --pull never --name x1 {BUILDENV} true\n\
-             docker cp x1:/opt/blank/bin $ROOT/blank/.imagemk-extract-x1-0\n\
-             # move $ROOT/blank/.imagemk-extract-x1-0/bin -> $ROOT/blank/bin\n\
-             docker cp x1:/opt/blank/VERSION $ROOT/blank/.imagemk-extract-x1-1\n\
-             # move $ROOT/blank/.imagemk-extract-x1-1/VERSION -> $ROOT/blank/VERSION\n\
+             cd $ROOT/blank && docker cp x1:/opt/blank/bin ./.imagemk-extract-x1-0/copy\n\
+             # then the copy replaces $ROOT/blank/bin\n\
+             cd $ROOT/blank && docker cp x1:/opt/blank/VERSION ./.imagemk-extract-x1-1/copy\n\
+             # then the copy replaces $ROOT/blank/VERSION\n\
              docker rm --force x1\n"
         ),
         "",
     );
     let mut t = t;
+    t.file("out/.keep", "");
     t.cd("sub");
     check(
         &t,
@@ -296,8 +297,8 @@ fn extract_renders_create_copy_move_remove() {
         ],
         &format!(
             "docker create --pull never --name x1 {TEST} true\n\
-             docker cp x1:/etc/os-release $ROOT/out/.imagemk-extract-x1-0\n\
-             # move $ROOT/out/.imagemk-extract-x1-0/os-release -> $ROOT/out/os\n\
+             cd $ROOT/out && docker cp x1:/etc/os-release ./.imagemk-extract-x1-0/copy\n\
+             # then the copy replaces $ROOT/out/os\n\
              docker rm --force x1\n"
         ),
         "",

@@ -1,6 +1,8 @@
 //! `imagemk extract IMAGE [PATH DEST]`: copies a path (or, without one, the image's
-//! `artifacts:`) out of a local image. The temporary container is removed whatever happens,
-//! and each copy lands beside its destination first, so a failure leaves DEST untouched.
+//! `artifacts:`) out of a local image. The temporary container is removed whatever happens;
+//! each copy lands in a temporary directory beside its destination, and only when every copy
+//! succeeded are the destinations swapped in (old aside, new in, old deleted last), so a
+//! failure or a signal at any point leaves every DEST as it was.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,14 +13,16 @@ use super::container::{ensure_present, name, pick_one};
 use super::Ctx;
 use crate::cli::ExtractArgs;
 use crate::config::Image;
-use crate::container::extract::{self, Plan};
+use crate::container::dest::{resolve, Protected};
+use crate::container::extract::{self, Plan, Request};
+use crate::container::swap::{self, Swap};
 use crate::{exec, signal};
 
 pub fn run(ctx: &Ctx, args: &ExtractArgs) -> anyhow::Result<i32> {
     let image = &ctx.ws.images[pick_one(ctx, &args.image)?];
-    let paths = paths(ctx, image, args)?;
+    let requests = requests(ctx, image, args)?;
     let name = name(args.name.as_deref(), image, ctx)?;
-    let plan = extract::plan(&name, &image.name.to_string(), &paths)?;
+    let plan = extract::plan(&name, &image.name.to_string(), &requests, &protected(ctx))?;
     ensure_present(ctx, image)?;
     if ctx.dry_run {
         for line in plan.lines() {
@@ -30,11 +34,26 @@ pub fn run(ctx: &Ctx, args: &ExtractArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// The workspace root, every component directory and every `images.yaml`.
+pub fn protected(ctx: &Ctx) -> Protected {
+    ctx.ws
+        .components
+        .iter()
+        .fold(Protected::new(&ctx.ws.root), |p, c| {
+            p.component(&c.name, &c.dir, &c.file)
+        })
+}
+
 /// `PATH DEST` from the command line, else the image's `artifacts:` (destinations from the
-/// component directory).
-fn paths(ctx: &Ctx, image: &Image, args: &ExtractArgs) -> anyhow::Result<Vec<(String, PathBuf)>> {
+/// component directory, inside the workspace).
+fn requests(ctx: &Ctx, image: &Image, args: &ExtractArgs) -> anyhow::Result<Vec<Request>> {
     match (&args.path, &args.dest) {
-        (Some(p), Some(d)) => Ok(vec![(p.clone(), lexical(&ctx.cwd.join(d)))]),
+        (Some(p), Some(d)) => Ok(vec![Request {
+            from: p.clone(),
+            to: ctx.cwd.join(d),
+            shown: d.to_string_lossy().into_owned(),
+            artifact: false,
+        }]),
         (Some(_), None) => {
             bail!("`extract` needs a destination after the path: `imagemk extract IMAGE PATH DEST`")
         }
@@ -48,32 +67,27 @@ fn paths(ctx: &Ctx, image: &Image, args: &ExtractArgs) -> anyhow::Result<Vec<(St
                     args.image
                 );
             }
-            Ok(image
+            let root = resolve(&ctx.ws.root);
+            image
                 .artifacts
                 .iter()
-                .map(|a| (a.from.clone(), lexical(&comp.dir.join(&a.to))))
-                .collect())
+                .map(|a| {
+                    let to = comp.dir.join(&a.to);
+                    if !resolve(&to).starts_with(&root) {
+                        bail!(
+                            "`to: {}` of an artifact of image `{}` is outside the workspace (`{}`); artifacts land in the tree: give a path from the component directory in `{}`",
+                            a.to, image.id, resolve(&to).display(), comp.file.display()
+                        );
+                    }
+                    Ok(Request { from: a.from.clone(), to, shown: a.to.clone(), artifact: true })
+                })
+                .collect()
         }
     }
 }
 
-/// `path` with `.` and `..` resolved by name (DEST may not exist yet).
-fn lexical(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// Removes the container when dropped: after success, on error, on Ctrl-C.
+/// Removes the container when dropped: after success, on error, on Ctrl-C. Armed before
+/// `docker create` runs, so a create cut short by a signal leaves nothing either.
 struct Container<'a>(&'a Plan);
 
 impl Drop for Container<'_> {
@@ -82,67 +96,120 @@ impl Drop for Container<'_> {
     }
 }
 
-/// Removes the temporary directories when dropped.
-struct Temps(Vec<PathBuf>);
+/// Removes the temporary directories, and the parent directories this run created, when
+/// dropped (the latter only while empty, i.e. when nothing was put in place).
+#[derive(Default)]
+struct Temps {
+    tmps: Vec<PathBuf>,
+    created: Vec<PathBuf>,
+}
 
 impl Drop for Temps {
     fn drop(&mut self) {
-        for t in &self.0 {
+        for t in &self.tmps {
             let _ = fs::remove_dir_all(t);
+        }
+        for d in self.created.iter().rev() {
+            let _ = fs::remove_dir(d);
         }
     }
 }
 
+fn interrupted() -> anyhow::Result<()> {
+    match signal::interrupted() {
+        true => Err(signal::Interrupted.into()),
+        false => Ok(()),
+    }
+}
+
 fn execute(ctx: &Ctx, plan: &Plan, image: &Image) -> anyhow::Result<()> {
+    interrupted()?;
+    let _container = Container(plan);
     exec::capture(&plan.create)
         .with_context(|| format!("creating a container of `{}` to copy from", image.name))?;
-    let _container = Container(plan);
-    let _temps = Temps(plan.copies.iter().map(|c| c.tmp.clone()).collect());
+    let mut temps = Temps::default();
     for c in &plan.copies {
-        if signal::interrupted() {
-            return Err(signal::Interrupted.into());
-        }
-        let parent = c.tmp.parent().unwrap_or(Path::new("/"));
-        fs::create_dir_all(parent).with_context(|| format!("creating `{}`", parent.display()))?;
-        let _ = fs::remove_dir_all(&c.tmp);
-        fs::create_dir(&c.tmp).with_context(|| format!("creating `{}`", c.tmp.display()))?;
-        if let Err(e) = exec::capture(&c.cmd) {
-            let text = format!("{e:#}");
-            if text.contains("No such container:path") || text.contains("Could not find the file") {
-                bail!(
-                    "`{}` does not exist in image `{}` (`{}`); nothing was written to `{}`",
-                    c.from,
-                    image.id,
-                    image.name,
-                    c.to.display()
-                );
-            }
-            return Err(e.context(format!("copying `{}` out of `{}`", c.from, image.name)));
-        }
+        interrupted()?;
+        stage(c, &mut temps, image)?;
     }
-    // Every copy succeeded: only now are the destinations replaced.
+    interrupted()?;
+    let protected = protected(ctx);
+    let mut moves = Vec::new();
     for c in &plan.copies {
-        replace(&c.copied, &c.to)?;
+        moves.extend(swap::moves(c, &protected)?);
+    }
+    let mut swap = Swap::default();
+    let applied = swap.apply(&moves).and_then(|_| interrupted());
+    if let Err(e) = applied {
+        return Err(undo(swap, temps, e));
+    }
+    drop(temps);
+    for c in &plan.copies {
         ctx.progress.println(&format!(
             "extracted {}:{} -> {}",
             image.id,
             c.from,
-            c.to.display()
+            c.destination().display()
         ));
     }
     Ok(())
 }
 
-/// Moves `from` to `to`, replacing what was there.
-fn replace(from: &Path, to: &Path) -> anyhow::Result<()> {
-    if let Ok(meta) = to.symlink_metadata() {
-        let removed = if meta.is_dir() {
-            fs::remove_dir_all(to)
-        } else {
-            fs::remove_file(to)
-        };
-        removed.with_context(|| format!("replacing `{}`", to.display()))?;
+/// Undoes the swap after `err`. An old destination that cannot be put back is kept where it
+/// was moved aside (its temporary directory is not removed), and the error says where.
+fn undo(mut swap: Swap, mut temps: Temps, err: anyhow::Error) -> anyhow::Error {
+    let stuck = swap.undo();
+    if stuck.is_empty() {
+        return err;
     }
-    fs::rename(from, to)
-        .with_context(|| format!("moving `{}` to `{}`", from.display(), to.display()))
+    temps.tmps.clear();
+    temps.created.clear();
+    let list: Vec<String> = stuck
+        .iter()
+        .map(|m| format!("`{}` is at `{}`", m.target.display(), m.aside.display()))
+        .collect();
+    err.context(format!(
+        "could not put back every old destination; move them back by hand: {}",
+        list.join(", ")
+    ))
+}
+
+/// Creates the copy's temporary directory (and missing parents) and runs its `docker cp`,
+/// stopping it at once on a signal.
+fn stage(c: &extract::Copy, temps: &mut Temps, image: &Image) -> anyhow::Result<()> {
+    create_parents(&c.parent, &mut temps.created)?;
+    let _ = fs::remove_dir_all(&c.tmp);
+    fs::create_dir(&c.tmp).with_context(|| format!("creating `{}`", c.tmp.display()))?;
+    temps.tmps.push(c.tmp.clone());
+    let (code, output) = swap::run_stoppable(&c.cmd)?;
+    interrupted()?;
+    if code == 0 {
+        return Ok(());
+    }
+    if output.contains("No such container:path") || output.contains("Could not find the file") {
+        bail!(
+            "`{}` does not exist in image `{}` (`{}`); nothing was written to `{}`",
+            c.from,
+            image.id,
+            image.name,
+            c.destination().display()
+        );
+    }
+    bail!(
+        "copying `{}` out of `{}` failed (exit status {code}); nothing was written to `{}`:\n{}",
+        c.from,
+        image.name,
+        c.destination().display(),
+        exec::tail_lines(&output, 10)
+    )
+}
+
+/// Creates `dir` and its missing parents, recording each one created.
+fn create_parents(dir: &Path, created: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    for d in missing.into_iter().rev() {
+        fs::create_dir(d).with_context(|| format!("creating `{}`", d.display()))?;
+        created.push(d.to_path_buf());
+    }
+    Ok(())
 }

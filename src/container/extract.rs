@@ -1,14 +1,24 @@
 //! `imagemk extract` as data: one `docker create` (never started), one `docker cp` per path
-//! into a temporary directory beside its destination, the moves into place, and `docker rm`.
-//! Copying beside the destination first means a failed copy leaves nothing half-written.
+//! into a temporary directory in the directory that receives it, the swaps into place, and
+//! `docker rm`. Copying beside the destination first means a failed copy leaves nothing
+//! half-written, and the swap (old aside, new in, old deleted last) can be undone.
+//!
+//! Destinations follow `docker cp`: an existing directory receives the copy inside it under
+//! the source's name (`SRC/.`: the source's entries), an existing file is replaced by a file,
+//! a path that does not exist becomes the copy, and `DEST/` must be a directory. Unlike
+//! `docker cp`, an entry that already exists is replaced whole rather than merged into.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
+use super::dest::{means_contents, names_a_directory, resolve, Protected};
 use super::remove;
 use crate::docker::DOCKER;
 use crate::exec::Cmd;
+
+/// The name the copy gets inside its temporary directory.
+pub const STAGED: &str = "copy";
 
 /// `docker create` of a container that is only copied from. `true` is a placeholder command
 /// for images that define none; the container is never started.
@@ -16,11 +26,29 @@ pub fn create(name: &str, image: &str) -> Cmd {
     Cmd::new(DOCKER).args(["create", "--pull", "never", "--name", name, image, "true"])
 }
 
-pub fn copy_out(name: &str, path: &str, dir: &Path) -> Cmd {
+/// `docker cp NAME:PATH ./TMP/copy`, run in the receiving directory: the host side is a
+/// relative path starting with `.`, which docker never reads as `container:path`, and the
+/// directory itself (any bytes, `:` included) is never part of an argument.
+pub fn copy_out(name: &str, path: &str, parent: &Path, tmp_name: &str) -> Cmd {
     Cmd::new(DOCKER)
         .arg("cp")
         .arg(format!("{name}:{path}"))
-        .arg(dir.to_string_lossy())
+        .arg(format!("./{tmp_name}/{STAGED}"))
+        .cwd(parent)
+}
+
+/// How the copy is put in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Install {
+    /// The copy replaces `target` whole. `strict` (a command-line DEST, as docker cp): an
+    /// existing target must be of the copy's kind, and `dir_only`: the copy must be a directory.
+    Replace {
+        target: PathBuf,
+        strict: bool,
+        dir_only: bool,
+    },
+    /// `SRC/.` into an existing directory: each entry of the copy replaces its namesake there.
+    Contents { dir: PathBuf },
 }
 
 /// One path to copy out of the image.
@@ -28,13 +56,29 @@ pub fn copy_out(name: &str, path: &str, dir: &Path) -> Cmd {
 pub struct Copy {
     /// Absolute path inside the image.
     pub from: String,
-    /// Destination on the host (absolute).
-    pub to: PathBuf,
-    /// The temporary directory beside `to` that `docker cp` writes into.
+    /// The destination as the user wrote it, for messages.
+    pub shown: String,
+    /// The directory that receives the copy; it holds `tmp`.
+    pub parent: PathBuf,
+    /// The temporary directory (`parent/.imagemk-extract-NAME-I`), removed at the end.
     pub tmp: PathBuf,
-    /// Where the copy appears inside `tmp`.
-    pub copied: PathBuf,
+    pub install: Install,
     pub cmd: Cmd,
+}
+
+impl Copy {
+    /// Where `docker cp` writes: `tmp/copy`.
+    pub fn staged(&self) -> PathBuf {
+        self.tmp.join(STAGED)
+    }
+
+    /// What the copy replaces (or, for `SRC/.`, the directory it goes into), for messages.
+    pub fn destination(&self) -> &Path {
+        match &self.install {
+            Install::Replace { target, .. } => target,
+            Install::Contents { dir } => dir,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -51,40 +95,68 @@ impl Plan {
         let mut out = vec![self.create.to_string()];
         for c in &self.copies {
             out.push(c.cmd.to_string());
-            out.push(format!(
-                "# move {} -> {}",
-                c.copied.display(),
-                c.to.display()
-            ));
+            out.push(match &c.install {
+                Install::Replace { target, .. } => {
+                    format!("# then the copy replaces {}", target.display())
+                }
+                Install::Contents { dir } => format!(
+                    "# then each entry of the copy replaces its namesake in {}",
+                    dir.display()
+                ),
+            });
         }
         out.push(self.remove.to_string());
         out
     }
 }
 
-/// Plans copying each `(path in image, absolute destination)` out of `image`.
-pub fn plan(name: &str, image: &str, paths: &[(String, PathBuf)]) -> anyhow::Result<Plan> {
+/// A path to copy and where to: an `artifacts:` entry (replaced whole, created with its
+/// parents, inside the workspace) or a command-line `PATH DEST` (docker cp's rules).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub from: String,
+    /// Absolute (joined to the directory it is relative to), as written otherwise.
+    pub to: PathBuf,
+    pub shown: String,
+    pub artifact: bool,
+}
+
+/// Plans copying each request out of `image`; refuses destinations `protected` covers.
+pub fn plan(
+    name: &str,
+    image: &str,
+    requests: &[Request],
+    protected: &Protected,
+) -> anyhow::Result<Plan> {
     let mut copies = Vec::new();
-    for (i, (from, to)) in paths.iter().enumerate() {
-        if !from.starts_with('/') {
-            bail!("`{from}` is not an absolute path in the image; write it as `/{from}`");
-        }
-        let Some(base) = Path::new(from).file_name() else {
-            bail!("`{from}` names no file or directory in the image; give the path of one");
+    for (i, r) in requests.iter().enumerate() {
+        let base = check_source(&r.from)?;
+        let resolved = resolve(&r.to);
+        protected.check(&r.shown, &resolved)?;
+        let install = if r.artifact {
+            Install::Replace {
+                target: resolved,
+                strict: false,
+                dir_only: false,
+            }
+        } else {
+            install_for(r, resolved, base)?
         };
-        let (Some(parent), Some(_)) = (to.parent(), to.file_name()) else {
-            bail!(
-                "`{}` cannot be a destination; give a file or directory path",
-                to.display()
-            );
+        let parent = match &install {
+            Install::Replace { target, .. } => {
+                protected.check(&r.shown, target)?;
+                target.parent().unwrap_or(Path::new("/")).to_path_buf()
+            }
+            Install::Contents { dir } => dir.clone(),
         };
-        let tmp = parent.join(format!(".imagemk-extract-{name}-{i}"));
+        let tmp_name = format!(".imagemk-extract-{name}-{i}");
         copies.push(Copy {
-            from: from.clone(),
-            to: to.clone(),
-            copied: tmp.join(base),
-            cmd: copy_out(name, from, &tmp),
-            tmp,
+            from: r.from.clone(),
+            shown: r.shown.clone(),
+            tmp: parent.join(&tmp_name),
+            cmd: copy_out(name, &r.from, &parent, &tmp_name),
+            parent,
+            install,
         });
     }
     Ok(Plan {
@@ -95,35 +167,136 @@ pub fn plan(name: &str, image: &str, paths: &[(String, PathBuf)]) -> anyhow::Res
     })
 }
 
+/// The source's base name; refuses relative paths and paths that name nothing.
+fn check_source(from: &str) -> anyhow::Result<&str> {
+    if !from.starts_with('/') {
+        bail!("`{from}` is not an absolute path in the image; write it as `/{from}`");
+    }
+    match Path::new(from).file_name().and_then(|b| b.to_str()) {
+        Some(base) => Ok(base),
+        None => bail!("`{from}` names no file or directory in the image; give the path of one"),
+    }
+}
+
+/// docker cp's rules for a command-line DEST that resolves to `resolved`.
+fn install_for(r: &Request, resolved: PathBuf, base: &str) -> anyhow::Result<Install> {
+    let dir_only = names_a_directory(&r.to);
+    match std::fs::metadata(&resolved) {
+        Ok(m) if m.is_dir() && means_contents(&r.from) => Ok(Install::Contents { dir: resolved }),
+        Ok(m) if m.is_dir() => Ok(Install::Replace {
+            target: resolved.join(base),
+            strict: true,
+            dir_only: false,
+        }),
+        Ok(_) if dir_only => bail!(
+            "`{}` is not a directory, but the trailing `/` says it should be one; drop the `/` to replace the file",
+            r.shown
+        ),
+        Ok(_) => Ok(Install::Replace {
+            target: resolved,
+            strict: true,
+            dir_only: false,
+        }),
+        Err(_) => {
+            let parent = resolved.parent().unwrap_or(Path::new("/"));
+            if !parent.is_dir() {
+                bail!(
+                    "the directory `{}` that would receive `{}` does not exist; create it first",
+                    parent.display(),
+                    r.shown
+                );
+            }
+            Ok(Install::Replace {
+                target: resolved,
+                strict: true,
+                dir_only,
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn req(from: &str, to: &Path, artifact: bool) -> Request {
+        Request {
+            from: from.into(),
+            to: to.to_path_buf(),
+            shown: to.to_string_lossy().into_owned(),
+            artifact,
+        }
+    }
+
     #[test]
-    fn renders_create_copy_move_remove() {
+    fn renders_create_copy_swap_remove() {
         let p = plan(
             "x1",
             "ns/buildenv:latest",
-            &[("/opt/kontain/bin".into(), PathBuf::from("/w/p/blank/bin"))],
+            &[req("/opt/kontain/bin", Path::new("/w/p/blank/bin"), true)],
+            &Protected::new(Path::new("/w")),
         )
         .unwrap();
         assert_eq!(
             p.lines(),
             [
                 "docker create --pull never --name x1 ns/buildenv:latest true",
-                "docker cp x1:/opt/kontain/bin /w/p/blank/.imagemk-extract-x1-0",
-                "# move /w/p/blank/.imagemk-extract-x1-0/bin -> /w/p/blank/bin",
+                "cd /w/p/blank && docker cp x1:/opt/kontain/bin ./.imagemk-extract-x1-0/copy",
+                "# then the copy replaces /w/p/blank/bin",
                 "docker rm --force x1",
             ]
         );
     }
 
     #[test]
-    fn rejects_relative_and_rootless_paths() {
+    fn follows_docker_cp_for_existing_and_missing_destinations() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        std::fs::create_dir(root.join("out")).unwrap();
+        std::fs::write(root.join("file"), "").unwrap();
+        let ws = Protected::new(&root.join("ws"));
+        let one = |from: &str, to: &str| {
+            plan("x", "i", &[req(from, &root.join(to), false)], &ws)
+                .map(|p| p.copies[0].install.clone())
+                .map_err(|e| e.to_string().replace(&*root.to_string_lossy(), "R"))
+        };
+        let replace = |t: &str, dir_only| Install::Replace {
+            target: root.join(t),
+            strict: true,
+            dir_only,
+        };
+        assert_eq!(one("/a/f", "out"), Ok(replace("out/f", false)));
+        assert_eq!(one("/a/f", "out/"), Ok(replace("out/f", false)));
+        assert_eq!(one("/a/f", "out/."), Ok(replace("out/f", false)));
+        assert_eq!(one("/a/d/", "out"), Ok(replace("out/d", false)));
+        let contents = Install::Contents {
+            dir: root.join("out"),
+        };
+        assert_eq!(one("/a/d/.", "out"), Ok(contents));
+        assert_eq!(one("/a/d/.", "new"), Ok(replace("new", false)));
+        assert_eq!(one("/a/f", "new/"), Ok(replace("new", true)));
+        assert_eq!(one("/a/f", "file"), Ok(replace("file", false)));
+        assert_eq!(
+            one("/a/f", "file/"),
+            Err("`R/file/` is not a directory, but the trailing `/` says it should be one; drop the `/` to replace the file".into())
+        );
+        assert_eq!(
+            one("/a/f", "no/new"),
+            Err("the directory `R/no` that would receive `R/no/new` does not exist; create it first".into())
+        );
+    }
+
+    #[test]
+    fn refuses_relative_and_rootless_paths() {
         let err = |from: &str| {
-            plan("x", "i", &[(from.into(), PathBuf::from("/w/d"))])
-                .unwrap_err()
-                .to_string()
+            plan(
+                "x",
+                "i",
+                &[req(from, Path::new("/w/d"), true)],
+                &Protected::default(),
+            )
+            .unwrap_err()
+            .to_string()
         };
         assert_eq!(
             err("opt/x"),

@@ -1,9 +1,11 @@
 //! Containers for the dev loop: `docker run` for `run` and `withdocker`, and `docker create` /
 //! `cp` / `rm` for `extract`, built as data from an image's `run:` options and the host facts.
 
+pub mod dest;
 pub mod extract;
 pub mod facts;
 pub mod run;
+pub mod swap;
 
 pub use facts::{Engine, Facts};
 
