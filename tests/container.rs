@@ -144,8 +144,7 @@ fn a_terminal_gets_dash_i_and_dash_t() {
     );
     on_a_terminal(&t, "-n withdocker --name c1 -- make").is(
         0,
-        &format!("{ABSENT}docker run --rm --name c1 --pull never -i -t --init --user {} --volume '$ROOT:$ROOT' --workdir '$ROOT' --env MAKEFLAGS --env TOKEN --device /dev/null --ulimit nofile=1024:2048 {BUILDENV} make\n", uid_gid())
-            .replace("'$ROOT:$ROOT'", "$ROOT:$ROOT").replace("'$ROOT'", "$ROOT"),
+        &format!("{ABSENT}docker run --rm --name c1 --pull never -i -t --init --user {} --mount type=bind,source=$ROOT,target=$ROOT --workdir $ROOT --env MAKEFLAGS --env TOKEN --device /dev/null --ulimit nofile=1024:2048 {BUILDENV} make\n", uid_gid()),
         "",
     );
 }
@@ -157,7 +156,7 @@ fn withdocker_on_a_rootful_engine_runs_as_you() {
     check(
         &t,
         &["-n", "withdocker", "--name", "c1", "--", "make", "all"],
-        &format!("docker run --rm --name c1 --pull never --init --user {} --volume $ROOT:$ROOT --workdir $ROOT/sub/dir --env MAKEFLAGS --env TOKEN --device /dev/null --ulimit nofile=1024:2048 {BUILDENV} make all\n", uid_gid()),
+        &format!("docker run --rm --name c1 --pull never --init --user {} --mount type=bind,source=$ROOT,target=$ROOT --workdir $ROOT/sub/dir --env MAKEFLAGS --env TOKEN --device /dev/null --ulimit nofile=1024:2048 {BUILDENV} make all\n", uid_gid()),
         ABSENT,
     );
 }
@@ -169,7 +168,7 @@ fn withdocker_on_a_rootless_engine_passes_no_user() {
     check(
         &t,
         &["-n", "withdocker", "--image", "test", "--name", "c1", "--", "make"],
-        &format!("docker run --rm --name c1 --pull never --volume $ROOT:$ROOT --workdir $ROOT --env MAKEFLAGS --network none {TEST} make\n"),
+        &format!("docker run --rm --name c1 --pull never --mount type=bind,source=$ROOT,target=$ROOT --workdir $ROOT --env MAKEFLAGS --network none {TEST} make\n"),
         "",
     );
 }
@@ -213,7 +212,7 @@ fn withdocker_uses_the_invoking_uid_and_gid() {
     );
     t.output(cmd).is(
         0,
-        &format!("docker run --rm --name c1 --pull never --user 4321:4322 --volume $ROOT:$ROOT --workdir $ROOT --env MAKEFLAGS --network none {TEST} id\n"),
+        &format!("docker run --rm --name c1 --pull never --user 4321:4322 --mount type=bind,source=$ROOT,target=$ROOT --workdir $ROOT --env MAKEFLAGS --network none {TEST} id\n"),
         "",
     );
 }

@@ -95,6 +95,10 @@ pub fn execute(ctx: &Ctx, planned: &Planned, name: &str, image: &Image) -> anyho
         println!("{}", planned.cmd);
         return Ok(0);
     }
+    // A signal while the engine was being asked: the container is never started.
+    if signal::interrupted() {
+        return Err(signal::Interrupted.into());
+    }
     let remove = container::remove(name);
     let code = exec::interactive_with_stop(&planned.cmd, &remove)?;
     if signal::interrupted() {

@@ -63,10 +63,19 @@ impl DockerRun {
         }
     }
 
-    /// Bind-mounts `dir` at the same absolute path inside.
-    pub fn mount_same_path(self, dir: &Path) -> Self {
-        let d = dir.to_string_lossy();
-        self.flag("--volume", format!("{d}:{d}"))
+    /// Bind-mounts `dir` at the same absolute path inside, with `--mount` (whose value is
+    /// CSV: a path with `:` or `=` needs nothing, one with `,` or `"` is quoted), never `-v`,
+    /// which splits on `:`.
+    pub fn mount_same_path(self, dir: &Utf8Dir) -> Self {
+        let d = &dir.0;
+        self.flag(
+            "--mount",
+            format!(
+                "type=bind,{},{}",
+                csv_field(&format!("source={d}")),
+                csv_field(&format!("target={d}"))
+            ),
+        )
     }
 
     pub fn workdir(self, dir: Option<&str>) -> Self {
@@ -76,11 +85,11 @@ impl DockerRun {
         }
     }
 
-    /// `-e NAME` for each name: docker copies the value from its own environment, so values
-    /// never appear in a command line or a log.
-    pub fn env_names<'a>(mut self, names: impl IntoIterator<Item = &'a String>) -> Self {
+    /// `--env NAME` for each name: docker copies the value from its own environment, so
+    /// values never appear in a command line or a log. An [`EnvName`] cannot hold a value.
+    pub fn env_names<'a>(mut self, names: impl IntoIterator<Item = &'a EnvName>) -> Self {
         for n in names {
-            self = self.flag("--env", n.clone());
+            self = self.flag("--env", n.0.clone());
         }
         self
     }
@@ -111,6 +120,63 @@ impl DockerRun {
     pub fn finish(self, image: &str, command: &[String]) -> Cmd {
         self.0.arg(image).args(command.iter().cloned())
     }
+}
+
+/// A field of docker's `--mount` CSV value, quoted when it holds `,`, `"` or a line break.
+fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+/// A directory whose path is UTF-8 (a docker argument is text).
+#[derive(Debug, Clone)]
+pub struct Utf8Dir(String);
+
+impl Utf8Dir {
+    pub fn new(dir: &Path, what: &str) -> anyhow::Result<Utf8Dir> {
+        match dir.to_str() {
+            Some(s) => Ok(Utf8Dir(s.to_string())),
+            None => bail!(
+                "the path of {what} (`{}`) is not valid UTF-8, and docker takes paths as text; rename it",
+                dir.display()
+            ),
+        }
+    }
+}
+
+/// The name of an environment variable passed with `--env NAME`: never `NAME=VALUE`, which
+/// would put the value in the command line, `ps`, `--dry-run` and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvName(String);
+
+impl EnvName {
+    pub fn new(name: &str, image: &str) -> anyhow::Result<EnvName> {
+        if let Some((key, _)) = name.split_once('=') {
+            bail!(
+                "`run.env` of image `{image}` lists `{key}=…`: values are never passed to a container; list the name only (`{key}`) and set it in the environment"
+            );
+        }
+        if name.is_empty() || name.contains('\0') {
+            bail!("`run.env` of image `{image}` lists an empty or invalid name; list variable names such as `KM_TOKEN`");
+        }
+        Ok(EnvName(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The image's `run.env` as names, refusing anything else.
+fn env_names(req: &Request) -> anyhow::Result<Vec<EnvName>> {
+    req.options
+        .env
+        .iter()
+        .map(|n| EnvName::new(n, req.image_id))
+        .collect()
 }
 
 /// The configured devices that exist on this host, and a warning for each that does not.
@@ -171,7 +237,7 @@ pub fn run(req: &Request, facts: &Facts) -> anyhow::Result<Planned> {
         .init(o.init)
         .user(o.user.as_deref())
         .workdir(o.workdir.as_deref())
-        .env_names(&o.env)
+        .env_names(&env_names(req)?)
         .devices(&devices)
         .ulimits(&o.ulimits)
         .network(o.network.as_deref())
@@ -189,14 +255,18 @@ pub fn withdocker(
 ) -> anyhow::Result<Planned> {
     let o = req.options;
     let (devices, warnings) = usable_devices(&o.devices, facts, req.image_id)?;
-    let makeflags = "MAKEFLAGS".to_string();
+    let root = Utf8Dir::new(root, "the workspace")?;
+    let cwd = Utf8Dir::new(cwd, "the current directory")?;
+    let makeflags = EnvName("MAKEFLAGS".to_string());
+    let mut names = vec![makeflags.clone()];
+    names.extend(env_names(req)?.into_iter().filter(|n| *n != makeflags));
     let cmd = DockerRun::new(req.name)
         .terminal(facts)
         .init(o.init)
         .invoking_user(facts)
-        .mount_same_path(root)
-        .workdir(Some(&cwd.to_string_lossy()))
-        .env_names(std::iter::once(&makeflags).chain(o.env.iter().filter(|n| **n != makeflags)))
+        .mount_same_path(&root)
+        .workdir(Some(&cwd.0))
+        .env_names(&names)
         .devices(&devices)
         .ulimits(&o.ulimits)
         .network(o.network.as_deref())
@@ -350,7 +420,7 @@ mod tests {
 
     #[test]
     fn withdocker_user_depends_on_the_engine() {
-        let rest = "--volume '/w s:/w s' --workdir '/w s/p' --env MAKEFLAGS --env HOME_TOKEN --device /dev/kvm --ulimit nofile=1024:2048 ns/buildenv:latest make all";
+        let rest = "--mount 'type=bind,source=/w s,target=/w s' --workdir '/w s/p' --env MAKEFLAGS --env HOME_TOKEN --device /dev/kvm --ulimit nofile=1024:2048 ns/buildenv:latest make all";
         check_withdocker(
             [false; 3],
             Engine::Rootful,
@@ -365,6 +435,75 @@ mod tests {
             [true; 3],
             Engine::Rootless,
             &format!("{RUN} -i -t --init {rest}"),
+        );
+    }
+
+    #[test]
+    fn the_workspace_is_mounted_with_mount_quoted_as_csv() {
+        let o = RawRun::default();
+        let req = Request {
+            name: "c1",
+            image_name: "ns/b:latest",
+            image_id: "km/b",
+            options: &o,
+            command: &[],
+        };
+        let f = facts([false; 3], Engine::Rootless);
+        let mount = |root: &str| {
+            let p = withdocker(&req, &f, Path::new(root), Path::new(root)).unwrap();
+            let i = p.cmd.args.iter().position(|a| a == "--mount").unwrap();
+            assert!(!p.cmd.args.iter().any(|a| a == "--volume" || a == "-v"));
+            p.cmd.args[i + 1].clone()
+        };
+        assert_eq!(mount("/w:1=x"), "type=bind,source=/w:1=x,target=/w:1=x");
+        assert_eq!(
+            mount("/w,a\"b"),
+            "type=bind,\"source=/w,a\"\"b\",\"target=/w,a\"\"b\""
+        );
+    }
+
+    #[test]
+    fn a_path_that_is_not_utf8_is_refused() {
+        use std::os::unix::ffi::OsStrExt;
+        let o = RawRun::default();
+        let req = Request {
+            name: "c1",
+            image_name: "ns/b:latest",
+            image_id: "km/b",
+            options: &o,
+            command: &[],
+        };
+        let root = Path::new(std::ffi::OsStr::from_bytes(b"/w/caf\xe9"));
+        let err = withdocker(&req, &facts([false; 3], Engine::Rootful), root, root).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the path of the workspace (`/w/caf\u{fffd}`) is not valid UTF-8, and docker takes paths as text; rename it"
+        );
+    }
+
+    #[test]
+    fn an_env_entry_with_a_value_is_refused_never_rendered() {
+        let o = RawRun {
+            env: vec!["KM_TOKEN=hunter2".into()],
+            ..Default::default()
+        };
+        let req = Request {
+            name: "c1",
+            image_name: "ns/b:latest",
+            image_id: "km/b",
+            options: &o,
+            command: &[],
+        };
+        let f = facts([false; 3], Engine::Rootful);
+        let expected = "`run.env` of image `km/b` lists `KM_TOKEN=…`: values are never passed to a container; list the name only (`KM_TOKEN`) and set it in the environment";
+        assert_eq!(run(&req, &f).unwrap_err().to_string(), expected);
+        let w = withdocker(&req, &f, Path::new("/w"), Path::new("/w"));
+        assert_eq!(w.unwrap_err().to_string(), expected);
+        assert!(!expected.contains("hunter2"));
+        assert!(EnvName::new("", "km/b").is_err());
+        assert_eq!(
+            EnvName::new("KM_TOKEN", "km/b").unwrap().as_str(),
+            "KM_TOKEN"
         );
     }
 }
