@@ -262,6 +262,7 @@ fn a_configured_device_that_is_not_a_device_is_an_error() {
     t.run(&["run", "buildenv"]).fails_with(
         "error: `/etc/passwd`, listed in `run.devices` of image `km/buildenv`, is not a device; fix `run.devices` in its images.yaml\n",
     );
+    assert_eq!(t.docker_log(), Vec::<String>::new());
 }
 
 #[test]
@@ -379,4 +380,24 @@ fn a_dry_run_with_no_engine_notes_it_and_still_prints_the_command() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn an_env_value_in_run_env_never_reaches_docker() {
+    let t = workspace();
+    t.file(
+        "images.yaml",
+        &IMAGES_YAML.replace("env: [TOKEN]", "env: [\"KM_TOKEN=hunter2\"]"),
+    );
+    for args in [
+        &["-n", "run", "buildenv"][..],
+        &["run", "buildenv"],
+        &["-n", "withdocker", "--image", "buildenv", "--", "true"],
+    ] {
+        let out = t.run(args);
+        assert_eq!(out.status, 1, "{args:?}: {}", out.stderr);
+        assert!(!out.stdout.contains("hunter2"), "{}", out.stdout);
+        assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+        assert_eq!(t.docker_log(), Vec::<String>::new(), "{args:?}");
+    }
 }

@@ -18,9 +18,15 @@ pub fn remove(name: &str) -> Cmd {
 }
 
 /// A container name for this process: unique among running imagemk processes, and prefixed
-/// `imagemk-` so that stray containers are easy to recognise.
+/// `imagemk-` so that stray containers are easy to recognise; always valid for docker.
 pub fn default_name(component: &str, kind: &str) -> String {
-    format!("imagemk-{component}-{kind}-{}", std::process::id())
+    let name = format!("imagemk-{component}-{kind}-{}", std::process::id());
+    name.chars()
+        .map(|c| match c.is_ascii_alphanumeric() || "_.-".contains(c) {
+            true => c,
+            false => '-',
+        })
+        .collect()
 }
 
 /// Checks a `--name` against docker's container-name grammar.
@@ -33,5 +39,15 @@ pub fn check_name(name: &str) -> anyhow::Result<()> {
         anyhow::bail!(
             "`{name}` is not a valid container name; use letters, digits, `_`, `.` and `-`, starting with a letter or digit"
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_name_is_always_a_valid_container_name() {
+        let name = super::default_name("a b/é", "k:1");
+        assert!(name.starts_with("imagemk-a-b---k-1-"), "{name}");
+        assert!(super::check_name(&name).is_ok());
     }
 }

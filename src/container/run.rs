@@ -172,11 +172,20 @@ impl EnvName {
 
 /// The image's `run.env` as names, refusing anything else.
 fn env_names(req: &Request) -> anyhow::Result<Vec<EnvName>> {
-    req.options
-        .env
-        .iter()
-        .map(|n| EnvName::new(n, req.image_id))
-        .collect()
+    check_env(req.options, req.image_id)
+}
+
+/// Checks `run.env` of image `image` before anything runs; the names, when they are names.
+pub fn check_env(options: &RawRun, image: &str) -> anyhow::Result<Vec<EnvName>> {
+    options.env.iter().map(|n| EnvName::new(n, image)).collect()
+}
+
+/// Checks `run:` of image `image` before anything runs: env names, and configured devices
+/// that exist but are not devices.
+pub fn check_options(options: &RawRun, image: &str) -> anyhow::Result<()> {
+    check_env(options, image)?;
+    let facts = Facts::gather(&options.devices, super::Engine::Rootful);
+    usable_devices(&options.devices, &facts, image).map(|_| ())
 }
 
 /// The configured devices that exist on this host, and a warning for each that does not.
