@@ -59,53 +59,79 @@ fn containers_named(name: &str) -> String {
 
 /// Whether a child process of `pid` has `word` among its arguments.
 fn child_runs(pid: u32, word: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return false;
     };
-    entries.flatten().any(|e| {
-        let p = e.path();
-        let stat = std::fs::read_to_string(p.join("stat")).unwrap_or_default();
-        let ppid = stat
-            .rsplit(')')
-            .next()
-            .and_then(|r| r.split_whitespace().nth(1));
-        ppid == Some(&pid.to_string())
-            && std::fs::read(p.join("cmdline"))
+    tasks.flatten().any(|task| {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        children.split_whitespace().any(|child| {
+            std::fs::read(format!("/proc/{child}/cmdline"))
                 .unwrap_or_default()
                 .split(|b| *b == 0)
                 .any(|a| a == word.as_bytes())
+        })
     })
 }
 
-/// Starts imagemk with `args`, waits for `phase`, signals it, and checks 130 and no container.
-fn interrupt(t: &Test, args: &[&str], name: &str, sig: i32, phase: &str) {
-    let since = docker(&["info", "--format", "{{.SystemTime}}"]).1;
-    let mut child: Child = t
-        .command(BIN, args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let reached = match phase {
-            "asking the engine" => child_runs(pid, "info"),
-            "docker run started" => child_runs(pid, "run"),
-            _ => !containers_named(name).is_empty(),
-        };
-        if reached {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "{phase}: imagemk ended first"
-        );
-        assert!(Instant::now() < deadline, "{phase}: never reached");
-        std::thread::sleep(Duration::from_millis(1));
+/// Whether `phase` (or, with `or_later`, a later one) has been reached by imagemk `pid`.
+fn reached(pid: u32, name: &str, phase: &str, or_later: bool) -> bool {
+    let running = || !containers_named(name).is_empty();
+    match phase {
+        "asking the engine" if or_later => child_runs(pid, "run") || running(),
+        "asking the engine" => child_runs(pid, "info"),
+        "docker run started" if or_later => running(),
+        "docker run started" => child_runs(pid, "run"),
+        _ => running(),
     }
-    // SAFETY: kill(2) on the child we spawned.
-    unsafe { libc::kill(pid as libc::pid_t, sig) };
+}
+
+/// Starts imagemk with `args` until `phase` is caught (a run that passes it unseen is stopped
+/// and checked too), signals it, and checks 130 and no container.
+fn interrupt(t: &Test, args: &[&str], name: &str, sig: i32, phase: &str) {
+    for _attempt in 0..20 {
+        let since = docker(&["info", "--format", "{{.SystemTime}}"]).1;
+        let mut child: Child = t
+            .command(BIN, args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let caught = loop {
+            if reached(pid, name, phase, false) {
+                break true;
+            }
+            if reached(pid, name, phase, true) {
+                break false;
+            }
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{phase}: imagemk ended first"
+            );
+            assert!(Instant::now() < deadline, "{phase}: never reached");
+        };
+        // SAFETY: kill(2) on the child we spawned.
+        unsafe { libc::kill(pid as libc::pid_t, sig) };
+        check_stopped(child, name, sig, phase);
+        if !caught {
+            continue;
+        }
+        if phase == "asking the engine" {
+            // No container was even created: nothing starts after a signal.
+            let until = docker(&["info", "--format", "{{.SystemTime}}"]).1;
+            let filter = format!("container={name}");
+            let events = docker(&[
+                "events", "--since", &since, "--until", &until, "--filter", &filter,
+            ]);
+            assert_eq!(events.1, "", "{phase} {sig}: a container was created");
+        }
+        return;
+    }
+    panic!("{phase}: never caught in 20 attempts");
+}
+
+fn check_stopped(child: Child, name: &str, sig: i32, phase: &str) {
     let started = Instant::now();
     let out = child.wait_with_output().unwrap();
     assert!(
@@ -123,15 +149,6 @@ fn interrupt(t: &Test, args: &[&str], name: &str, sig: i32, phase: &str) {
         "",
         "{phase} {sig}: a container is left"
     );
-    if phase == "asking the engine" {
-        // No container was even created: nothing starts after a signal.
-        let until = docker(&["info", "--format", "{{.SystemTime}}"]).1;
-        let filter = format!("container={name}");
-        let events = docker(&[
-            "events", "--since", &since, "--until", &until, "--filter", &filter,
-        ]);
-        assert_eq!(events.1, "", "{phase} {sig}: a container was created");
-    }
 }
 
 #[test]
