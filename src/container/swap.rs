@@ -167,3 +167,60 @@ pub fn run_stoppable(cmd: &Cmd) -> anyhow::Result<(i32, String)> {
         result
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_move_puts_every_old_destination_back() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        fs::create_dir_all(d.join("tmp/copy")).unwrap();
+        fs::write(d.join("tmp/copy/a"), "new a").unwrap();
+        fs::write(d.join("a"), "old a").unwrap();
+        fs::create_dir(d.join("b")).unwrap();
+        fs::write(d.join("b/keep"), "old b").unwrap();
+        let moves = [
+            Move {
+                new: d.join("tmp/copy/a"),
+                target: d.join("a"),
+                aside: d.join("tmp/old-0"),
+            },
+            Move {
+                // Nothing was staged here: the rename in fails after `b` was moved aside.
+                new: d.join("tmp/copy/b"),
+                target: d.join("b"),
+                aside: d.join("tmp/old-1"),
+            },
+        ];
+        let mut swap = Swap::default();
+        let err = swap.apply(&moves).unwrap_err();
+        assert!(format!("{err:#}").starts_with("moving `"), "{err:#}");
+        assert!(swap.undo().is_empty());
+        assert_eq!(fs::read_to_string(d.join("a")).unwrap(), "old a");
+        assert_eq!(fs::read_to_string(d.join("b/keep")).unwrap(), "old b");
+        assert_eq!(fs::read_to_string(d.join("tmp/copy/a")).unwrap(), "new a");
+        assert!(!d.join("tmp/old-0").exists() && !d.join("tmp/old-1").exists());
+    }
+
+    #[test]
+    fn applied_moves_can_still_be_undone_until_the_old_ones_are_deleted() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        fs::create_dir_all(d.join("tmp")).unwrap();
+        fs::write(d.join("tmp/copy"), "new").unwrap();
+        fs::write(d.join("f"), "old").unwrap();
+        let mut swap = Swap::default();
+        swap.apply(&[Move {
+            new: d.join("tmp/copy"),
+            target: d.join("f"),
+            aside: d.join("tmp/old-0"),
+        }])
+        .unwrap();
+        assert_eq!(fs::read_to_string(d.join("f")).unwrap(), "new");
+        // A signal that came during the swap: it is undone.
+        assert!(swap.undo().is_empty());
+        assert_eq!(fs::read_to_string(d.join("f")).unwrap(), "old");
+    }
+}
