@@ -125,8 +125,13 @@ fn interrupted() -> anyhow::Result<()> {
 fn execute(ctx: &Ctx, plan: &Plan, image: &Image) -> anyhow::Result<()> {
     interrupted()?;
     let _container = Container(plan);
-    exec::capture(&plan.create)
-        .with_context(|| format!("creating a container of `{}` to copy from", image.name))?;
+    if let Err(e) = exec::capture(&plan.create) {
+        interrupted()?;
+        return Err(e.context(format!(
+            "creating a container of `{}` to copy from",
+            image.name
+        )));
+    }
     let mut temps = Temps::default();
     for c in &plan.copies {
         interrupted()?;

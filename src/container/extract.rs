@@ -74,10 +74,7 @@ impl Copy {
 
     /// What the copy replaces (or, for `SRC/.`, the directory it goes into), for messages.
     pub fn destination(&self) -> &Path {
-        match &self.install {
-            Install::Replace { target, .. } => target,
-            Install::Contents { dir } => dir,
-        }
+        install_dest(&self.install)
     }
 }
 
@@ -149,6 +146,15 @@ pub fn plan(
             }
             Install::Contents { dir } => dir.clone(),
         };
+        if copies
+            .iter()
+            .any(|c: &Copy| c.destination() == install_dest(&install))
+        {
+            bail!(
+                "two paths would be extracted to `{}`; give each its own destination",
+                install_dest(&install).display()
+            );
+        }
         let tmp_name = format!(".imagemk-extract-{name}-{i}");
         copies.push(Copy {
             from: r.from.clone(),
@@ -165,6 +171,13 @@ pub fn plan(
         copies,
         remove: remove(name),
     })
+}
+
+fn install_dest(install: &Install) -> &Path {
+    match install {
+        Install::Replace { target, .. } => target,
+        Install::Contents { dir } => dir,
+    }
 }
 
 /// The source's base name; refuses relative paths and paths that name nothing.
@@ -305,6 +318,22 @@ mod tests {
         assert_eq!(
             err("/"),
             "`/` names no file or directory in the image; give the path of one"
+        );
+    }
+
+    #[test]
+    fn two_paths_to_one_destination_are_refused() {
+        let to = Path::new("/w/p/out");
+        let err = plan(
+            "x",
+            "i",
+            &[req("/a", to, true), req("/b", to, true)],
+            &Protected::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "two paths would be extracted to `/w/p/out`; give each its own destination"
         );
     }
 }
