@@ -53,6 +53,9 @@ pub fn run(args: Vec<OsString>, env: config::Env) -> i32 {
             return e.exit_code();
         }
     };
+    if let Err(err) = env.check() {
+        return report(&err);
+    }
     signal::install();
     match commands::dispatch(cli, env) {
         Ok(code) => code,
