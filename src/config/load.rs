@@ -243,8 +243,11 @@ impl Layer<'_> {
             .unwrap_or_else(|| "local".into());
         check_namespace(&namespace)?;
         let variant = self.pick(&f.variant, &["VARIANT"], &None, &None);
-        if let Some(v) = &variant {
-            check::name("variant", v).map_err(anyhow::Error::msg)?;
+        let channel = self.pick(&f.channel, &["CHANNEL"], &comp.channel, &ws.channel);
+        for (what, value) in [("variant", &variant), ("channel", &channel)] {
+            if let Some(v) = value {
+                check::name(what, v).map_err(anyhow::Error::msg)?;
+            }
         }
         Ok(Settings {
             namespace,
@@ -252,7 +255,7 @@ impl Layer<'_> {
             tag,
             name_template,
             variant,
-            channel: self.pick(&f.channel, &["CHANNEL"], &comp.channel, &ws.channel),
+            channel,
             user: self.env.user(),
         })
     }
@@ -495,6 +498,12 @@ fn resolve_depends(
         }
         if let Ok(text) = std::fs::read_to_string(&img.dockerfile) {
             let df = Dockerfile::parse(&text);
+            for op in &df.copy_from_vars {
+                img.problems.push(format!(
+                    "`{}`: `COPY --from={op}` uses a variable, which docker's legacy builder does not expand (\"invalid from flag value\"); name the stage or image literally, or add `FROM {op} AS <stage>` and copy `--from=<stage>`",
+                    img.dockerfile.display()
+                ));
+            }
             let s = &components[ci].settings;
             for (k, v) in [
                 ("IMAGE_TAG", &s.tag),
