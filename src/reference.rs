@@ -158,8 +158,8 @@ impl ImageRef {
                 "`{s}` names a digest; a tag is needed here"
             )));
         }
-        let (repository, tag) = match s.rfind(':') {
-            Some(i) if !s[i + 1..].contains('/') => (&s[..i], &s[i + 1..]),
+        let (repository, tag) = match s.rsplit_once(':') {
+            Some((repo, tag)) if !tag.contains('/') => (repo, tag),
             _ => (s, "latest"),
         };
         check_repository(repository)?;
@@ -197,15 +197,13 @@ impl fmt::Display for ImageRef {
 pub fn render(template: &str, vars: &BTreeMap<&str, String>) -> Result<String, RefError> {
     let mut out = String::new();
     let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 1..];
-        let end = after.find('}').ok_or_else(|| {
+    while let Some((before, after)) = rest.split_once('{') {
+        out.push_str(before);
+        let (key, next) = after.split_once('}').ok_or_else(|| {
             RefError(format!(
                 "template `{template}` has a `{{` with no closing `}}`"
             ))
         })?;
-        let key = &after[..end];
         match vars.get(key) {
             Some(v) => out.push_str(v),
             None => {
@@ -216,7 +214,7 @@ pub fn render(template: &str, vars: &BTreeMap<&str, String>) -> Result<String, R
                 )));
             }
         }
-        rest = &after[end + 1..];
+        rest = next;
     }
     out.push_str(rest);
     Ok(out)

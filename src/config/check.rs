@@ -197,6 +197,20 @@ pub fn artifact_to<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> 
     })
 }
 
+pub fn workdir<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked(d, |s| {
+        if s.starts_with('/') {
+            Ok(())
+        } else {
+            Err(format!(
+                "`run.workdir` `{}` must be an absolute path in the container",
+                shown(s)
+            ))
+        }
+    })
+    .map(Some)
+}
+
 pub fn stage_to<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     checked(d, |s| inside("stage destination", "build context", s))
 }

@@ -144,11 +144,13 @@ impl<'de> Visitor<'de> for Walk<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut seen = BTreeSet::new();
         let mut i = 0;
-        while let Some(key) = map.next_key_seed(Key {
-            walk: &self,
-            seen: &mut seen,
-        })? {
-            let _ = key;
+        while map
+            .next_key_seed(Key {
+                walk: &self,
+                seen: &mut seen,
+            })?
+            .is_some()
+        {
             map.next_value_seed(self.child(i))?;
             i += 1;
         }

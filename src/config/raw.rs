@@ -148,6 +148,7 @@ pub struct RawRun {
     #[serde(default, deserialize_with = "check::env_names")]
     pub env: Vec<String>,
     pub command: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "check::workdir")]
     pub workdir: Option<String>,
     pub network: Option<String>,
 }
