@@ -262,7 +262,7 @@ fn yaml_cases() -> Vec<Case> {
             &e("`$ROOT/comp/app/images.yaml:3:17`: images.lib.run.env[0]: `run.env` entry `` is not a variable name: use letters, digits and `_`, not starting with a digit"))
             .app("images:\n  lib:\n    run: {env: [\"\"]}\n"),
         case("relative workdir", &["list"], 1,
-            &e("`$ROOT/comp/app/images.yaml:3:21`: images.lib.run.workdir: `run.workdir` `src` must be an absolute path in the container"))
+            &e("`$ROOT/comp/app/images.yaml:3:20`: images.lib.run.workdir: `run.workdir` `src` must be an absolute path in the container"))
             .app("images:\n  lib:\n    run: {workdir: src}\n"),
         case("build arg name", &["list"], 1,
             &e("`$ROOT/comp/app/images.yaml:3:12`: images.lib.args: build arg `A B` is not a variable name: use letters, digits and `_`, not starting with a digit"))
