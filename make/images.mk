@@ -9,8 +9,8 @@
 # CHANNEL, JOBS, IMAGE_NAMESPACE (in imagemk's environment, where it checks them), DRY_RUN=1,
 # KEEP_GOING=1, DEPS=1, FORCE=1 (push shared images), YES=1 (image-cleanup), and for the
 # container targets TARGET (what `withdocker` makes inside), CMD (`run-<kind>-image`'s
-# command) and WITHDOCKER_IMAGE. TARGET and CMD are split into words at white space, each
-# passed as one argument: no shell sees them, so quotes in them are literal.
+# command) and WITHDOCKER_IMAGE. imagemk splits TARGET and CMD into words as a shell would
+# (quotes group, backslashes escape) but evaluates nothing: no `$(…)`, `;` or `|` on the host.
 # IMAGEMK=/path/to/imagemk picks the binary.
 
 IMAGEMK_MK  := $(abspath $(lastword $(MAKEFILE_LIST)))
@@ -78,10 +78,10 @@ endif
 	$(IMAGEMK_RUN) build --kind $(call imagemk_q,$*) $(IMAGEMK_FLAGS) $(BUILD_FLAGS)
 
 run-%-image: imagemk-bin ## run this component's % image with its run options (CMD="…" replaces its command)
-	$(IMAGEMK_RUN) run $(call imagemk_q,$*) $(IMAGEMK_FLAGS) $(if $(call imagemk_raw,CMD),-- $(call imagemk_words,$(call imagemk_raw,CMD)))
+	$(IMAGEMK_RUN) run $(call imagemk_q,$*) $(IMAGEMK_FLAGS) $(if $(call imagemk_raw,CMD),--command-line $(call imagemk_q,$(call imagemk_raw,CMD)))
 
 withdocker: imagemk-bin ## run `make $(TARGET)` in this component's buildenv container over the tree (WITHDOCKER_IMAGE=kind)
-	$(IMAGEMK_RUN) withdocker --image $(call imagemk_q,$(or $(call imagemk_raw,WITHDOCKER_IMAGE),buildenv)) $(IMAGEMK_FLAGS) -- make $(call imagemk_words,$(call imagemk_raw,TARGET))
+	$(IMAGEMK_RUN) withdocker --image $(call imagemk_q,$(or $(call imagemk_raw,WITHDOCKER_IMAGE),buildenv)) $(IMAGEMK_FLAGS) --command-line $(call imagemk_q,make $(call imagemk_raw,TARGET))
 
 extract-%-artifacts: imagemk-bin ## copy the `artifacts:` of this component's % image into the tree
 	$(IMAGEMK_RUN) extract $(call imagemk_q,$*) $(IMAGEMK_FLAGS)

@@ -153,6 +153,10 @@ pub struct RunArgs {
     /// The command to run instead of the configured one (after `--`).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+    /// The command as one line, split into words like a shell would but never evaluated
+    /// (make's `CMD=`).
+    #[arg(long, value_name = "LINE", conflicts_with = "command")]
+    pub command_line: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -164,8 +168,16 @@ pub struct WithdockerArgs {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// The command to run (after `--`), e.g. `-- make test`.
-    #[arg(last = true, required = true, value_name = "CMD")]
+    #[arg(
+        last = true,
+        required_unless_present = "command_line",
+        value_name = "CMD"
+    )]
     pub command: Vec<String>,
+    /// The command as one line, split into words like a shell would but never evaluated
+    /// (make's `TARGET=`).
+    #[arg(long, value_name = "LINE", conflicts_with = "command")]
+    pub command_line: Option<String>,
 }
 
 #[derive(Debug, Args)]

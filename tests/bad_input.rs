@@ -172,6 +172,10 @@ fn flag_cases() -> Vec<Case> {
         case("non-UTF-8 tag flag", &["list", "--tag"], 2,
             "error: invalid UTF-8 was detected in one or more arguments\n\nUsage: imagemk list [OPTIONS] [IMAGE]...\n\nFor more information, try '--help'.\n")
             .raw_arg(b"\xff"),
+        case("unclosed quote in --command-line", &["run", "base", "--command-line", "sh -c 'x"], 1,
+            &e("command `sh -c 'x` has a `'` with no closing `'`")),
+        case("empty --command-line", &["withdocker", "--command-line", " "], 1,
+            &e("`--command-line` is empty; give the command to run")),
         case("extract with a path and no destination", &["extract", "base", "/x"], 2,
             "error: the following required arguments were not provided:\n  <DEST>\n\nUsage: imagemk extract <IMAGE> <PATH> <DEST>\n\nFor more information, try '--help'.\n"),
     ]

@@ -296,8 +296,9 @@ fn make_variables_never_reach_a_shell() {
     }
 }
 
-/// TARGET (withdocker) and CMD (run-…-image) are split into words, each one argument: a `;`
-/// is part of a make target name inside the container, never a shell separator on the host.
+/// TARGET (withdocker) and CMD (run-…-image) are split into words by imagemk, as a shell
+/// would but evaluating nothing: a `;` is part of a make target name inside the container,
+/// never a shell separator on the host; quotes still group.
 #[test]
 fn target_and_cmd_are_words_not_shell() {
     let (t, _) = example();
@@ -309,6 +310,14 @@ fn target_and_cmd_are_words_not_shell() {
     t.make(&["withdocker", "TARGET=all; touch pwned $(shell touch pwned)"])
         .ok();
     t.make(&["run-test-image", "CMD=sh -c 'touch pwned'"]).ok();
+    let out = t.make(&["run-test-image", "CMD=sh -c 'unclosed"]);
+    assert_eq!(out.status, 2);
+    assert!(
+        out.stderr
+            .starts_with("error: command `sh -c 'unclosed` has a `'` with no closing `'`\n"),
+        "{}",
+        out.stderr
+    );
     assert!(!t.exists("pwned"));
     let runs: Vec<String> = t
         .docker_log()
@@ -320,7 +329,7 @@ fn target_and_cmd_are_words_not_shell() {
         runs,
         [
             "make all\\; touch pwned \\$\\(shell touch pwned\\)",
-            "sh -c \\'touch pwned\\'"
+            "sh -c touch\\ pwned"
         ]
     );
 }

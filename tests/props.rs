@@ -88,6 +88,13 @@ proptest! {
     }
 
     #[test]
+    fn command_lines_never_panic(line in any::<String>()) {
+        if let Ok(words) = imagemk::words::split(&line) {
+            prop_assert!(words.iter().all(|w| w.chars().count() <= line.chars().count()));
+        }
+    }
+
+    #[test]
     fn dockerfiles_never_panic(text in any::<String>(), arg in any::<String>()) {
         let df = Dockerfile::parse(&text);
         let given = [("A".to_string(), arg)].into_iter().collect();
