@@ -415,3 +415,28 @@ fn unread_non_utf8_variables_are_ignored() {
     out.ok();
     assert!(out.stdout.contains("core/base"), "{}", out.stdout);
 }
+
+/// A workspace whose path is not UTF-8: its members cannot be globbed; said plainly. A
+/// workspace whose path has glob characters (`[1]`) finds its members all the same.
+#[test]
+fn workspace_paths_with_odd_bytes() {
+    let t = workspace();
+    let odd = t.root.join(OsString::from_vec(b"caf\xe9".to_vec()));
+    let glob = t.path("ws[1]");
+    for dir in [&odd, &glob] {
+        std::fs::create_dir_all(dir.join("comp/app")).unwrap();
+        std::fs::write(dir.join("images.yaml"), ROOT_YAML).unwrap();
+        std::fs::write(dir.join("comp/app/images.yaml"), APP_YAML).unwrap();
+    }
+    let mut cmd = t.command(support::BIN, &["list", "-C"]);
+    cmd.arg(&odd);
+    t.output(cmd).is(
+        1,
+        "",
+        "error: the workspace path `$ROOT/caf\u{fffd}` is not valid UTF-8, so `workspace.members` cannot be matched in it; move the workspace to a UTF-8 path\n",
+    );
+    let out = t.run(&["-C", "ws[1]/comp/app", "list"]);
+    out.ok();
+    assert!(out.stdout.contains("app/lib"), "{}", out.stdout);
+    assert_eq!(t.docker_log(), Vec::<String>::new());
+}

@@ -161,8 +161,19 @@ fn find_root(start: &Path) -> anyhow::Result<(PathBuf, RawFile)> {
 
 fn member_dirs(root: &Path, members: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     let mut dirs = BTreeSet::new();
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(root_text) = root.to_str() else {
+        bail!(
+            "the workspace path `{}` is not valid UTF-8, so `workspace.members` cannot be matched in it; move the workspace to a UTF-8 path",
+            root.display()
+        );
+    };
+    // The root is literal text: `[`, `*` or `?` in it are not pattern characters.
+    let base = glob::Pattern::escape(root_text);
     for pattern in members {
-        let full = root.join(pattern);
+        let full = Path::new(&base).join(pattern);
         let paths = glob::glob(&full.to_string_lossy())
             .map_err(|e| anyhow::anyhow!("member pattern `{pattern}` is not a valid glob: {e}"))?;
         let mut matched = false;
