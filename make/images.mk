@@ -131,10 +131,10 @@ LOCAL_REGISTRY_DIR ?= $(IMAGEMK_TOP)/.imagemk/registry
 # The port: digits only (it is used in shell text); the directory: one quoted word.
 imagemk_nondigits = $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst \
   6,,$(subst 7,,$(subst 8,,$(subst 9,,$(1)))))))))))
-IMAGEMK_LR_PORT = $(if $(filter-out 1,$(words $(call imagemk_raw,LOCAL_REGISTRY_PORT)))$(call \
+IMAGEMK_LR_PORT = $(strip $(if $(filter-out 1,$(words $(call imagemk_raw,LOCAL_REGISTRY_PORT)))$(call \
   imagemk_nondigits,$(call imagemk_raw,LOCAL_REGISTRY_PORT)), \
   $(error LOCAL_REGISTRY_PORT must be a port number; got `$(call imagemk_raw,LOCAL_REGISTRY_PORT)`), \
-  $(call imagemk_raw,LOCAL_REGISTRY_PORT))
+  $(call imagemk_raw,LOCAL_REGISTRY_PORT)))
 IMAGEMK_LR_DIR = $(call imagemk_q,$(call imagemk_raw,LOCAL_REGISTRY_DIR))
 
 local-registry: ## start a registry on localhost:5000 (LOCAL_REGISTRY_PORT) for REGISTRY=local
