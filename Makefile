@@ -15,11 +15,13 @@ all: ## build the km core (where the toolchain is: `make withdocker TARGET=all`)
 
 # Payloads in the quick `make test`; `make test-all` runs every payload's tests.
 TEST_PAYLOADS ?= node
+unexport $(if $(filter command line,$(origin TEST_PAYLOADS)),TEST_PAYLOADS)
 
 test: ## run the core's tests and a minimal payload subset (TEST_PAYLOADS), in test images
 	$(MAKE) test-image
 	$(MAKE) run-test-image
-	for p in $(TEST_PAYLOADS); do $(MAKE) -C $(TOP)/payloads/$$p test || exit 1; done
+	for p in $(call imagemk_words,$(call imagemk_raw,TEST_PAYLOADS)); do \
+	  $(MAKE) -C $(call imagemk_q,$(TOP))/payloads/"$$p" test || exit 1; done
 
 test-all: ## run the core's tests and every payload's tests, in test images
 	$(MAKE) test TEST_PAYLOADS="$(notdir $(patsubst %/,%,$(wildcard $(TOP)/payloads/*/)))"

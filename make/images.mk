@@ -6,9 +6,11 @@
 # (the nearest images.yaml), so `make -C payloads/node test-image` acts on payloads/node.
 #
 # Variables passed through: IMAGE_TAG, PLATFORM (or DTYPE), VARIANT, REGISTRY (or CLOUD),
-# CHANNEL, JOBS, DRY_RUN=1, KEEP_GOING=1, DEPS=1, FORCE=1 (push shared images), YES=1
-# (image-cleanup), and for the container targets TARGET (what `withdocker` makes inside), CMD
-# (`run-<kind>-image`'s command) and WITHDOCKER_IMAGE.
+# CHANNEL, JOBS, IMAGE_NAMESPACE (in imagemk's environment, where it checks them), DRY_RUN=1,
+# KEEP_GOING=1, DEPS=1, FORCE=1 (push shared images), YES=1 (image-cleanup), and for the
+# container targets TARGET (what `withdocker` makes inside), CMD (`run-<kind>-image`'s
+# command) and WITHDOCKER_IMAGE. imagemk splits TARGET and CMD into words as a shell would
+# (quotes group, backslashes escape) but evaluates nothing: no `$(…)`, `;` or `|` on the host.
 # IMAGEMK=/path/to/imagemk picks the binary.
 
 IMAGEMK_MK  := $(abspath $(lastword $(MAKEFILE_LIST)))
@@ -25,68 +27,93 @@ ifeq ($(origin IMAGEMK),undefined)
   endif
 endif
 
-yes = $(filter-out 0 no false,$(1))
-IMAGEMK_FLAGS = $(if $(IMAGE_TAG),--tag $(IMAGE_TAG)) \
-  $(if $(PLATFORM),--platform $(PLATFORM),$(if $(DTYPE),--platform $(DTYPE))) \
-  $(if $(VARIANT),--variant $(VARIANT)) \
-  $(if $(REGISTRY),--registry $(REGISTRY),$(if $(CLOUD),--registry $(CLOUD))) \
-  $(if $(CHANNEL),--channel $(CHANNEL)) \
-  $(if $(call yes,$(DRY_RUN)),--dry-run)
-BUILD_FLAGS = $(if $(JOBS),-j $(JOBS)) $(if $(call yes,$(KEEP_GOING)),--keep-going) \
-  $(if $(call yes,$(DEPS)),--deps)
-PUSH_FLAGS = $(if $(JOBS),-j $(JOBS)) $(if $(call yes,$(FORCE)),--force)
-PULL_FLAGS = $(if $(JOBS),-j $(JOBS))
+# User values never become shell text. A value typed on the command line or taken from the
+# environment is used raw ($(value …): make does not expand `$(shell …)` in it) and is handed
+# to imagemk as ONE single-quoted argument or environment entry; imagemk then checks it (an
+# invalid tag is an error before any docker command). Make would also expand a command-line
+# variable when exporting it to a recipe, so those are unexported (sub-makes still get them
+# through MAKEFLAGS) and passed explicitly.
+IMAGEMK_ENV_VARS := IMAGE_TAG PLATFORM DTYPE VARIANT REGISTRY CLOUD CHANNEL JOBS IMAGE_NAMESPACE
+IMAGEMK_BOOL_VARS := DRY_RUN KEEP_GOING DEPS FORCE YES
+IMAGEMK_WORD_VARS := TARGET CMD WITHDOCKER_IMAGE
+unexport $(foreach v,$(IMAGEMK_ENV_VARS) $(IMAGEMK_BOOL_VARS) $(IMAGEMK_WORD_VARS),$(if \
+  $(filter command line,$(origin $(v))),$(v)))
+
+# The text of variable $(1): raw when the user gave it (command line, environment), expanded
+# when a Makefile defined it.
+imagemk_raw = $(if $(filter command line environment,$(origin $(1))),$(value $(1)),$($(1)))
+# $(1) as one single-quoted shell word. A line break would split the recipe line: refused.
+define imagemk_nl
+
+
+endef
+imagemk_q = $(if $(findstring $(imagemk_nl),$(1)),$(error a make value contains a line break: \
+  `$(1)`; imagemk values are one line))'$(subst ','\'',$(1))'
+# Every word of $(1), each single-quoted (split on white space, never evaluated by a shell).
+imagemk_words = $(foreach w,$(1),$(call imagemk_q,$(w)))
+# NAME='value' for each of $(1) that is set: the environment imagemk reads them from.
+imagemk_env = $(foreach v,$(1),$(if $(call imagemk_raw,$(v)),$(v)=$(call imagemk_q,$(call imagemk_raw,$(v)))))
+# A yes/no variable: 1, yes, true → yes; empty, 0, no, false → no; anything else stops make.
+yes = $(strip $(if $(filter-out 1 yes true 0 no false,$(call imagemk_raw,$(1)))$(filter-out 0 1,$(words $(call imagemk_raw,$(1)))), \
+  $(error $(1) must be 1 or 0 (or yes/no, true/false); got `$(call imagemk_raw,$(1))`)) \
+  $(filter 1 yes true,$(call imagemk_raw,$(1))))
+
+IMAGEMK_RUN = $(call imagemk_env,$(IMAGEMK_ENV_VARS)) $(IMAGEMK)
+IMAGEMK_FLAGS = $(if $(call yes,DRY_RUN),--dry-run)
+BUILD_FLAGS = $(if $(call yes,KEEP_GOING),--keep-going) $(if $(call yes,DEPS),--deps)
+PUSH_FLAGS = $(if $(call yes,FORCE),--force)
+PULL_FLAGS =
 
 .PHONY: imagemk-bin images all-images list-images help push-images pull-images login \
   local-registry stop-local-registry withdocker image-cleanup
 
 imagemk-bin:
 ifeq ($(IMAGEMK_FROM_SOURCE),1)
-	@cargo build --release --quiet --manifest-path $(IMAGEMK_TOP)/Cargo.toml
+	@cargo build --release --quiet --manifest-path $(call imagemk_q,$(IMAGEMK_TOP)/Cargo.toml)
 else
 	@test -n "$(IMAGEMK)" || { echo "error: imagemk is not installed; run \`cargo install --path <imagemk source>\` or set IMAGEMK=/path/to/imagemk" >&2; exit 1; }
 endif
 
 %-image: imagemk-bin ## build this component's images of kind % (and what they lack)
-	$(IMAGEMK) build --kind $* $(IMAGEMK_FLAGS) $(BUILD_FLAGS)
+	$(IMAGEMK_RUN) build --kind $(call imagemk_q,$*) $(IMAGEMK_FLAGS) $(BUILD_FLAGS)
 
 run-%-image: imagemk-bin ## run this component's % image with its run options (CMD="…" replaces its command)
-	$(IMAGEMK) run $* $(IMAGEMK_FLAGS) $(if $(CMD),-- $(CMD))
+	$(IMAGEMK_RUN) run $(call imagemk_q,$*) $(IMAGEMK_FLAGS) $(if $(call imagemk_raw,CMD),--command-line $(call imagemk_q,$(call imagemk_raw,CMD)))
 
 withdocker: imagemk-bin ## run `make $(TARGET)` in this component's buildenv container over the tree (WITHDOCKER_IMAGE=kind)
-	$(IMAGEMK) withdocker --image $(or $(WITHDOCKER_IMAGE),buildenv) $(IMAGEMK_FLAGS) -- make $(TARGET)
+	$(IMAGEMK_RUN) withdocker --image $(call imagemk_q,$(or $(call imagemk_raw,WITHDOCKER_IMAGE),buildenv)) $(IMAGEMK_FLAGS) --command-line $(call imagemk_q,make $(call imagemk_raw,TARGET))
 
 extract-%-artifacts: imagemk-bin ## copy the `artifacts:` of this component's % image into the tree
-	$(IMAGEMK) extract $* $(IMAGEMK_FLAGS)
+	$(IMAGEMK_RUN) extract $(call imagemk_q,$*) $(IMAGEMK_FLAGS)
 
 images: imagemk-bin ## build every image of this component
-	$(IMAGEMK) build $(IMAGEMK_FLAGS) $(BUILD_FLAGS)
+	$(IMAGEMK_RUN) build $(IMAGEMK_FLAGS) $(BUILD_FLAGS)
 
 all-images: imagemk-bin ## build every image of the workspace
-	$(IMAGEMK) build --all $(IMAGEMK_FLAGS) $(BUILD_FLAGS)
+	$(IMAGEMK_RUN) build --all $(IMAGEMK_FLAGS) $(BUILD_FLAGS)
 
 # push-%-image and pull-%-image win over %-image for push-test-image: GNU make picks the
 # pattern with the shortest stem.
 push-%-image: imagemk-bin ## push this component's images of kind % (FORCE=1 for shared ones)
-	$(IMAGEMK) push --kind $* $(IMAGEMK_FLAGS) $(PUSH_FLAGS)
+	$(IMAGEMK_RUN) push --kind $(call imagemk_q,$*) $(IMAGEMK_FLAGS) $(PUSH_FLAGS)
 
 pull-%-image: imagemk-bin ## pull this component's images of kind % and tag them locally
-	$(IMAGEMK) pull --kind $* $(IMAGEMK_FLAGS) $(PULL_FLAGS)
+	$(IMAGEMK_RUN) pull --kind $(call imagemk_q,$*) $(IMAGEMK_FLAGS) $(PULL_FLAGS)
 
 push-images: imagemk-bin ## push every image of this component
-	$(IMAGEMK) push $(IMAGEMK_FLAGS) $(PUSH_FLAGS)
+	$(IMAGEMK_RUN) push $(IMAGEMK_FLAGS) $(PUSH_FLAGS)
 
 pull-images: imagemk-bin ## pull every image of this component
-	$(IMAGEMK) pull $(IMAGEMK_FLAGS) $(PULL_FLAGS)
+	$(IMAGEMK_RUN) pull $(IMAGEMK_FLAGS) $(PULL_FLAGS)
 
 login: imagemk-bin ## give docker credentials for REGISTRY (az, gcloud or docker login)
-	$(IMAGEMK) login $(IMAGEMK_FLAGS)
+	$(IMAGEMK_RUN) login $(IMAGEMK_FLAGS)
 
 list-images: imagemk-bin ## list the workspace's images, names and dependencies
-	@$(IMAGEMK) list $(IMAGEMK_FLAGS)
+	@$(IMAGEMK_RUN) list $(IMAGEMK_FLAGS)
 
 image-cleanup: imagemk-bin ## remove IMAGE_TAG from every repository of REGISTRY (DRY_RUN=1 to preview)
-	$(IMAGEMK) clean $(IMAGEMK_FLAGS) $(if $(JOBS),-j $(JOBS)) $(if $(call yes,$(YES)),--yes)
+	$(IMAGEMK_RUN) clean $(IMAGEMK_FLAGS) $(if $(call yes,YES),--yes)
 
 help: imagemk-bin ## show these targets and this component's images
 	@echo "targets (variables: IMAGE_TAG PLATFORM VARIANT REGISTRY CHANNEL JOBS DRY_RUN=1 KEEP_GOING=1 DEPS=1 FORCE=1 YES=1):"
@@ -94,26 +121,34 @@ help: imagemk-bin ## show these targets and this component's images
 	  awk -F'|' '{ printf "  %-26s %s\n", $$1, $$2 }'
 	@echo
 	@echo "images of the workspace (make <kind>-image in a component builds its images of that kind):"
-	@$(IMAGEMK) list --json $(IMAGEMK_FLAGS) >/dev/null 2>&1 && $(IMAGEMK) list $(IMAGEMK_FLAGS) | sed 's/^/  /'
+	@$(IMAGEMK_RUN) list --json $(IMAGEMK_FLAGS) >/dev/null 2>&1 && $(IMAGEMK_RUN) list $(IMAGEMK_FLAGS) | sed 's/^/  /'
 
 # A registry on this machine for `REGISTRY=local` (Debian's `docker-registry`, distribution 2.8),
 # with its config, data, log and pid under .imagemk/registry. The daemon treats localhost as an
 # insecure registry, so plain HTTP works with no daemon configuration.
 LOCAL_REGISTRY_PORT ?= 5000
 LOCAL_REGISTRY_DIR ?= $(IMAGEMK_TOP)/.imagemk/registry
+# The port: digits only (it is used in shell text); the directory: one quoted word.
+imagemk_nondigits = $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst \
+  6,,$(subst 7,,$(subst 8,,$(subst 9,,$(1)))))))))))
+IMAGEMK_LR_PORT = $(strip $(if $(filter-out 1,$(words $(call imagemk_raw,LOCAL_REGISTRY_PORT)))$(call \
+  imagemk_nondigits,$(call imagemk_raw,LOCAL_REGISTRY_PORT)), \
+  $(error LOCAL_REGISTRY_PORT must be a port number; got `$(call imagemk_raw,LOCAL_REGISTRY_PORT)`), \
+  $(call imagemk_raw,LOCAL_REGISTRY_PORT)))
+IMAGEMK_LR_DIR = $(call imagemk_q,$(call imagemk_raw,LOCAL_REGISTRY_DIR))
 
 local-registry: ## start a registry on localhost:5000 (LOCAL_REGISTRY_PORT) for REGISTRY=local
-	@if curl -sf http://127.0.0.1:$(LOCAL_REGISTRY_PORT)/v2/ >/dev/null 2>&1; then \
-	  echo "a registry already answers on localhost:$(LOCAL_REGISTRY_PORT)"; exit 0; fi; \
-	command -v docker-registry >/dev/null || { echo "error: \`docker-registry\` is not installed; install it (\`apt-get install docker-registry\`) or run any registry on localhost:$(LOCAL_REGISTRY_PORT)" >&2; exit 1; }; \
-	mkdir -p $(LOCAL_REGISTRY_DIR)/data && \
+	@if curl -sf http://127.0.0.1:$(IMAGEMK_LR_PORT)/v2/ >/dev/null 2>&1; then \
+	  echo "a registry already answers on localhost:$(IMAGEMK_LR_PORT)"; exit 0; fi; \
+	command -v docker-registry >/dev/null || { echo "error: \`docker-registry\` is not installed; install it (\`apt-get install docker-registry\`) or run any registry on localhost:$(IMAGEMK_LR_PORT)" >&2; exit 1; }; \
+	mkdir -p $(IMAGEMK_LR_DIR)/data && \
 	printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:%s\n  secret: imagemk-local\n' \
-	  "$(LOCAL_REGISTRY_DIR)/data" "$(LOCAL_REGISTRY_PORT)" > $(LOCAL_REGISTRY_DIR)/config.yml && \
-	{ nohup docker-registry serve $(LOCAL_REGISTRY_DIR)/config.yml > $(LOCAL_REGISTRY_DIR)/log 2>&1 & echo $$! > $(LOCAL_REGISTRY_DIR)/pid; } && \
-	for i in $$(seq 50); do curl -sf http://127.0.0.1:$(LOCAL_REGISTRY_PORT)/v2/ >/dev/null 2>&1 && break; sleep 0.1; done; \
-	curl -sf http://127.0.0.1:$(LOCAL_REGISTRY_PORT)/v2/ >/dev/null 2>&1 || { echo "error: the registry did not start; see $(LOCAL_REGISTRY_DIR)/log" >&2; exit 1; }; \
-	echo "registry running on localhost:$(LOCAL_REGISTRY_PORT) (pid $$(cat $(LOCAL_REGISTRY_DIR)/pid)); \`make stop-local-registry\` stops it"
+	  $(IMAGEMK_LR_DIR)/data $(IMAGEMK_LR_PORT) > $(IMAGEMK_LR_DIR)/config.yml && \
+	{ nohup docker-registry serve $(IMAGEMK_LR_DIR)/config.yml > $(IMAGEMK_LR_DIR)/log 2>&1 & echo $$! > $(IMAGEMK_LR_DIR)/pid; } && \
+	for i in $$(seq 50); do curl -sf http://127.0.0.1:$(IMAGEMK_LR_PORT)/v2/ >/dev/null 2>&1 && break; sleep 0.1; done; \
+	curl -sf http://127.0.0.1:$(IMAGEMK_LR_PORT)/v2/ >/dev/null 2>&1 || { echo "error: the registry did not start; see $(IMAGEMK_LR_DIR)/log" >&2; exit 1; }; \
+	echo "registry running on localhost:$(IMAGEMK_LR_PORT) (pid $$(cat $(IMAGEMK_LR_DIR)/pid)); \`make stop-local-registry\` stops it"
 
 stop-local-registry: ## stop the registry `make local-registry` started
-	@test -f $(LOCAL_REGISTRY_DIR)/pid || { echo "no registry was started by \`make local-registry\`"; exit 0; }; \
-	kill $$(cat $(LOCAL_REGISTRY_DIR)/pid) 2>/dev/null; rm -f $(LOCAL_REGISTRY_DIR)/pid; echo "registry stopped"
+	@test -f $(IMAGEMK_LR_DIR)/pid || { echo "no registry was started by \`make local-registry\`"; exit 0; }; \
+	kill $$(cat $(IMAGEMK_LR_DIR)/pid) 2>/dev/null; rm -f $(IMAGEMK_LR_DIR)/pid; echo "registry stopped"

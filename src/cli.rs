@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
     name = "imagemk",
     version,
     about = "Builds, pushes, pulls and runs a workspace's container images: the backend of its `make` image targets.",
-    after_help = "Values come from, highest first: flags, environment (IMAGE_TAG, PLATFORM or DTYPE, VARIANT, REGISTRY or CLOUD, CHANNEL), the component's images.yaml, the workspace's images.yaml, built-in defaults."
+    after_help = "Values come from, highest first: flags, environment (IMAGE_TAG, PLATFORM or DTYPE, VARIANT, REGISTRY or CLOUD, CHANNEL, IMAGE_NAMESPACE for `{namespace}`, JOBS), the component's images.yaml, the workspace's images.yaml, built-in defaults."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -92,7 +92,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub deps: bool,
     /// Images built at once (default: the number of cores) [env: JOBS].
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = crate::config::env::parse_jobs)]
     pub jobs: Option<usize>,
     /// After a failure, go on building every image that does not depend on it.
     #[arg(short = 'k', long)]
@@ -123,7 +123,7 @@ pub struct PushArgs {
     #[arg(long)]
     pub force: bool,
     /// Images pushed at once (default 4) [env: JOBS].
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = crate::config::env::parse_jobs)]
     pub jobs: Option<usize>,
     /// Print name, remote name and digest per image as JSON.
     #[arg(long)]
@@ -135,7 +135,7 @@ pub struct PullArgs {
     #[command(flatten)]
     pub selection: Selection,
     /// Images pulled at once (default 4) [env: JOBS].
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = crate::config::env::parse_jobs)]
     pub jobs: Option<usize>,
     /// Print name, remote name and digest per image as JSON.
     #[arg(long)]
@@ -153,6 +153,10 @@ pub struct RunArgs {
     /// The command to run instead of the configured one (after `--`).
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+    /// The command as one line, split into words like a shell would but never evaluated
+    /// (make's `CMD=`).
+    #[arg(long, value_name = "LINE", conflicts_with = "command")]
+    pub command_line: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -164,8 +168,16 @@ pub struct WithdockerArgs {
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// The command to run (after `--`), e.g. `-- make test`.
-    #[arg(last = true, required = true, value_name = "CMD")]
+    #[arg(
+        last = true,
+        required_unless_present = "command_line",
+        value_name = "CMD"
+    )]
     pub command: Vec<String>,
+    /// The command as one line, split into words like a shell would but never evaluated
+    /// (make's `TARGET=`).
+    #[arg(long, value_name = "LINE", conflicts_with = "command")]
+    pub command_line: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +223,6 @@ pub struct CleanArgs {
     #[arg(long)]
     pub json: bool,
     /// Repositories handled at once (default 8) [env: JOBS].
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = crate::config::env::parse_jobs)]
     pub jobs: Option<usize>,
 }

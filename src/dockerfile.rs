@@ -9,6 +9,9 @@ pub struct Dockerfile {
     pub args: BTreeMap<String, Option<String>>,
     /// The raw image operands of `FROM` and `COPY --from=` (stage names included).
     pub refs: Vec<String>,
+    /// `COPY --from=` / `ADD --from=` operands that use a variable: docker's legacy builder
+    /// does not expand them (it fails with "invalid from flag value").
+    pub copy_from_vars: Vec<String>,
 }
 
 impl Dockerfile {
@@ -36,6 +39,9 @@ impl Dockerfile {
                     for w in rest.iter().take_while(|w| w.starts_with("--")) {
                         if let Some(from) = w.strip_prefix("--from=") {
                             df.refs.push(from.to_string());
+                            if from.contains('$') {
+                                df.copy_from_vars.push(from.to_string());
+                            }
                         }
                     }
                 }
@@ -151,6 +157,14 @@ mod tests {
             &["kontain/b:CI-42"],
         );
         check("FROM \\\n  a/b:c \\\n  AS x\n", &[], &["a/b:c"]);
+    }
+
+    #[test]
+    fn copy_from_variables_are_noted() {
+        let df = Dockerfile::parse(
+            "ARG X=a\nFROM scratch\nCOPY --from=${X} /a /a\nCOPY --from=b /b /b\n",
+        );
+        assert_eq!(df.copy_from_vars, ["${X}"]);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod registry;
 pub mod scheduler;
 pub mod signal;
 pub mod stage;
+pub mod words;
 
 use std::ffi::OsString;
 
@@ -53,11 +54,31 @@ pub fn run(args: Vec<OsString>, env: config::Env) -> i32 {
             return e.exit_code();
         }
     };
+    let cli = match env.check().and_then(|()| command_lines(cli)) {
+        Ok(cli) => cli,
+        Err(err) => return report(&err),
+    };
     signal::install();
     match commands::dispatch(cli, env) {
         Ok(code) => code,
         Err(err) => report(&err),
     }
+}
+
+/// `--command-line LINE` (run, withdocker) becomes the command's words.
+fn command_lines(mut cli: cli::Cli) -> anyhow::Result<cli::Cli> {
+    let (line, command) = match &mut cli.command {
+        cli::Command::Run(a) => (a.command_line.take(), &mut a.command),
+        cli::Command::Withdocker(a) => (a.command_line.take(), &mut a.command),
+        _ => return Ok(cli),
+    };
+    if let Some(line) = line {
+        *command = words::split(&line).map_err(anyhow::Error::msg)?;
+        if command.is_empty() {
+            anyhow::bail!("`--command-line` is empty; give the command to run");
+        }
+    }
+    Ok(cli)
 }
 
 fn report(err: &anyhow::Error) -> i32 {

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 static TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").unwrap());
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$").unwrap());
 static PATH_COMPONENT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$").unwrap());
 static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
@@ -36,19 +36,33 @@ pub fn check_tag(tag: &str) -> Result<(), RefError> {
     if tag.is_empty() {
         return Err(RefError("the tag is empty".into()));
     }
+    if !TAG.is_match(tag) {
+        return Err(RefError(format!(
+            "tag `{}` is not a valid docker tag: use letters, digits, `_`, `.` and `-`, not starting with `.` or `-`",
+            shorten(tag, 40)
+        )));
+    }
     if tag.len() > 128 {
         return Err(RefError(format!(
-            "tag `{}…` is {} characters long; a docker tag has at most 128",
-            &tag[..20],
+            "tag `{}` is {} characters long; a docker tag has at most 128",
+            shorten(tag, 20),
             tag.len()
         )));
     }
-    if !TAG.is_match(tag) {
-        return Err(RefError(format!(
-            "tag `{tag}` is not a valid docker tag: use letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"
-        )));
-    }
     Ok(())
+}
+
+/// `text` cut to its first `max` characters (never inside one), with `…` when cut; control
+/// characters are shown escaped so a message stays on one line.
+pub fn shorten(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().take(max).collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    if out.chars().any(char::is_control) {
+        out = out.escape_debug().to_string();
+    }
+    out
 }
 
 pub fn check_digest(digest: &str) -> Result<(), RefError> {
@@ -81,6 +95,11 @@ pub fn check_host(host: &str) -> Result<(), RefError> {
 pub fn check_repository(repo: &str) -> Result<(), RefError> {
     let (host, path) = split_host(repo);
     if let Some(host) = host {
+        if !looks_like_host(host) {
+            return Err(RefError(format!(
+                "`{repo}` is not a valid repository name: repository names must be lowercase (`{host}`)"
+            )));
+        }
         check_host(host)?;
     }
     if path.len() > 255 {
@@ -92,7 +111,7 @@ pub fn check_repository(repo: &str) -> Result<(), RefError> {
         if !PATH_COMPONENT.is_match(part) {
             let why = if part.contains(':') {
                 "a `:` may only come before the tag at the end, and a tag cannot contain `/`"
-            } else if part.chars().any(|c| c.is_ascii_uppercase()) {
+            } else if part.chars().any(|c| c.is_uppercase()) {
                 "repository names must be lowercase"
             } else if part.is_empty() {
                 "it has an empty path component"
@@ -107,14 +126,16 @@ pub fn check_repository(repo: &str) -> Result<(), RefError> {
     Ok(())
 }
 
+/// Whether docker reads `first` (a name's first component) as a registry host.
+fn looks_like_host(first: &str) -> bool {
+    first.contains('.') || first.contains(':') || first == "localhost"
+}
+
 /// Splits a leading registry host off a repository, by docker's rule.
 pub fn split_host(repo: &str) -> (Option<&str>, &str) {
     match repo.split_once('/') {
         Some((first, rest))
-            if first.contains('.')
-                || first.contains(':')
-                || first == "localhost"
-                || first.chars().any(|c| c.is_ascii_uppercase()) =>
+            if looks_like_host(first) || first.chars().any(|c| c.is_ascii_uppercase()) =>
         {
             (Some(first), rest)
         }
@@ -137,8 +158,8 @@ impl ImageRef {
                 "`{s}` names a digest; a tag is needed here"
             )));
         }
-        let (repository, tag) = match s.rfind(':') {
-            Some(i) if !s[i + 1..].contains('/') => (&s[..i], &s[i + 1..]),
+        let (repository, tag) = match s.rsplit_once(':') {
+            Some((repo, tag)) if !tag.contains('/') => (repo, tag),
             _ => (s, "latest"),
         };
         check_repository(repository)?;
@@ -176,15 +197,13 @@ impl fmt::Display for ImageRef {
 pub fn render(template: &str, vars: &BTreeMap<&str, String>) -> Result<String, RefError> {
     let mut out = String::new();
     let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 1..];
-        let end = after.find('}').ok_or_else(|| {
+    while let Some((before, after)) = rest.split_once('{') {
+        out.push_str(before);
+        let (key, next) = after.split_once('}').ok_or_else(|| {
             RefError(format!(
                 "template `{template}` has a `{{` with no closing `}}`"
             ))
         })?;
-        let key = &after[..end];
         match vars.get(key) {
             Some(v) => out.push_str(v),
             None => {
@@ -195,7 +214,7 @@ pub fn render(template: &str, vars: &BTreeMap<&str, String>) -> Result<String, R
                 )));
             }
         }
-        rest = &after[end + 1..];
+        rest = next;
     }
     out.push_str(rest);
     Ok(out)
@@ -243,7 +262,10 @@ mod tests {
             "kontain/test:CI/42",
             Err("`kontain/test:CI/42` is not a valid repository name: a `:` may only come before the tag at the end, and a tag cannot contain `/`"),
         );
-        check("Kontain/test:x", Err("`Kontain` would be read by docker as a Docker Hub namespace, not a registry host; write it with a port or a domain (e.g. `localhost:5000`, `Kontain.example.com`)"));
+        check(
+            "Kontain/test:x",
+            Err("`Kontain/test` is not a valid repository name: repository names must be lowercase (`Kontain`)"),
+        );
         check(
             "kontain/Test:x",
             Err(
@@ -274,6 +296,17 @@ mod tests {
             "tag `CI/42` is not a valid docker tag: use letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"
         );
         assert_eq!(check_tag("").unwrap_err().0, "the tag is empty");
+        // Multi-byte characters past the cut: counted and cut by character, never by byte.
+        let long = format!("a{}", "é".repeat(70));
+        assert_eq!(
+            check_tag(&long).unwrap_err().0,
+            format!("tag `a{}…` is not a valid docker tag: use letters, digits, `_`, `.` and `-`, not starting with `.` or `-`", "é".repeat(39))
+        );
+        assert_eq!(
+            check_tag("x;touch /tmp/p\n").unwrap_err().0,
+            "tag `x;touch /tmp/p\\n` is not a valid docker tag: use letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"
+        );
+        assert_eq!(shorten("ab\u{e9}c", 2), "ab…");
     }
 
     #[test]

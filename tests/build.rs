@@ -459,7 +459,7 @@ fn invalid_tags_and_names() {
         "comp/web/images.yaml",
         "images:\n  Site:\n    dockerfile: Dockerfile\n",
     );
-    rejects(&t, &["build"], "error: image `Site` in `$ROOT/comp/web/images.yaml`: the local name is invalid: `acme/Site-web-tiny` is not a valid repository name: repository names must be lowercase\n");
+    rejects(&t, &["build"], "error: `$ROOT/comp/web/images.yaml:2:3`: images: image key `Site` is not a valid name: use lowercase letters and digits, separated by `.`, `_`, `__` or `-` (no `/`, at most 128 characters)\n");
 }
 
 #[test]

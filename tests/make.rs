@@ -241,3 +241,95 @@ fn push_and_pull_through_the_local_registry() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// Issue 8 item 10: a make variable (a branch name in CI, say) is never shell text. Each
+/// value reaches imagemk raw as one environment entry or argument, where it is checked: the
+/// injected command never runs, imagemk says what is wrong, and docker is never called.
+#[test]
+fn make_variables_never_reach_a_shell() {
+    let (t, _) = example();
+    t.fake_docker();
+    let tag_error = |shown: &str| {
+        format!("error: invalid image tag: tag `{shown}` is not a valid docker tag: use letters, digits, `_`, `.` and `-`, not starting with `.` or `-`\n")
+    };
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["images", "IMAGE_TAG=x;touch pwned"], tag_error("x;touch pwned")),
+        (vec!["image-cleanup", "IMAGE_TAG=CI-1 --match CI-.* --yes"], tag_error("CI-1 --match CI-.* --yes")),
+        (vec!["images", "IMAGE_TAG=$(shell touch pwned)"], tag_error("$(shell touch pwned)")),
+        (vec!["images", "IMAGE_TAG=`touch pwned`"], tag_error("`touch pwned`")),
+        (vec!["images", "IMAGE_TAG=$$(touch pwned)"], tag_error("$$(touch pwned)")),
+        (vec!["images", "IMAGE_TAG=a'b;touch pwned"], tag_error("a'b;touch pwned")),
+        (vec!["images", "IMAGE_TAG=a\"b"], tag_error("a\"b")),
+        (vec!["images", "IMAGE_TAG=a b"], tag_error("a b")),
+        (vec!["push-images", "REGISTRY=x;touch pwned"], "error: unknown registry `x;touch pwned` (registries: local)\n".into()),
+        (vec!["images", "PLATFORM=$(shell touch pwned)"], "error: platform `$(shell touch pwned)` is not a valid name: use lowercase letters and digits, separated by `.`, `_`, `__` or `-` (no `/`, at most 128 characters)\n".into()),
+        (vec!["images", "CHANNEL=x;touch pwned"], "error: channel `x;touch pwned` is not a valid name: use lowercase letters and digits, separated by `.`, `_`, `__` or `-` (no `/`, at most 128 characters)\n".into()),
+        (vec!["images", "JOBS=1;touch pwned"], "error: environment variable `JOBS`: `1;touch pwned` is not a number of jobs; give a whole number from 1 up\n".into()),
+        (vec!["x;touch pwned-image"], "error: component `km` (`$ROOT/images.yaml`) has no image of kind `x;touch pwned` (kinds there: buildenv, test)\n".into()),
+    ];
+    for (args, expected) in cases {
+        let out = t.make(&args);
+        assert_eq!(out.status, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.starts_with(&expected),
+            "{args:?}:\n{}",
+            out.stderr
+        );
+        assert!(!t.exists("pwned"), "{args:?} ran the injected command");
+        assert_eq!(
+            t.docker_log(),
+            Vec::<String>::new(),
+            "{args:?} called docker"
+        );
+    }
+    // Refused by make itself, before imagemk: a line break, a bad yes/no, a bad port.
+    for (args, expected) in [
+        (vec!["images", "IMAGE_TAG=a\ntouch pwned #"], "a make value contains a line break: `a\ntouch pwned #`; imagemk values are one line.  Stop.\n"),
+        (vec!["images", "DRY_RUN=$(shell touch pwned)"], "DRY_RUN must be 1 or 0 (or yes/no, true/false); got `$(shell touch pwned)`.  Stop.\n"),
+        (vec!["local-registry", "LOCAL_REGISTRY_PORT=1;touch pwned"], "LOCAL_REGISTRY_PORT must be a port number; got `1;touch pwned`.  Stop.\n"),
+    ] {
+        let out = t.make(&args);
+        assert_eq!(out.status, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.ends_with(expected), "{args:?}:\n{}", out.stderr);
+        assert!(!t.exists("pwned"), "{args:?} ran the injected command");
+        assert_eq!(t.docker_log(), Vec::<String>::new(), "{args:?} called docker");
+    }
+}
+
+/// TARGET (withdocker) and CMD (run-…-image) are split into words by imagemk, as a shell
+/// would but evaluating nothing: a `;` is part of a make target name inside the container,
+/// never a shell separator on the host; quotes still group.
+#[test]
+fn target_and_cmd_are_words_not_shell() {
+    let (t, _) = example();
+    t.fake_docker();
+    t.file(
+        "images",
+        "kontain/buildenv-km-busybox:latest\nkontain/test-km-busybox:latest\n",
+    );
+    t.make(&["withdocker", "TARGET=all; touch pwned $(shell touch pwned)"])
+        .ok();
+    t.make(&["run-test-image", "CMD=sh -c 'touch pwned'"]).ok();
+    let out = t.make(&["run-test-image", "CMD=sh -c 'unclosed"]);
+    assert_eq!(out.status, 2);
+    assert!(
+        out.stderr
+            .starts_with("error: command `sh -c 'unclosed` has a `'` with no closing `'`\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(!t.exists("pwned"));
+    let runs: Vec<String> = t
+        .docker_log()
+        .into_iter()
+        .filter(|l| l.starts_with("docker run"))
+        .map(|l| l.split(":latest ").nth(1).unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            "make all\\; touch pwned \\$\\(shell touch pwned\\)",
+            "sh -c touch\\ pwned"
+        ]
+    );
+}

@@ -48,3 +48,25 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
         }
     }
 }
+
+/// Every environment variable the source names (as `&["NAME", …]`, the lists given to
+/// `Env::get` and the settings layer) is in `env::READ`, the list that is checked for UTF-8
+/// at start-up (issue 8 item 14).
+#[test]
+fn every_variable_read_is_listed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lists = regex::Regex::new(r#"&\[("[A-Z_]+"(?:,\s*"[A-Z_]+")*)\]"#).unwrap();
+    let listed = imagemk::config::env::READ;
+    let mut missing = Vec::new();
+    walk(&root.join("src"), &mut |p| {
+        let text = std::fs::read_to_string(p).unwrap();
+        for m in lists.captures_iter(&text) {
+            for name in m[1].split(',').map(|a| a.trim().trim_matches('"')) {
+                if !listed.contains(&name) {
+                    missing.push(format!("{} reads `{name}`", p.display()));
+                }
+            }
+        }
+    });
+    assert!(missing.is_empty(), "add to env::READ: {missing:?}");
+}

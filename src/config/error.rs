@@ -13,6 +13,9 @@ pub fn parse_yaml<T: DeserializeOwned + Default>(path: &Path, text: &str) -> any
     if text.trim().is_empty() {
         return Ok(T::default());
     }
+    if let Some(msg) = super::dup::check(path, text) {
+        anyhow::bail!(msg);
+    }
     serde_yaml_ng::from_str(text).map_err(|e| anyhow::anyhow!(describe(path, &e)))
 }
 

@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 
 use super::raw::{RawDefaults, RawFile, RawImage};
 use super::{
-    error::parse_yaml, Component, Env, Image, Overrides, Settings, Stage, Workspace,
+    check, error::parse_yaml, Component, Env, Image, Overrides, Settings, Stage, Workspace,
     DEFAULT_DOCKERFILE, DEFAULT_NAME, DEFAULT_PLATFORM, DEFAULT_TAG,
 };
 use crate::dockerfile::Dockerfile;
@@ -18,6 +18,17 @@ use crate::reference::{self, ImageRef};
 pub const FILE: &str = "images.yaml";
 
 pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Workspace> {
+    if !cwd.is_dir() {
+        let what = if cwd.exists() {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
+        bail!(
+            "directory `{}` {what}; give an existing directory to `-C`",
+            cwd.display()
+        );
+    }
     let start = find_upward(cwd).ok_or_else(|| {
         anyhow::anyhow!(
             "no `{FILE}` in `{}` or any directory above it; imagemk needs a workspace file (see the README's configuration reference)",
@@ -82,6 +93,7 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
         }
     }
     check_unique_names(&images, &components)?;
+    check_artifact_dirs(&images, &components, &root)?;
     resolve_depends(&mut images, &files, &components)?;
     check_cycles(&images)?;
 
@@ -149,8 +161,19 @@ fn find_root(start: &Path) -> anyhow::Result<(PathBuf, RawFile)> {
 
 fn member_dirs(root: &Path, members: &[String]) -> anyhow::Result<Vec<PathBuf>> {
     let mut dirs = BTreeSet::new();
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(root_text) = root.to_str() else {
+        bail!(
+            "the workspace path `{}` is not valid UTF-8, so `workspace.members` cannot be matched in it; move the workspace to a UTF-8 path",
+            root.display()
+        );
+    };
+    // The root is literal text: `[`, `*` or `?` in it are not pattern characters.
+    let base = glob::Pattern::escape(root_text);
     for pattern in members {
-        let full = root.join(pattern);
+        let full = Path::new(&base).join(pattern);
         let paths = glob::glob(&full.to_string_lossy())
             .map_err(|e| anyhow::anyhow!("member pattern `{pattern}` is not a valid glob: {e}"))?;
         let mut matched = false;
@@ -177,10 +200,7 @@ fn dir_name(dir: &Path) -> String {
 }
 
 fn check_component_name(name: &str, file: &Path) -> anyhow::Result<()> {
-    reference::check_repository(name)
-        .ok()
-        .filter(|_| !name.contains('/'))
-        .ok_or_else(|| {
+    check::name("component", name).map_err(|_| {
             anyhow::anyhow!(
                 "component name `{name}` (from `{}`) must be lowercase letters, digits, `.`, `_` or `-`; set `component:` in that file",
                 file.display()
@@ -216,6 +236,10 @@ impl Layer<'_> {
             .pick(&f.tag, &["IMAGE_TAG"], &comp.tag, &ws.tag)
             .unwrap_or_else(|| DEFAULT_TAG.into());
         reference::check_tag(&tag).map_err(|e| anyhow::anyhow!("invalid image tag: {e}"))?;
+        let name_template = self
+            .pick(&None, &[], &comp.name, &ws.name)
+            .unwrap_or_else(|| DEFAULT_NAME.into());
+        check_template(&name_template)?;
         let platform = self
             .pick(
                 &f.platform,
@@ -224,21 +248,51 @@ impl Layer<'_> {
                 &ws.platform,
             )
             .unwrap_or_else(|| DEFAULT_PLATFORM.into());
+        check::name("platform", &platform).map_err(anyhow::Error::msg)?;
         let namespace = self
             .pick(&None, &["IMAGE_NAMESPACE"], &comp.namespace, &ws.namespace)
             .unwrap_or_else(|| "local".into());
+        check_namespace(&namespace)?;
+        let variant = self.pick(&f.variant, &["VARIANT"], &None, &None);
+        let channel = self.pick(&f.channel, &["CHANNEL"], &comp.channel, &ws.channel);
+        for (what, value) in [("variant", &variant), ("channel", &channel)] {
+            if let Some(v) = value {
+                check::name(what, v).map_err(anyhow::Error::msg)?;
+            }
+        }
         Ok(Settings {
             namespace,
             platform,
             tag,
-            name_template: self
-                .pick(&None, &[], &comp.name, &ws.name)
-                .unwrap_or_else(|| DEFAULT_NAME.into()),
-            variant: self.pick(&f.variant, &["VARIANT"], &None, &None),
-            channel: self.pick(&f.channel, &["CHANNEL"], &comp.channel, &ws.channel),
+            name_template,
+            variant,
+            channel,
             user: self.env.user(),
         })
     }
+}
+
+/// The namespace starts every default name: lowercase path components, optionally after a
+/// registry host.
+fn check_namespace(namespace: &str) -> anyhow::Result<()> {
+    if namespace.chars().any(char::is_uppercase) {
+        bail!(
+            "namespace `{}` must be lowercase: docker repository names are lowercase",
+            reference::shorten(namespace, 60)
+        );
+    }
+    reference::check_repository(namespace).map_err(|e| anyhow::anyhow!("invalid namespace: {e}"))
+}
+
+/// A name template must use `{tag}` (or `IMAGE_TAG` and `--tag` would be ignored).
+fn check_template(template: &str) -> anyhow::Result<()> {
+    if !template.contains("{tag}") {
+        bail!(
+            "name template `{}` has no `{{tag}}`, so `IMAGE_TAG` and `--tag` would be ignored; end it with `:{{tag}}`",
+            reference::shorten(template, 100)
+        );
+    }
+    Ok(())
 }
 
 fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyhow::Result<Image> {
@@ -248,9 +302,7 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
         .variant
         .as_ref()
         .and_then(|v| raw.variants.get(v).map(|rv| (v, rv)));
-    let suffix = variant
-        .map(|(v, rv)| rv.suffix.clone().unwrap_or_else(|| format!("-{v}")))
-        .unwrap_or_default();
+    let suffix = variant.map(|(v, rv)| suffix(v, rv)).unwrap_or_default();
     let vars: BTreeMap<&str, String> = [
         ("namespace", s.namespace.clone()),
         ("kind", kind.clone()),
@@ -266,6 +318,8 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
     let name = reference::render(&s.name_template, &vars)
         .and_then(|n| ImageRef::parse(&n))
         .map_err(|e| anyhow::anyhow!("{}: the local name is invalid: {e}", at()))?;
+    check_variant_names(&s.name_template, &vars, raw)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
     let dockerfile_rel = reference::render(
         raw.dockerfile.as_deref().unwrap_or(DEFAULT_DOCKERFILE),
         &vars,
@@ -323,6 +377,92 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
     })
 }
 
+/// What `{variant}` becomes for variant `v`.
+fn suffix(v: &str, rv: &super::raw::RawVariant) -> String {
+    rv.suffix.clone().unwrap_or_else(|| format!("-{v}"))
+}
+
+/// Every variant of an image (the plain one included) must get a name of its own, or a
+/// variant build would overwrite the plain image.
+fn check_variant_names(
+    template: &str,
+    vars: &BTreeMap<&str, String>,
+    raw: &RawImage,
+) -> anyhow::Result<()> {
+    if raw.variants.is_empty() {
+        return Ok(());
+    }
+    let mut vars = vars.clone();
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let plain = std::iter::once(("(plain)".to_string(), String::new()));
+    let all = plain.chain(
+        raw.variants
+            .iter()
+            .map(|(v, rv)| (format!("`{v}`"), suffix(v, rv))),
+    );
+    for (label, sfx) in all {
+        vars.insert("variant", sfx);
+        let name = reference::render(template, &vars)?;
+        if let Some(other) = seen.insert(name.clone(), label.clone()) {
+            let other = if other == "(plain)" {
+                "the plain image".to_string()
+            } else {
+                format!("variant {other}")
+            };
+            bail!(
+                "variant {label} gets the same name as {other}, `{name}`, so one build would overwrite the other; put `{{variant}}` in the name template or give the variant a distinct `suffix`"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// An artifact destination must not be (or contain) a component directory or the workspace
+/// root: the copy replaces its destination.
+fn check_artifact_dirs(
+    images: &[Image],
+    components: &[Component],
+    root: &Path,
+) -> anyhow::Result<()> {
+    for img in images {
+        let comp = &components[img.component];
+        for a in &img.artifacts {
+            let dest = lexical(&comp.dir.join(&a.to));
+            let hit = components
+                .iter()
+                .map(|c| c.dir.as_path())
+                .chain([root])
+                .find(|d| d.starts_with(&dest) || !dest.starts_with(root));
+            if let Some(dir) = hit {
+                bail!(
+                    "image `{}` in `{}`: artifact destination `{}` would replace `{}`, a component directory or the workspace; pick a path inside the component directory",
+                    img.id,
+                    comp.file.display(),
+                    a.to,
+                    dir.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `path` with `.` and `..` resolved by name.
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component as C;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            C::CurDir => {}
+            C::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 fn check_unique_names(images: &[Image], components: &[Component]) -> anyhow::Result<()> {
     let mut seen: BTreeMap<&ImageRef, &Image> = BTreeMap::new();
     for img in images {
@@ -369,6 +509,12 @@ fn resolve_depends(
         }
         if let Ok(text) = std::fs::read_to_string(&img.dockerfile) {
             let df = Dockerfile::parse(&text);
+            for op in &df.copy_from_vars {
+                img.problems.push(format!(
+                    "`{}`: `COPY --from={op}` uses a variable, which docker's legacy builder does not expand (\"invalid from flag value\"); name the stage or image literally, or add `FROM {op} AS <stage>` and copy `--from=<stage>`",
+                    img.dockerfile.display()
+                ));
+            }
             let s = &components[ci].settings;
             for (k, v) in [
                 ("IMAGE_TAG", &s.tag),

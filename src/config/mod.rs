@@ -1,6 +1,8 @@
 //! The workspace: every `images.yaml` read, checked and resolved into [`Workspace`], the one
 //! value the rest of imagemk plans from. `raw` mirrors the YAML; `load` gives it meaning.
 
+pub mod check;
+mod dup;
 pub mod env;
 pub mod error;
 mod load;

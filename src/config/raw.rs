@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::check;
+
 /// One `images.yaml`: the workspace root has `workspace:`, every file may have the rest.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -12,8 +14,9 @@ pub struct RawFile {
     pub workspace: Option<RawWorkspace>,
     #[serde(default)]
     pub defaults: RawDefaults,
+    #[serde(default, deserialize_with = "check::component")]
     pub component: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "check::images")]
     pub images: BTreeMap<String, RawImage>,
 }
 
@@ -86,14 +89,15 @@ pub struct RawRegistry {
 #[serde(deny_unknown_fields)]
 pub struct RawImage {
     /// `buildenv`, `test`, `runenv`, …; defaults to the image's key.
+    #[serde(default, deserialize_with = "check::kind")]
     pub kind: Option<String>,
     /// Path from the component directory; may use `{platform}`, `{kind}`, `{component}`.
     pub dockerfile: Option<String>,
     /// Build context, from the component directory (default `.`).
     pub context: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "check::args")]
     pub args: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "check::labels")]
     pub labels: BTreeMap<String, String>,
     /// `--target` stage.
     pub target: Option<String>,
@@ -103,7 +107,7 @@ pub struct RawImage {
     /// Files copied into the context for the build and removed after it.
     #[serde(default)]
     pub stage: Vec<RawStage>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "check::variants")]
     pub variants: BTreeMap<String, RawVariant>,
     pub run: Option<RawRun>,
     #[serde(default)]
@@ -115,14 +119,15 @@ pub struct RawImage {
 pub struct RawStage {
     /// Source, from the component directory.
     pub from: String,
-    /// Destination, from the build context.
+    /// Destination, from the build context (inside it).
+    #[serde(deserialize_with = "check::stage_to")]
     pub to: String,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawVariant {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "check::args")]
     pub args: BTreeMap<String, String>,
     /// Added to the repository name (default `-<variant>`).
     pub suffix: Option<String>,
@@ -140,9 +145,10 @@ pub struct RawRun {
     #[serde(default)]
     pub init: bool,
     /// Names of environment variables passed through (by name, never by value).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "check::env_names")]
     pub env: Vec<String>,
     pub command: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "check::workdir")]
     pub workdir: Option<String>,
     pub network: Option<String>,
 }
@@ -152,6 +158,7 @@ pub struct RawRun {
 pub struct RawArtifact {
     /// Path inside the image.
     pub from: String,
-    /// Path in the tree, from the component directory.
+    /// Path in the tree, from the component directory (inside it).
+    #[serde(deserialize_with = "check::artifact_to")]
     pub to: String,
 }
