@@ -10,7 +10,10 @@ use support::{digest_of, Output, Test};
 /// A workspace: component `km` with a `test` and a shared `buildenv` image, registries of
 /// every kind, a `stable` channel and publish rules.
 fn workspace(extra_ws: &str) -> Test {
-    let t = Test::new();
+    let mut t = Test::new();
+    // Its own engine, so parallel tests never wait on each other's remote-name locks.
+    let engine = format!("unix://{}/docker.sock", t.root.display());
+    t.env("DOCKER_HOST", &engine);
     t.file(
         "images.yaml",
         &format!(
@@ -41,12 +44,20 @@ images:
     )
     .file("docker/buildenv-linux.dockerfile", "FROM scratch\n")
     .file("docker/test-linux.dockerfile", "FROM scratch\n")
+    .file("tags", "")
     .fake_docker();
     t
 }
 
+/// The local images: `docker image ls` lists them, and the fake's tag store knows their IDs
+/// (`sha256(name)`).
 fn built(t: &Test, names: &[&str]) {
     t.file("images", &(names.join("\n") + "\n"));
+    let tags: Vec<String> = names
+        .iter()
+        .map(|n| format!("{n} {}\n", digest_of(n)))
+        .collect();
+    t.file("tags", &tags.concat());
 }
 
 const TEST_CI42: &str = "kontain/test-km-linux:CI-42";
@@ -67,6 +78,37 @@ fn log(t: &Test) -> Vec<String> {
     t.docker_log()
 }
 
+/// The fake engine's tags now (`name id` lines, sorted).
+fn tags(t: &Test) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_to_string(t.path("tags"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    v.sort();
+    v
+}
+
+/// The fake docker's log line for `docker image inspect --format {{.Id}} NAME`.
+fn inspect(name: &str) -> String {
+    format!("docker image inspect --format \\{{\\{{.Id\\}}\\}} {name}")
+}
+
+/// The log lines of a push of `local` to `remote`, which does not exist before: the local
+/// image's ID, the check that `remote` is free, the tag, the push, the removal.
+fn push_lines(local: &str, remote: &str) -> Vec<String> {
+    vec![
+        inspect(local),
+        inspect(remote),
+        inspect(local),
+        inspect(remote),
+        format!("docker tag {} {remote}", digest_of(local)),
+        format!("docker push {remote}"),
+        inspect(remote),
+        format!("docker image rm --no-prune {remote}"),
+    ]
+}
+
 #[test]
 fn push_tags_pushes_then_removes_the_remote_tag() {
     let t = workspace("");
@@ -85,14 +127,11 @@ fn push_tags_pushes_then_removes_the_remote_tag() {
         ),
     );
     assert_eq!(
-        log(&t),
-        [
-            "docker image ls --format \\{\\{.Repository\\}\\}:\\{\\{.Tag\\}\\}".to_string(),
-            format!("docker tag {TEST_CI42} {REMOTE_CI42}"),
-            format!("docker push {REMOTE_CI42}"),
-            format!("docker image rm --no-prune {REMOTE_CI42}"),
-        ]
+        log(&t)[0],
+        "docker image ls --format \\{\\{.Repository\\}\\}:\\{\\{.Tag\\}\\}"
     );
+    assert_eq!(log(&t)[1..], push_lines(TEST_CI42, REMOTE_CI42));
+    assert_eq!(tags(&t), [format!("{TEST_CI42} {}", digest_of(TEST_CI42))]);
 }
 
 #[test]
@@ -128,20 +167,20 @@ fn push_json_and_extra_tags_from_config_and_flags() {
             digest_of(REMOTE_CI42)
         )
     );
-    assert_eq!(
-        log(&t)[1..],
-        [
-            format!("docker tag {TEST_CI42} {REMOTE_CI42}"),
-            format!("docker tag {TEST_CI42} {x}"),
-            format!("docker tag {TEST_CI42} {n}"),
-            format!("docker push {REMOTE_CI42}"),
-            format!("docker push {x}"),
-            format!("docker push {n}"),
-            format!("docker image rm --no-prune {REMOTE_CI42}"),
-            format!("docker image rm --no-prune {x}"),
-            format!("docker image rm --no-prune {n}"),
-        ]
-    );
+    let id = digest_of(TEST_CI42);
+    let mut expected = vec![inspect(TEST_CI42)];
+    expected.extend([REMOTE_CI42, &x, &n].map(inspect));
+    expected.push(inspect(TEST_CI42));
+    for r in [REMOTE_CI42, &x, &n] {
+        expected.extend([inspect(r), format!("docker tag {id} {r}")]);
+    }
+    for r in [REMOTE_CI42, &x, &n] {
+        expected.push(format!("docker push {r}"));
+    }
+    for r in [REMOTE_CI42, &x, &n] {
+        expected.extend([inspect(r), format!("docker image rm --no-prune {r}")]);
+    }
+    assert_eq!(log(&t)[1..], expected);
 }
 
 #[test]
@@ -243,15 +282,19 @@ fn pull_pulls_tags_untags_and_records_the_digest() {
             d = digest_of(remote)
         ),
     );
+    let id = digest_of(&format!("pulled:{remote}"));
     assert_eq!(
-        log(&t),
+        log(&t)[1..],
         [
+            inspect(remote),
             format!("docker pull {remote}"),
-            format!("docker tag {remote} {local}"),
-            format!("docker image inspect --format \\{{\\{{.Id\\}}\\}} {local}"),
+            inspect(remote),
+            format!("docker tag {id} {local}"),
+            inspect(remote),
             format!("docker image rm --no-prune {remote}"),
         ]
     );
+    assert_eq!(tags(&t), [format!("{local} {id}")]);
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(t.path(".imagemk/pulled.json")).unwrap())
             .unwrap();
@@ -260,7 +303,7 @@ fn pull_pulls_tags_untags_and_records_the_digest() {
         serde_json::json!({ local: {
             "remote": remote,
             "digest": digest_of(remote),
-            "id": digest_of(local),
+            "id": id,
         }})
     );
 }
@@ -288,11 +331,13 @@ fn pull_failure_says_how_to_log_in_and_leaves_no_tag() {
              hint: registry `azure` refused the credentials docker has for `kube.azurecr.io`; log in with `imagemk login --registry azure` (`make login REGISTRY=azure`), which runs `az acr login --name kube`\n"
         ),
     );
+    // No hint to remove a tag: the failed pull created none.
     assert_eq!(
-        log(&t),
+        log(&t)[1..],
         [
+            inspect(remote),
             format!("docker pull {remote}"),
-            format!("docker image rm --no-prune {remote}"),
+            inspect(remote)
         ]
     );
     assert!(!t.exists(".imagemk/pulled.json"));
@@ -322,14 +367,8 @@ fn push_failure_still_removes_the_temporary_tag() {
              hint: registry `local` does not answer at `registry.example.com:5000`; check that it is running and that its host in `images.yaml` is right\n"
         ),
     );
-    assert_eq!(
-        log(&t)[1..],
-        [
-            format!("docker tag {TEST_CI42} {REMOTE_CI42}"),
-            format!("docker push {REMOTE_CI42}"),
-            format!("docker image rm --no-prune {REMOTE_CI42}"),
-        ]
-    );
+    assert_eq!(log(&t)[1..], push_lines(TEST_CI42, REMOTE_CI42));
+    assert_eq!(tags(&t), [format!("{TEST_CI42} {}", digest_of(TEST_CI42))]);
 }
 
 /// Runs imagemk with `args`, sends SIGTERM once the fake docker logged a line starting with
@@ -368,13 +407,16 @@ fn sigterm_during_a_pull_removes_the_remote_tag_and_records_nothing() {
     t.file("pull-sleep", "30");
     terminate(&t, &["pull", "buildenv"], "docker pull");
     let remote = "registry.example.com:5000/team/buildenv-km-linux:latest";
+    // The pull never finished, so it created no tag, and none is removed.
     assert_eq!(
-        log(&t),
+        log(&t)[1..],
         [
+            inspect(remote),
             format!("docker pull {remote}"),
-            format!("docker image rm --no-prune {remote}"),
+            inspect(remote)
         ]
     );
+    assert_eq!(tags(&t), Vec::<String>::new());
     assert!(!t.exists(".imagemk/pulled.json"));
 }
 
@@ -387,15 +429,22 @@ fn a_local_name_equal_to_the_remote_one_is_pushed_but_never_untagged() {
     t.run(&["push", "test", "--tag", "CI-42", "--also-tag", "v2"])
         .ok();
     let v2 = name.replace(":CI-42", ":v2");
+    let id = digest_of(name);
     assert_eq!(
         log(&t)[1..],
         [
-            format!("docker tag {name} {v2}"),
+            inspect(name),
+            inspect(&v2),
+            inspect(name),
+            inspect(&v2),
+            format!("docker tag {id} {v2}"),
             format!("docker push {name}"),
             format!("docker push {v2}"),
+            inspect(&v2),
             format!("docker image rm --no-prune {v2}"),
         ]
     );
+    assert_eq!(tags(&t), [format!("{name} {id}")]);
 }
 
 #[test]
@@ -404,14 +453,8 @@ fn sigterm_during_a_push_removes_the_temporary_tag() {
     built(&t, &[TEST_CI42]);
     t.file("push-sleep", "30");
     terminate(&t, &["push", "test", "--tag", "CI-42"], "docker push");
-    assert_eq!(
-        log(&t)[1..],
-        [
-            format!("docker tag {TEST_CI42} {REMOTE_CI42}"),
-            format!("docker push {REMOTE_CI42}"),
-            format!("docker image rm --no-prune {REMOTE_CI42}"),
-        ]
-    );
+    assert_eq!(log(&t)[1..], push_lines(TEST_CI42, REMOTE_CI42));
+    assert_eq!(tags(&t), [format!("{TEST_CI42} {}", digest_of(TEST_CI42))]);
 }
 
 #[test]
