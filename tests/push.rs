@@ -78,11 +78,12 @@ fn log(t: &Test) -> Vec<String> {
     t.docker_log()
 }
 
-/// The fake engine's tags now (`name id` lines, sorted).
+/// The fake engine's tags now (`name id` lines, sorted; dangling images left out).
 fn tags(t: &Test) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_to_string(t.path("tags"))
         .unwrap()
         .lines()
+        .filter(|l| !l.starts_with("<none> "))
         .map(String::from)
         .collect();
     v.sort();
@@ -712,4 +713,120 @@ fn publish_keys_are_checked() {
     t.run(&["push", "--dry-run"]).fails_with(
         "error: `$ROOT/images.yaml:11:5`: unknown key `refuse_tag` in `workspace.publish`; did you mean `refuse_tags`? (valid keys: refuse_tags, force, also_tag)\n",
     );
+}
+
+#[test]
+fn a_remote_named_tag_the_user_had_on_the_same_image_is_pushed_and_kept() {
+    let t = workspace("");
+    built(&t, &[TEST_CI42]);
+    let id = digest_of(TEST_CI42);
+    t.file("tags", &format!("{TEST_CI42} {id}\n{REMOTE_CI42} {id}\n"));
+    t.run(&["push", "test", "--tag", "CI-42"]).ok();
+    assert_eq!(
+        log(&t)[1..],
+        [
+            inspect(TEST_CI42),
+            inspect(REMOTE_CI42),
+            inspect(TEST_CI42),
+            inspect(REMOTE_CI42),
+            format!("docker push {REMOTE_CI42}"),
+        ]
+    );
+    assert_eq!(
+        tags(&t),
+        [format!("{TEST_CI42} {id}"), format!("{REMOTE_CI42} {id}")]
+    );
+}
+
+#[test]
+fn a_remote_named_tag_on_another_image_is_never_pushed_nor_moved() {
+    let t = workspace("");
+    built(&t, &[TEST_CI42]);
+    let (id, other) = (digest_of(TEST_CI42), digest_of("other"));
+    let store = format!("{TEST_CI42} {id}\n{REMOTE_CI42} {other}\n");
+    t.file("tags", &store);
+    t.run(&["push", "test", "--tag", "CI-42"]).fails_with(&format!(
+        "error: image `km/test` cannot be pushed: `{REMOTE_CI42}` already exists in the engine and is another image (`{}`) than `{TEST_CI42}`; pushing it would publish that image, and imagemk never moves a tag it did not create\n\
+         hint: if `{REMOTE_CI42}` is an old tag of yours, remove it with `docker image rm --no-prune {REMOTE_CI42}` and push again; if another imagemk run is pushing a different build under that name, wait for it\n",
+        &other[7..19]
+    ));
+    assert!(log(&t)
+        .iter()
+        .all(|l| l.starts_with("docker image ls") || l.starts_with("docker image inspect")));
+    assert_eq!(
+        tags(&t),
+        [
+            format!("{TEST_CI42} {id}"),
+            format!("{REMOTE_CI42} {other}")
+        ]
+    );
+}
+
+#[test]
+fn pull_keeps_a_remote_named_tag_the_user_had_and_puts_it_back_if_moved() {
+    let t = workspace("");
+    let remote = "registry.example.com:5000/team/buildenv-km-linux:latest";
+    let local = "kontain/buildenv-km-linux:latest";
+    let pulled = digest_of(&format!("pulled:{remote}"));
+    // `docker pull REMOTE` by hand earlier: the same image as the registry has now.
+    t.file("tags", &format!("{remote} {pulled}\n"));
+    t.run(&["pull", "buildenv"]).ok();
+    assert_eq!(
+        tags(&t),
+        [format!("{local} {pulled}"), format!("{remote} {pulled}")]
+    );
+    assert!(!log(&t).iter().any(|l| l.contains("image rm")));
+    // An older pull by hand: the pull moves the tag, imagemk puts it back.
+    let old = digest_of("old");
+    t.file("tags", &format!("{remote} {old}\n"));
+    t.run(&["pull", "buildenv"]).ok();
+    assert_eq!(
+        tags(&t),
+        [format!("{local} {pulled}"), format!("{remote} {old}")]
+    );
+    assert!(log(&t).contains(&format!("docker tag {old} {remote}")));
+}
+
+#[test]
+fn pull_with_the_engine_down_says_so_and_runs_nothing_else() {
+    let t = workspace("");
+    t.file("engine-down", "");
+    t.run(&["pull", "buildenv"]).fails_with("error: the docker engine is not reachable; start it (e.g. `sudo systemctl start docker`) or point `DOCKER_HOST` at a running one\n  caused by: `docker image ls --format '{{.Repository}}:{{.Tag}}'` failed with exit status 1\n  | Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n");
+    assert_eq!(log(&t).len(), 1);
+}
+
+#[test]
+fn a_push_whose_tag_vanished_makes_it_again_and_retries() {
+    // Another machine's imagemk removed the tag between `docker tag` and `docker push`: the
+    // fake's first push finds no tag (it removes it itself, once).
+    let t = workspace("");
+    built(&t, &[TEST_CI42]);
+    t.fake(
+        "docker",
+        &format!(
+            "#!/usr/bin/env bash\nroot=\"$(cd \"$(dirname \"$0\")/..\" && pwd)\"\nif [ \"$1\" = push ] && [ ! -e \"$root/vanished\" ]; then\n  touch \"$root/vanished\"\n  grep -v \"^$2 \" \"$root/tags\" > \"$root/tags.new\"; mv \"$root/tags.new\" \"$root/tags\"\nfi\nexec bash \"$root/.bin/real-fake\" \"$@\"\n"
+        ),
+    );
+    std::fs::write(
+        t.path(".bin/real-fake"),
+        include_str!("support/fake-docker"),
+    )
+    .unwrap();
+    t.run(&["push", "test", "--tag", "CI-42"]).ok();
+    let id = digest_of(TEST_CI42);
+    let pushes = log(&t)
+        .iter()
+        .filter(|l| l.starts_with("docker push") || l.starts_with("docker tag"))
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(
+        pushes,
+        [
+            format!("docker tag {id} {REMOTE_CI42}"),
+            format!("docker push {REMOTE_CI42}"),
+            format!("docker tag {id} {REMOTE_CI42}"),
+            format!("docker push {REMOTE_CI42}"),
+        ]
+    );
+    assert_eq!(tags(&t), [format!("{TEST_CI42} {id}")]);
 }
