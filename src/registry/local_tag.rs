@@ -88,10 +88,21 @@ pub fn restore(name: &ImageRef, id: &str) -> Result<(), String> {
     }
 }
 
-/// Exclusive locks on remote names, held while it lives (and released by the kernel if the
-/// process dies).
+/// Exclusive locks on remote names, held while it lives. A run that ends removes its lock
+/// files (so /tmp does not fill with one per tag ever pushed); a run killed outright leaves
+/// its file, but the kernel releases the lock.
 pub struct NameLock {
-    _files: Vec<File>,
+    held: Vec<(PathBuf, File)>,
+}
+
+impl Drop for NameLock {
+    fn drop(&mut self) {
+        // Unlinked while still locked: a run waiting on this file then finds, once it gets
+        // the lock, that the path names another file (or none), and opens it again.
+        for (path, _file) in self.held.drain(..).rev() {
+            let _ = fs::remove_file(&path);
+        }
+    }
 }
 
 /// Locks every name in `names` (in a fixed order, so two runs never wait on each other), for
@@ -110,25 +121,47 @@ pub fn lock(
         // Shared by every user; a failure (someone else's directory) is fine.
         let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o1777));
     }
-    let mut files = Vec::new();
+    let mut lock = NameLock { held: Vec::new() };
     for name in sorted {
         let path = lock_path(dir, daemon, name);
-        let file = open(&path)?;
         let mut told = false;
-        // SAFETY: flock(2) on a descriptor we own.
-        while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            if signal::interrupted() {
-                return Err(signal::Interrupted.into());
+        let file = loop {
+            let file = open(&path)?;
+            wait_for(&file, || {
+                if !told {
+                    waiting(name);
+                    told = true;
+                }
+            })?;
+            if same_file(&file, &path) {
+                break file;
             }
-            if !told {
-                waiting(name);
-                told = true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        files.push(file);
+        };
+        lock.held.push((path, file));
     }
-    Ok(NameLock { _files: files })
+    Ok(lock)
+}
+
+/// Takes the flock on `file`, polling so that Ctrl-C stops the wait.
+fn wait_for(file: &File, mut waiting: impl FnMut()) -> anyhow::Result<()> {
+    // SAFETY: flock(2) on a descriptor we own.
+    while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if signal::interrupted() {
+            return Err(signal::Interrupted.into());
+        }
+        waiting();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+/// True when `path` still names the open `file` (its holder did not remove it meanwhile).
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 fn open(path: &Path) -> anyhow::Result<File> {
@@ -202,6 +235,6 @@ mod tests {
             .expect("the second run waits");
         drop(first);
         waiter.join().unwrap();
-        let _ = fs::remove_file(lock_path(Path::new(LOCK_DIR), "unit", &name));
+        assert!(!lock_path(Path::new(LOCK_DIR), "unit", &name).exists());
     }
 }
