@@ -290,6 +290,8 @@ fn signal_case(phase: &str, args: &[&str], gated: bool) {
             "{phase}: {pushed:?}"
         );
     }
+    // Let the held connections drain to the registry, now that the run is over.
+    gate.open.store(true, Ordering::SeqCst);
     remove_images(&ns);
 }
 

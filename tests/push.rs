@@ -803,9 +803,7 @@ fn a_push_whose_tag_vanished_makes_it_again_and_retries() {
     built(&t, &[TEST_CI42]);
     t.fake(
         "docker",
-        &format!(
-            "#!/usr/bin/env bash\nroot=\"$(cd \"$(dirname \"$0\")/..\" && pwd)\"\nif [ \"$1\" = push ] && [ ! -e \"$root/vanished\" ]; then\n  touch \"$root/vanished\"\n  grep -v \"^$2 \" \"$root/tags\" > \"$root/tags.new\"; mv \"$root/tags.new\" \"$root/tags\"\nfi\nexec bash \"$root/.bin/real-fake\" \"$@\"\n"
-        ),
+        "#!/usr/bin/env bash\nroot=\"$(cd \"$(dirname \"$0\")/..\" && pwd)\"\nif [ \"$1\" = push ] && [ ! -e \"$root/vanished\" ]; then\n  touch \"$root/vanished\"\n  grep -v \"^$2 \" \"$root/tags\" > \"$root/tags.new\"; mv \"$root/tags.new\" \"$root/tags\"\nfi\nexec bash \"$root/.bin/real-fake\" \"$@\"\n",
     );
     std::fs::write(
         t.path(".bin/real-fake"),

@@ -195,11 +195,11 @@ fn ensure_tag(
             conflict(job, remote, &now)
         )),
         None => {
-            local_tag::tag_id(id, remote).map_err(failed)?;
+            // Owned before it exists: if `docker tag` fails halfway, the clean-up still looks.
             if !owned.contains(remote) {
                 owned.push(remote.clone());
             }
-            Ok(())
+            local_tag::tag_id(id, remote).map_err(failed)
         }
     }
 }
