@@ -60,6 +60,8 @@ fn built(t: &Test, names: &[&str]) {
     t.file("tags", &tags.concat());
 }
 
+const PUSH_NOTE: &str = "# a remote name is tagged (with the image's ID) only when it does not exist yet, and removed only when this run tagged it; one that exists as another image stops the push\n";
+const PULL_NOTE: &str = "# the pulled image's ID gets the local name; the remote name is removed only when this run's pull created it, and put back on its image when it was yours and the pull moved it\n";
 const TEST_CI42: &str = "kontain/test-km-linux:CI-42";
 const REMOTE_CI42: &str = "registry.example.com:5000/team/test-km-linux:CI-42";
 
@@ -192,7 +194,7 @@ fn dry_run_prints_every_command_and_changes_nothing() {
         &t.run(&["push", "test", "--tag", "CI-42", "--dry-run"]),
         0,
         &format!(
-            "docker tag {TEST_CI42} {REMOTE_CI42}\ndocker push {REMOTE_CI42}\ndocker image rm --no-prune {REMOTE_CI42}\n"
+            "docker tag {TEST_CI42} {REMOTE_CI42}\ndocker push {REMOTE_CI42}\ndocker image rm --no-prune {REMOTE_CI42}\n{PUSH_NOTE}"
         ),
         "",
     );
@@ -200,7 +202,7 @@ fn dry_run_prints_every_command_and_changes_nothing() {
         &t.run(&["pull", "test", "--tag", "CI-42", "--dry-run"]),
         0,
         &format!(
-            "docker pull {REMOTE_CI42}\ndocker tag {REMOTE_CI42} {TEST_CI42}\ndocker image rm --no-prune {REMOTE_CI42}\n# record each pulled digest in $ROOT/.imagemk/pulled.json\n"
+            "docker pull {REMOTE_CI42}\ndocker tag {REMOTE_CI42} {TEST_CI42}\ndocker image rm --no-prune {REMOTE_CI42}\n{PULL_NOTE}# record each pulled digest in $ROOT/.imagemk/pulled.json\n"
         ),
         "",
     );
@@ -210,8 +212,8 @@ fn dry_run_prints_every_command_and_changes_nothing() {
         "docker login registry.example.com:5000\n",
         "",
     );
-    // Only the query of what exists locally ran.
-    assert_eq!(log(&t).len(), 1);
+    // Only read-only queries ran: what exists locally, and whether the remote name does.
+    assert_eq!(log(&t)[1..], [inspect(TEST_CI42), inspect(REMOTE_CI42)]);
     assert!(log(&t)[0].starts_with("docker image ls"));
 }
 
@@ -617,7 +619,7 @@ fn make_targets_pass_tag_registry_channel_and_force() {
     ]);
     out.is(
         0,
-        "docker tag kontain/test-km-linux:CI-42 kube.azurecr.io/test-km-linux:CI-42\ndocker push kube.azurecr.io/test-km-linux:CI-42\ndocker image rm --no-prune kube.azurecr.io/test-km-linux:CI-42\n",
+        &format!("docker tag kontain/test-km-linux:CI-42 kube.azurecr.io/test-km-linux:CI-42\ndocker push kube.azurecr.io/test-km-linux:CI-42\ndocker image rm --no-prune kube.azurecr.io/test-km-linux:CI-42\n{PUSH_NOTE}"),
         "",
     );
     let out = t.make(&[
@@ -675,7 +677,7 @@ fn engine_down_dry_run_notes_it_and_a_real_push_explains_it() {
         &out,
         0,
         &format!(
-            "docker tag {TEST_CI42} {REMOTE_CI42}\ndocker push {REMOTE_CI42}\ndocker image rm --no-prune {REMOTE_CI42}\n"
+            "docker tag {TEST_CI42} {REMOTE_CI42}\ndocker push {REMOTE_CI42}\ndocker image rm --no-prune {REMOTE_CI42}\n{PUSH_NOTE}"
         ),
         "note: cannot ask the engine which images exist (the docker engine is not reachable; start it (e.g. `sudo systemctl start docker`) or point `DOCKER_HOST` at a running one); assuming every image was built\n",
     );
@@ -745,11 +747,15 @@ fn a_remote_named_tag_on_another_image_is_never_pushed_nor_moved() {
     let (id, other) = (digest_of(TEST_CI42), digest_of("other"));
     let store = format!("{TEST_CI42} {id}\n{REMOTE_CI42} {other}\n");
     t.file("tags", &store);
-    t.run(&["push", "test", "--tag", "CI-42"]).fails_with(&format!(
+    let refused = format!(
         "error: image `km/test` cannot be pushed: `{REMOTE_CI42}` already exists in the engine and is another image (`{}`) than `{TEST_CI42}`; pushing it would publish that image, and imagemk never moves a tag it did not create\n\
          hint: if `{REMOTE_CI42}` is an old tag of yours, remove it with `docker image rm --no-prune {REMOTE_CI42}` and push again; if another imagemk run is pushing a different build under that name, wait for it\n",
         &other[7..19]
-    ));
+    );
+    t.run(&["push", "test", "--tag", "CI-42", "--dry-run"])
+        .fails_with(&refused);
+    t.run(&["push", "test", "--tag", "CI-42"])
+        .fails_with(&refused);
     assert!(log(&t)
         .iter()
         .all(|l| l.starts_with("docker image ls") || l.starts_with("docker image inspect")));
@@ -768,8 +774,10 @@ fn pull_keeps_a_remote_named_tag_the_user_had_and_puts_it_back_if_moved() {
     let remote = "registry.example.com:5000/team/buildenv-km-linux:latest";
     let local = "kontain/buildenv-km-linux:latest";
     let pulled = digest_of(&format!("pulled:{remote}"));
-    // `docker pull REMOTE` by hand earlier: the same image as the registry has now.
-    t.file("tags", &format!("{remote} {pulled}\n"));
+    // `docker pull REMOTE` by hand earlier: the same image as the registry has now. The
+    // local name named an older build: pulling replaces it, as asked.
+    let older = digest_of("older build");
+    t.file("tags", &format!("{remote} {pulled}\n{local} {older}\n"));
     t.run(&["pull", "buildenv"]).ok();
     assert_eq!(
         tags(&t),

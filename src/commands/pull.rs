@@ -30,6 +30,7 @@ pub fn run(ctx: &Ctx, args: &PullArgs) -> anyhow::Result<i32> {
                 println!("{line}");
             }
         }
+        println!("{}", transfer::PULL_NOTE);
         println!(
             "# record each pulled digest in {}",
             pulled::path(&ws.root).display()

@@ -48,15 +48,18 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
     transfer::plan_push(ws, &reg, &req, None)?;
     let present = engine::local_images(ctx, "assuming every image was built")?;
     let jobs = transfer::plan_push(ws, &reg, &req, present.as_ref())?;
+    if present.is_some() {
+        check_existing_tags(&jobs)?;
+    }
     if ctx.dry_run {
         for job in &jobs {
             for line in job.lines() {
                 println!("{line}");
             }
         }
+        println!("{}", transfer::PUSH_NOTE);
         return Ok(0);
     }
-    check_existing_tags(&jobs)?;
     let results = execute(
         ctx,
         &reg,
