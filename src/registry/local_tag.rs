@@ -117,10 +117,7 @@ pub fn lock(
     sorted.sort();
     sorted.dedup();
     let dir = Path::new(LOCK_DIR);
-    if fs::create_dir_all(dir).is_ok() {
-        // Shared by every user; a failure (someone else's directory) is fine.
-        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o1777));
-    }
+    lock_dir(dir)?;
     let mut lock = NameLock { held: Vec::new() };
     for name in sorted {
         let path = lock_path(dir, daemon, name);
@@ -164,16 +161,58 @@ fn same_file(file: &File, path: &Path) -> bool {
     }
 }
 
+/// Creates the shared lock directory (sticky and writable for all, like /tmp), or checks
+/// that the existing one is a directory and not a symlink someone planted.
+fn lock_dir(dir: &Path) -> anyhow::Result<()> {
+    let hint = || {
+        format!(
+            "imagemk runs that share an engine take turns on a remote name through files in `{}`",
+            dir.display()
+        )
+    };
+    match fs::create_dir(dir) {
+        Ok(()) => {
+            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o1777));
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            match fs::symlink_metadata(dir) {
+                Ok(m) if m.is_dir() => Ok(()),
+                _ => anyhow::bail!(
+                    "`{}` exists but is not a directory; remove it\nhint: {}",
+                    dir.display(),
+                    hint()
+                ),
+            }
+        }
+        Err(e) => anyhow::bail!("cannot create `{}`: {e}\nhint: {}", dir.display(), hint()),
+    }
+}
+
+/// Opens (creating) a lock file, never through a symlink; makes a new one usable by all.
 fn open(path: &Path) -> anyhow::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
-        .or_else(|_| File::open(path))
-        .map_err(|e| anyhow::anyhow!("cannot open the lock `{}`: {e}", path.display()))?;
-    let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o666));
+        .or_else(|_| {
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+        })
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the lock `{}`: {e}\nhint: make `{LOCK_DIR}` writable for everyone (`chmod 1777 {LOCK_DIR}`)",
+                path.display()
+            )
+        })?;
+    // fchmod on the open file: only works on a file we own, which is the one we created.
+    let _ = file.set_permissions(fs::Permissions::from_mode(0o666));
     Ok(file)
 }
 
@@ -218,6 +257,24 @@ mod tests {
         assert!(p.starts_with("/d/h_5000_x_a_CI_42-"), "{p}");
         assert_eq!(fnv1a(b""), 0xcbf29ce484222325);
         assert_eq!(fnv1a(b"a"), 0xaf63dc4c8601ec8c);
+    }
+
+    #[test]
+    fn a_symlink_planted_as_a_lock_file_is_not_followed() {
+        let name = ImageRef::parse(&format!("imagemk-unit/link-{}:t", std::process::id())).unwrap();
+        let target =
+            std::env::temp_dir().join(format!("imagemk-unit-target-{}", std::process::id()));
+        fs::write(&target, "mine").unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o600)).unwrap();
+        lock_dir(Path::new(LOCK_DIR)).unwrap();
+        let link = lock_path(Path::new(LOCK_DIR), "unit", &name);
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = lock(&[&name], "unit", |_| {}).err().unwrap().to_string();
+        assert!(err.starts_with("cannot open the lock"), "{err}");
+        let mode = fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        fs::remove_file(&link).unwrap();
+        fs::remove_file(&target).unwrap();
     }
 
     #[test]
