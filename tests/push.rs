@@ -10,7 +10,10 @@ use support::{digest_of, Output, Test};
 /// A workspace: component `km` with a `test` and a shared `buildenv` image, registries of
 /// every kind, a `stable` channel and publish rules.
 fn workspace(extra_ws: &str) -> Test {
-    let t = Test::new();
+    let mut t = Test::new();
+    // Its own engine, so parallel tests never wait on each other's remote-name locks.
+    let engine = format!("unix://{}/docker.sock", t.root.display());
+    t.env("DOCKER_HOST", &engine);
     t.file(
         "images.yaml",
         &format!(
@@ -41,14 +44,24 @@ images:
     )
     .file("docker/buildenv-linux.dockerfile", "FROM scratch\n")
     .file("docker/test-linux.dockerfile", "FROM scratch\n")
+    .file("tags", "")
     .fake_docker();
     t
 }
 
+/// The local images: `docker image ls` lists them, and the fake's tag store knows their IDs
+/// (`sha256(name)`).
 fn built(t: &Test, names: &[&str]) {
     t.file("images", &(names.join("\n") + "\n"));
+    let tags: Vec<String> = names
+        .iter()
+        .map(|n| format!("{n} {}\n", digest_of(n)))
+        .collect();
+    t.file("tags", &tags.concat());
 }
 
+const PUSH_NOTE: &str = "# a remote name is tagged (with the image's ID) only when it does not exist yet, and removed only when this run tagged it; one that exists as another image stops the push\n";
+const PULL_NOTE: &str = "# the pulled image's ID gets the local name; the remote name is removed only when this run's pull created it, and put back on its image when it was yours and the pull moved it\n";
 const TEST_CI42: &str = "kontain/test-km-linux:CI-42";
 const REMOTE_CI42: &str = "registry.example.com:5000/team/test-km-linux:CI-42";
 
@@ -65,6 +78,38 @@ fn check(out: &Output, status: i32, stdout: &str, stderr: &str) {
 
 fn log(t: &Test) -> Vec<String> {
     t.docker_log()
+}
+
+/// The fake engine's tags now (`name id` lines, sorted; dangling images left out).
+fn tags(t: &Test) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_to_string(t.path("tags"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("<none> "))
+        .map(String::from)
+        .collect();
+    v.sort();
+    v
+}
+
+/// The fake docker's log line for `docker image inspect --format {{.Id}} NAME`.
+fn inspect(name: &str) -> String {
+    format!("docker image inspect --format \\{{\\{{.Id\\}}\\}} {name}")
+}
+
+/// The log lines of a push of `local` to `remote`, which does not exist before: the local
+/// image's ID, the check that `remote` is free, the tag, the push, the removal.
+fn push_lines(local: &str, remote: &str) -> Vec<String> {
+    vec![
+        inspect(local),
+        inspect(remote),
+        inspect(local),
+        inspect(remote),
+        format!("docker tag {} {remote}", digest_of(local)),
+        format!("docker push {remote}"),
+        inspect(remote),
+        format!("docker image rm --no-prune {remote}"),
+    ]
 }
 
 #[test]
@@ -85,14 +130,11 @@ fn push_tags_pushes_then_removes_the_remote_tag() {
         ),
     );
     assert_eq!(
-        log(&t),
-        [
-            "docker image ls --format \\{\\{.Repository\\}\\}:\\{\\{.Tag\\}\\}".to_string(),
-            format!("docker tag {TEST_CI42} {REMOTE_CI42}"),
-            format!("docker push {REMOTE_CI42}"),
-            format!("docker image rm --no-prune {REMOTE_CI42}"),
-        ]
+        log(&t)[0],
+        "docker image ls --format \\{\\{.Repository\\}\\}:\\{\\{.Tag\\}\\}"
     );
+    assert_eq!(log(&t)[1..], push_lines(TEST_CI42, REMOTE_CI42));
+    assert_eq!(tags(&t), [format!("{TEST_CI42} {}", digest_of(TEST_CI42))]);
 }
 
 #[test]
@@ -128,20 +170,20 @@ fn push_json_and_extra_tags_from_config_and_flags() {
             digest_of(REMOTE_CI42)
         )
     );
-    assert_eq!(
-        log(&t)[1..],
-        [
-            format!("docker tag {TEST_CI42} {REMOTE_CI42}"),
-            format!("docker tag {TEST_CI42} {x}"),
-            format!("docker tag {TEST_CI42} {n}"),
-            format!("docker push {REMOTE_CI42}"),
-            format!("docker push {x}"),
-            format!("docker push {n}"),
-            format!("docker image rm --no-prune {REMOTE_CI42}"),
-            format!("docker image rm --no-prune {x}"),
-            format!("docker image rm --no-prune {n}"),
-        ]
-    );
+    let id = digest_of(TEST_CI42);
+    let mut expected = vec![inspect(TEST_CI42)];
+    expected.extend([REMOTE_CI42, &x, &n].map(inspect));
+    expected.push(inspect(TEST_CI42));
+    for r in [REMOTE_CI42, &x, &n] {
+        expected.extend([inspect(r), format!("docker tag {id} {r}")]);
+    }
+    for r in [REMOTE_CI42, &x, &n] {
+        expected.push(format!("docker push {r}"));
+    }
+    for r in [REMOTE_CI42, &x, &n] {
+        expected.extend([inspect(r), format!("docker image rm --no-prune {r}")]);
+    }
+    assert_eq!(log(&t)[1..], expected);
 }
 
 #[test]
@@ -152,7 +194,7 @@ fn dry_run_prints_every_command_and_changes_nothing() {
         &t.run(&["push", "test", "--tag", "CI-42", "--dry-run"]),
         0,
         &format!(
-            "docker tag {TEST_CI42} {REMOTE_CI42}\ndocker push {REMOTE_CI42}\ndocker image rm --no-prune {REMOTE_CI42}\n"
+            "docker tag {TEST_CI42} {REMOTE_CI42}\ndocker push {REMOTE_CI42}\ndocker image rm --no-prune {REMOTE_CI42}\n{PUSH_NOTE}"
         ),
         "",
     );
@@ -160,7 +202,7 @@ fn dry_run_prints_every_command_and_changes_nothing() {
         &t.run(&["pull", "test", "--tag", "CI-42", "--dry-run"]),
         0,
         &format!(
-            "docker pull {REMOTE_CI42}\ndocker tag {REMOTE_CI42} {TEST_CI42}\ndocker image rm --no-prune {REMOTE_CI42}\n# record each pulled digest in $ROOT/.imagemk/pulled.json\n"
+            "docker pull {REMOTE_CI42}\ndocker tag {REMOTE_CI42} {TEST_CI42}\ndocker image rm --no-prune {REMOTE_CI42}\n{PULL_NOTE}# record each pulled digest in $ROOT/.imagemk/pulled.json\n"
         ),
         "",
     );
@@ -170,8 +212,8 @@ fn dry_run_prints_every_command_and_changes_nothing() {
         "docker login registry.example.com:5000\n",
         "",
     );
-    // Only the query of what exists locally ran.
-    assert_eq!(log(&t).len(), 1);
+    // Only read-only queries ran: what exists locally, and whether the remote name does.
+    assert_eq!(log(&t)[1..], [inspect(TEST_CI42), inspect(REMOTE_CI42)]);
     assert!(log(&t)[0].starts_with("docker image ls"));
 }
 
@@ -243,15 +285,19 @@ fn pull_pulls_tags_untags_and_records_the_digest() {
             d = digest_of(remote)
         ),
     );
+    let id = digest_of(&format!("pulled:{remote}"));
     assert_eq!(
-        log(&t),
+        log(&t)[1..],
         [
+            inspect(remote),
             format!("docker pull {remote}"),
-            format!("docker tag {remote} {local}"),
-            format!("docker image inspect --format \\{{\\{{.Id\\}}\\}} {local}"),
+            inspect(remote),
+            format!("docker tag {id} {local}"),
+            inspect(remote),
             format!("docker image rm --no-prune {remote}"),
         ]
     );
+    assert_eq!(tags(&t), [format!("{local} {id}")]);
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(t.path(".imagemk/pulled.json")).unwrap())
             .unwrap();
@@ -260,7 +306,7 @@ fn pull_pulls_tags_untags_and_records_the_digest() {
         serde_json::json!({ local: {
             "remote": remote,
             "digest": digest_of(remote),
-            "id": digest_of(local),
+            "id": id,
         }})
     );
 }
@@ -288,11 +334,13 @@ fn pull_failure_says_how_to_log_in_and_leaves_no_tag() {
              hint: registry `azure` refused the credentials docker has for `kube.azurecr.io`; log in with `imagemk login --registry azure` (`make login REGISTRY=azure`), which runs `az acr login --name kube`\n"
         ),
     );
+    // No hint to remove a tag: the failed pull created none.
     assert_eq!(
-        log(&t),
+        log(&t)[1..],
         [
+            inspect(remote),
             format!("docker pull {remote}"),
-            format!("docker image rm --no-prune {remote}"),
+            inspect(remote)
         ]
     );
     assert!(!t.exists(".imagemk/pulled.json"));
@@ -322,14 +370,8 @@ fn push_failure_still_removes_the_temporary_tag() {
              hint: registry `local` does not answer at `registry.example.com:5000`; check that it is running and that its host in `images.yaml` is right\n"
         ),
     );
-    assert_eq!(
-        log(&t)[1..],
-        [
-            format!("docker tag {TEST_CI42} {REMOTE_CI42}"),
-            format!("docker push {REMOTE_CI42}"),
-            format!("docker image rm --no-prune {REMOTE_CI42}"),
-        ]
-    );
+    assert_eq!(log(&t)[1..], push_lines(TEST_CI42, REMOTE_CI42));
+    assert_eq!(tags(&t), [format!("{TEST_CI42} {}", digest_of(TEST_CI42))]);
 }
 
 /// Runs imagemk with `args`, sends SIGTERM once the fake docker logged a line starting with
@@ -368,13 +410,16 @@ fn sigterm_during_a_pull_removes_the_remote_tag_and_records_nothing() {
     t.file("pull-sleep", "30");
     terminate(&t, &["pull", "buildenv"], "docker pull");
     let remote = "registry.example.com:5000/team/buildenv-km-linux:latest";
+    // The pull never finished, so it created no tag, and none is removed.
     assert_eq!(
-        log(&t),
+        log(&t)[1..],
         [
+            inspect(remote),
             format!("docker pull {remote}"),
-            format!("docker image rm --no-prune {remote}"),
+            inspect(remote)
         ]
     );
+    assert_eq!(tags(&t), Vec::<String>::new());
     assert!(!t.exists(".imagemk/pulled.json"));
 }
 
@@ -387,15 +432,22 @@ fn a_local_name_equal_to_the_remote_one_is_pushed_but_never_untagged() {
     t.run(&["push", "test", "--tag", "CI-42", "--also-tag", "v2"])
         .ok();
     let v2 = name.replace(":CI-42", ":v2");
+    let id = digest_of(name);
     assert_eq!(
         log(&t)[1..],
         [
-            format!("docker tag {name} {v2}"),
+            inspect(name),
+            inspect(&v2),
+            inspect(name),
+            inspect(&v2),
+            format!("docker tag {id} {v2}"),
             format!("docker push {name}"),
             format!("docker push {v2}"),
+            inspect(&v2),
             format!("docker image rm --no-prune {v2}"),
         ]
     );
+    assert_eq!(tags(&t), [format!("{name} {id}")]);
 }
 
 #[test]
@@ -404,14 +456,8 @@ fn sigterm_during_a_push_removes_the_temporary_tag() {
     built(&t, &[TEST_CI42]);
     t.file("push-sleep", "30");
     terminate(&t, &["push", "test", "--tag", "CI-42"], "docker push");
-    assert_eq!(
-        log(&t)[1..],
-        [
-            format!("docker tag {TEST_CI42} {REMOTE_CI42}"),
-            format!("docker push {REMOTE_CI42}"),
-            format!("docker image rm --no-prune {REMOTE_CI42}"),
-        ]
-    );
+    assert_eq!(log(&t)[1..], push_lines(TEST_CI42, REMOTE_CI42));
+    assert_eq!(tags(&t), [format!("{TEST_CI42} {}", digest_of(TEST_CI42))]);
 }
 
 #[test]
@@ -573,7 +619,7 @@ fn make_targets_pass_tag_registry_channel_and_force() {
     ]);
     out.is(
         0,
-        "docker tag kontain/test-km-linux:CI-42 kube.azurecr.io/test-km-linux:CI-42\ndocker push kube.azurecr.io/test-km-linux:CI-42\ndocker image rm --no-prune kube.azurecr.io/test-km-linux:CI-42\n",
+        &format!("docker tag kontain/test-km-linux:CI-42 kube.azurecr.io/test-km-linux:CI-42\ndocker push kube.azurecr.io/test-km-linux:CI-42\ndocker image rm --no-prune kube.azurecr.io/test-km-linux:CI-42\n{PUSH_NOTE}"),
         "",
     );
     let out = t.make(&[
@@ -631,7 +677,7 @@ fn engine_down_dry_run_notes_it_and_a_real_push_explains_it() {
         &out,
         0,
         &format!(
-            "docker tag {TEST_CI42} {REMOTE_CI42}\ndocker push {REMOTE_CI42}\ndocker image rm --no-prune {REMOTE_CI42}\n"
+            "docker tag {TEST_CI42} {REMOTE_CI42}\ndocker push {REMOTE_CI42}\ndocker image rm --no-prune {REMOTE_CI42}\n{PUSH_NOTE}"
         ),
         "note: cannot ask the engine which images exist (the docker engine is not reachable; start it (e.g. `sudo systemctl start docker`) or point `DOCKER_HOST` at a running one); assuming every image was built\n",
     );
@@ -669,4 +715,124 @@ fn publish_keys_are_checked() {
     t.run(&["push", "--dry-run"]).fails_with(
         "error: `$ROOT/images.yaml:11:5`: unknown key `refuse_tag` in `workspace.publish`; did you mean `refuse_tags`? (valid keys: refuse_tags, force, also_tag)\n",
     );
+}
+
+#[test]
+fn a_remote_named_tag_the_user_had_on_the_same_image_is_pushed_and_kept() {
+    let t = workspace("");
+    built(&t, &[TEST_CI42]);
+    let id = digest_of(TEST_CI42);
+    t.file("tags", &format!("{TEST_CI42} {id}\n{REMOTE_CI42} {id}\n"));
+    t.run(&["push", "test", "--tag", "CI-42"]).ok();
+    assert_eq!(
+        log(&t)[1..],
+        [
+            inspect(TEST_CI42),
+            inspect(REMOTE_CI42),
+            inspect(TEST_CI42),
+            inspect(REMOTE_CI42),
+            format!("docker push {REMOTE_CI42}"),
+        ]
+    );
+    assert_eq!(
+        tags(&t),
+        [format!("{TEST_CI42} {id}"), format!("{REMOTE_CI42} {id}")]
+    );
+}
+
+#[test]
+fn a_remote_named_tag_on_another_image_is_never_pushed_nor_moved() {
+    let t = workspace("");
+    built(&t, &[TEST_CI42]);
+    let (id, other) = (digest_of(TEST_CI42), digest_of("other"));
+    let store = format!("{TEST_CI42} {id}\n{REMOTE_CI42} {other}\n");
+    t.file("tags", &store);
+    let refused = format!(
+        "error: image `km/test` cannot be pushed: `{REMOTE_CI42}` already exists in the engine and is another image (`{}`) than `{TEST_CI42}`; pushing it would publish that image, and imagemk never moves a tag it did not create\n\
+         hint: if `{REMOTE_CI42}` is an old tag of yours, remove it with `docker image rm --no-prune {REMOTE_CI42}` and push again; if another imagemk run is pushing a different build under that name, wait for it\n",
+        &other[7..19]
+    );
+    t.run(&["push", "test", "--tag", "CI-42", "--dry-run"])
+        .fails_with(&refused);
+    t.run(&["push", "test", "--tag", "CI-42"])
+        .fails_with(&refused);
+    assert!(log(&t)
+        .iter()
+        .all(|l| l.starts_with("docker image ls") || l.starts_with("docker image inspect")));
+    assert_eq!(
+        tags(&t),
+        [
+            format!("{TEST_CI42} {id}"),
+            format!("{REMOTE_CI42} {other}")
+        ]
+    );
+}
+
+#[test]
+fn pull_keeps_a_remote_named_tag_the_user_had_and_puts_it_back_if_moved() {
+    let t = workspace("");
+    let remote = "registry.example.com:5000/team/buildenv-km-linux:latest";
+    let local = "kontain/buildenv-km-linux:latest";
+    let pulled = digest_of(&format!("pulled:{remote}"));
+    // `docker pull REMOTE` by hand earlier: the same image as the registry has now. The
+    // local name named an older build: pulling replaces it, as asked.
+    let older = digest_of("older build");
+    t.file("tags", &format!("{remote} {pulled}\n{local} {older}\n"));
+    t.run(&["pull", "buildenv"]).ok();
+    assert_eq!(
+        tags(&t),
+        [format!("{local} {pulled}"), format!("{remote} {pulled}")]
+    );
+    assert!(!log(&t).iter().any(|l| l.contains("image rm")));
+    // An older pull by hand: the pull moves the tag, imagemk puts it back.
+    let old = digest_of("old");
+    t.file("tags", &format!("{remote} {old}\n"));
+    t.run(&["pull", "buildenv"]).ok();
+    assert_eq!(
+        tags(&t),
+        [format!("{local} {pulled}"), format!("{remote} {old}")]
+    );
+    assert!(log(&t).contains(&format!("docker tag {old} {remote}")));
+}
+
+#[test]
+fn pull_with_the_engine_down_says_so_and_runs_nothing_else() {
+    let t = workspace("");
+    t.file("engine-down", "");
+    t.run(&["pull", "buildenv"]).fails_with("error: the docker engine is not reachable; start it (e.g. `sudo systemctl start docker`) or point `DOCKER_HOST` at a running one\n  caused by: `docker image ls --format '{{.Repository}}:{{.Tag}}'` failed with exit status 1\n  | Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n");
+    assert_eq!(log(&t).len(), 1);
+}
+
+#[test]
+fn a_push_whose_tag_vanished_makes_it_again_and_retries() {
+    // Another machine's imagemk removed the tag between `docker tag` and `docker push`: the
+    // fake's first push finds no tag (it removes it itself, once).
+    let t = workspace("");
+    built(&t, &[TEST_CI42]);
+    t.fake(
+        "docker",
+        "#!/usr/bin/env bash\nroot=\"$(cd \"$(dirname \"$0\")/..\" && pwd)\"\nif [ \"$1\" = push ] && [ ! -e \"$root/vanished\" ]; then\n  touch \"$root/vanished\"\n  grep -v \"^$2 \" \"$root/tags\" > \"$root/tags.new\"; mv \"$root/tags.new\" \"$root/tags\"\nfi\nexec bash \"$root/.bin/real-fake\" \"$@\"\n",
+    );
+    std::fs::write(
+        t.path(".bin/real-fake"),
+        include_str!("support/fake-docker"),
+    )
+    .unwrap();
+    t.run(&["push", "test", "--tag", "CI-42"]).ok();
+    let id = digest_of(TEST_CI42);
+    let pushes = log(&t)
+        .iter()
+        .filter(|l| l.starts_with("docker push") || l.starts_with("docker tag"))
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(
+        pushes,
+        [
+            format!("docker tag {id} {REMOTE_CI42}"),
+            format!("docker push {REMOTE_CI42}"),
+            format!("docker tag {id} {REMOTE_CI42}"),
+            format!("docker push {REMOTE_CI42}"),
+        ]
+    );
+    assert_eq!(tags(&t), [format!("{TEST_CI42} {id}")]);
 }

@@ -23,3 +23,10 @@ pub fn local_images(ctx: &Ctx, assumed: &str) -> anyhow::Result<Option<BTreeSet<
         Err(e) => Err(e),
     }
 }
+
+/// The engine imagemk talks to (`DOCKER_HOST`, `DOCKER_CONTEXT`; empty parts for the
+/// defaults), for locks that must be shared by every run on the same engine.
+pub fn daemon_key(ctx: &Ctx) -> String {
+    let get = |k: &str| ctx.env.get(&[k]).unwrap_or_default().to_string();
+    format!("{}|{}", get("DOCKER_HOST"), get("DOCKER_CONTEXT"))
+}

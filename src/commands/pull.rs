@@ -1,6 +1,8 @@
-//! `imagemk pull`: per image and in parallel, pull the remote name, tag it with the local name
-//! and remove the remote tag (also after a failure or Ctrl-C, when the pull had created it);
-//! then record what was pulled in `.imagemk/pulled.json` (see `registry::pulled`).
+//! `imagemk pull`: per image and in parallel, pull the remote name, tag the pulled image's ID
+//! with the local name (which then names the pulled image, as asked), and leave the
+//! remote-named tag as it was: removed when this run created it (also after a failure or
+//! Ctrl-C), put back on its image when the user had it and the pull moved it. Then record
+//! what was pulled in `.imagemk/pulled.json` (see `registry::pulled`).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -8,15 +10,14 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use super::stream::run_job;
-use super::{parallel, select::select, Ctx};
+use super::{engine, parallel, select::select, Ctx};
 use crate::cli::PullArgs;
-use crate::exec;
 use crate::progress::Task;
 use crate::registry::pulled::{self, Pulled};
 use crate::registry::transfer::{self, PullJob};
-use crate::registry::{self, login, Registry};
+use crate::registry::{self, local_tag, login, Registry};
 use crate::scheduler::{self, Children};
-use crate::{docker, signal};
+use crate::signal;
 
 pub fn run(ctx: &Ctx, args: &PullArgs) -> anyhow::Result<i32> {
     let ws = &ctx.ws;
@@ -29,13 +30,16 @@ pub fn run(ctx: &Ctx, args: &PullArgs) -> anyhow::Result<i32> {
                 println!("{line}");
             }
         }
+        println!("{}", transfer::PULL_NOTE);
         println!(
             "# record each pulled digest in {}",
             pulled::path(&ws.root).display()
         );
         return Ok(0);
     }
-    exec::require(docker::DOCKER)?;
+    // The engine answers (or the error says it is not reachable) before anything runs.
+    engine::local_images(ctx, "")?;
+    let daemon = engine::daemon_key(ctx);
     let results = Mutex::new(vec![None; jobs.len()]);
     let deps = vec![Vec::new(); jobs.len()];
     let states = scheduler::run(
@@ -47,7 +51,7 @@ pub fn run(ctx: &Ctx, args: &PullArgs) -> anyhow::Result<i32> {
             let task = ctx
                 .progress
                 .task(&job.id, &format!("pulling {}", job.remote));
-            match pull_one(&reg, i, job, children, &task) {
+            match pull_one(&reg, &daemon, i, job, children, &task) {
                 Ok(p) => {
                     task.finish(true, &format!("pulled {}", job.remote));
                     results.lock().unwrap()[i] = Some(p);
@@ -77,62 +81,97 @@ pub fn run(ctx: &Ctx, args: &PullArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// Pulls under the lock on the remote name, tags the pulled image's ID with the local name,
+/// then leaves the remote-named tag as it was before: removed when this run created it, put
+/// back when it was the user's and the pull moved it.
 fn pull_one(
     reg: &Registry,
+    daemon: &str,
     job_index: usize,
     job: &PullJob,
     children: &Children,
     task: &Task,
 ) -> Result<Pulled, String> {
     let failed = |e: anyhow::Error| format!("the pull of `{}` failed: {e:#}", job.id);
-    let cmd = job.pull();
-    let outcome = run_job(
-        &cmd,
-        job_index,
-        children,
-        &format!("pull of `{}`", job.id),
-        10,
-        |line| task.line(line),
-        |output| login::hint(reg, output),
-    );
-    let result = outcome.and_then(|output| {
+    let _lock = local_tag::lock(&[&job.remote], daemon, |name| {
+        task.line(&format!(
+            "waiting for another imagemk run to finish with `{name}`"
+        ))
+    })
+    .map_err(failed)?;
+    let prior = local_tag::image_id(&job.remote.to_string()).map_err(failed)?;
+    let mut pulled = None;
+    let result = pull_and_tag(reg, job_index, job, &mut pulled, children, task);
+    if job.local == job.remote {
+        return result;
+    }
+    let cleanup = match &prior {
+        None => local_tag::remove_created(&job.remote, pulled.as_deref()),
+        Some(id) => local_tag::restore(&job.remote, id),
+    };
+    match (result, cleanup) {
+        (result, Ok(())) => result,
+        (Ok(_), Err(msg)) => Err(msg),
+        (Err(e), Err(msg)) => Err(format!("{e}\n{msg}")),
+    }
+}
+
+/// How often a pull is tried again when its remote-named tag vanished before it was read
+/// (another machine's imagemk removed it).
+const ATTEMPTS: usize = 3;
+
+/// `docker pull`, the ID the remote name then points at (into `pulled`), and `docker tag ID
+/// LOCAL`; stops between steps on Ctrl-C.
+fn pull_and_tag(
+    reg: &Registry,
+    job_index: usize,
+    job: &PullJob,
+    pulled: &mut Option<String>,
+    children: &Children,
+    task: &Task,
+) -> Result<Pulled, String> {
+    let failed = |e: anyhow::Error| format!("the pull of `{}` failed: {e:#}", job.id);
+    let interrupted = || signal::Interrupted.to_string();
+    for _ in 0..ATTEMPTS {
+        if signal::interrupted() {
+            return Err(interrupted());
+        }
+        let cmd = job.pull();
+        let output = run_job(
+            &cmd,
+            job_index,
+            children,
+            &format!("pull of `{}`", job.id),
+            10,
+            |line| task.line(line),
+            |output| login::hint(reg, output),
+        )?;
         let digest = transfer::pulled_digest(&output).ok_or_else(|| {
             format!(
                 "the pull of `{}` succeeded but `{cmd}` printed no `Digest: sha256:…` line",
                 job.id
             )
         })?;
-        if job.local != job.remote {
-            exec::capture(&job.tag()).map_err(failed)?;
+        let Some(id) = local_tag::image_id(&job.remote.to_string()).map_err(failed)? else {
+            continue;
+        };
+        *pulled = Some(id.clone());
+        if signal::interrupted() {
+            return Err(interrupted());
         }
-        let id = exec::capture(&docker::inspect(&job.local.to_string(), "{{.Id}}"))
-            .map_err(failed)?
-            .stdout
-            .trim()
-            .to_string();
-        Ok(Pulled {
+        if job.local != job.remote {
+            local_tag::tag_id(&id, &job.local).map_err(failed)?;
+        }
+        return Ok(Pulled {
             remote: job.remote.to_string(),
             digest,
             id,
-        })
-    });
-    if job.local != job.remote {
-        // The remote tag exists once the pull got far enough; remove it in every case.
-        if let Err(e) = exec::capture(&job.untag()) {
-            let text = format!("{e:#}");
-            if !text.contains("No such image") {
-                let msg = format!(
-                    "could not remove the remote tag `{}`; remove it with `docker image rm --no-prune {}`: {text}",
-                    job.remote, job.remote
-                );
-                return Err(match result {
-                    Ok(_) => msg,
-                    Err(e) => format!("{e}\n{msg}"),
-                });
-            }
-        }
+        });
     }
-    result
+    Err(format!(
+        "the pull of `{}` failed: `{}` vanished from the engine right after each of {ATTEMPTS} pulls (is another machine pulling it through the same engine?)",
+        job.id, job.remote
+    ))
 }
 
 fn report(

@@ -1,19 +1,21 @@
-//! `imagemk push`: plan (guards, missing images, remote names) before anything runs, then per
-//! image and in parallel: tag the local image with each remote name, push, and remove the
-//! remote tags whatever happened (success, failure, Ctrl-C). The local image is never touched.
+//! `imagemk push`: plan (guards, missing images, remote names, remote-named tags that already
+//! exist as another image) before anything runs, then per image and in parallel: tag the
+//! local image's ID with each remote name that does not exist yet, push, and remove the tags
+//! this run created whatever happened (success, failure, Ctrl-C). The local image and every
+//! tag the user had are never touched. See `registry::local_tag` for ownership and locking.
 
 use std::sync::Mutex;
 
 use serde_json::json;
 
+use super::engine::{self, daemon_key};
 use super::stream::run_job;
-use super::{engine, parallel, select::select, Ctx};
+use super::{parallel, select::select, Ctx};
 use crate::cli::PushArgs;
-use crate::exec;
 use crate::progress::Task;
 use crate::reference::ImageRef;
 use crate::registry::transfer::{self, PushJob, PushRequest};
-use crate::registry::{self, login, Registry};
+use crate::registry::{self, local_tag, login, Registry};
 use crate::scheduler::{self, Children};
 use crate::{docker, git, signal};
 
@@ -46,12 +48,16 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
     transfer::plan_push(ws, &reg, &req, None)?;
     let present = engine::local_images(ctx, "assuming every image was built")?;
     let jobs = transfer::plan_push(ws, &reg, &req, present.as_ref())?;
+    if present.is_some() {
+        check_existing_tags(&jobs)?;
+    }
     if ctx.dry_run {
         for job in &jobs {
             for line in job.lines() {
                 println!("{line}");
             }
         }
+        println!("{}", transfer::PUSH_NOTE);
         return Ok(0);
     }
     let results = execute(
@@ -77,7 +83,7 @@ fn execute(
         let task = ctx
             .progress
             .task(&job.id, &format!("pushing {}", job.remotes[0]));
-        match push_one(reg, i, job, children, &task) {
+        match push_one(reg, &daemon_key(ctx), i, job, children, &task) {
             Ok(pushed) => {
                 task.finish(true, &format!("pushed {}", job.remotes[0]));
                 results.lock().unwrap()[i] = Some(pushed);
@@ -96,76 +102,176 @@ fn execute(
     Ok(results.into_inner().unwrap())
 }
 
-/// Tags, pushes, and always untags what it tagged.
+/// Tags, pushes, and removes the tags it created, whatever happened (success, failure,
+/// Ctrl-C). Holds the lock on every remote name of the job throughout.
 fn push_one(
     reg: &Registry,
+    daemon: &str,
     job_index: usize,
     job: &PushJob,
     children: &Children,
     task: &Task,
 ) -> Result<Pushed, String> {
-    let mut tagged = Vec::new();
-    let mut result = Ok(Pushed { refs: Vec::new() });
-    for (remote, cmd) in job.temporary().into_iter().zip(job.tags()) {
-        if let Err(e) = exec::capture(&cmd).map_err(docker::explain_engine_error) {
-            result = Err(format!("the push of `{}` failed: {e:#}", job.id));
-            break;
-        }
-        tagged.push(remote);
+    let failed = |e: anyhow::Error| format!("the push of `{}` failed: {e:#}", job.id);
+    let names: Vec<&ImageRef> = job.remotes.iter().collect();
+    let _lock = local_tag::lock(&names, daemon, |name| {
+        task.line(&format!(
+            "waiting for another imagemk run to finish with `{name}`"
+        ))
+    })
+    .map_err(failed)?;
+    let id = local_tag::image_id(&job.local.to_string())
+        .map_err(failed)?
+        .ok_or_else(|| {
+            format!(
+                "the push of `{}` failed: there is no local `{}` any more",
+                job.id, job.local
+            )
+        })?;
+    let mut owned = Vec::new();
+    let result = tag_and_push(reg, job_index, job, &id, &mut owned, children, task);
+    let leftovers: Vec<String> = owned
+        .iter()
+        .filter_map(|r| local_tag::remove_created(r, Some(&id)).err())
+        .collect();
+    match (result, leftovers.is_empty()) {
+        (result, true) => result,
+        (Ok(_), false) => Err(leftovers.join("\n")),
+        (Err(e), false) => Err(format!("{e}\n{}", leftovers.join("\n"))),
     }
-    if result.is_ok() {
-        result = push_all(reg, job_index, job, children, task);
-    }
-    let mut leftovers = Vec::new();
-    for remote in tagged {
-        if let Err(e) = exec::capture(&docker::untag(remote)) {
-            leftovers.push(format!("{e:#}"));
-        }
-    }
-    if !leftovers.is_empty() {
-        let msg = format!(
-            "could not remove the temporary tag of `{}`; remove it with `docker image rm --no-prune NAME`: {}",
-            job.id,
-            leftovers.join("; ")
-        );
-        result = match result {
-            Ok(_) => Err(msg),
-            Err(e) => Err(format!("{e}\n{msg}")),
-        };
-    }
-    result
 }
 
-fn push_all(
+/// How often a push is tried again when its remote-named tag vanished before `docker push`
+/// read it (another machine's imagemk removed it): the tag is made again each time.
+const ATTEMPTS: usize = 5;
+
+fn tag_and_push(
     reg: &Registry,
     job_index: usize,
     job: &PushJob,
+    id: &str,
+    owned: &mut Vec<ImageRef>,
     children: &Children,
     task: &Task,
 ) -> Result<Pushed, String> {
+    for remote in job.temporary() {
+        ensure_tag(job, remote, id, owned)?;
+    }
     let mut refs = Vec::new();
-    for (remote, cmd) in job.remotes.iter().zip(job.pushes()) {
-        if signal::interrupted() {
-            return Err(signal::Interrupted.to_string());
-        }
-        let output = run_job(
-            &cmd,
-            job_index,
-            children,
-            &format!("push of `{}`", job.id),
-            10,
-            |line| task.line(line),
-            |output| login::hint(reg, output),
-        )?;
-        let digest = transfer::pushed_digest(&output, &remote.tag).ok_or_else(|| {
-            format!(
-                "the push of `{}` succeeded but `{cmd}` printed no `{}: digest: sha256:…` line to read the digest from",
-                job.id, remote.tag
-            )
-        })?;
+    for remote in &job.remotes {
+        let mut attempt = 1;
+        let digest = loop {
+            if signal::interrupted() {
+                return Err(signal::Interrupted.to_string());
+            }
+            match push_once(reg, job_index, job, remote, children, task) {
+                Err(e) if attempt < ATTEMPTS && *remote != job.local && tag_vanished(&e) => {
+                    attempt += 1;
+                    ensure_tag(job, remote, id, owned)?;
+                }
+                other => break other?,
+            }
+        };
         refs.push((remote.clone(), digest));
     }
     Ok(Pushed { refs })
+}
+
+/// Makes `remote` point at the image `id`: tags it when it does not exist (then this run owns
+/// it); leaves it when it already points there; refuses when it is another image, which would
+/// be published, or would have to be moved.
+fn ensure_tag(
+    job: &PushJob,
+    remote: &ImageRef,
+    id: &str,
+    owned: &mut Vec<ImageRef>,
+) -> Result<(), String> {
+    let failed = |e: anyhow::Error| format!("the push of `{}` failed: {e:#}", job.id);
+    if signal::interrupted() {
+        return Err(signal::Interrupted.to_string());
+    }
+    match local_tag::image_id(&remote.to_string()).map_err(failed)? {
+        Some(now) if now == id => Ok(()),
+        Some(now) => Err(format!(
+            "the push of `{}` failed: {}",
+            job.id,
+            conflict(job, remote, &now)
+        )),
+        None => {
+            // Owned before it exists: if `docker tag` fails halfway, the clean-up still looks.
+            if !owned.contains(remote) {
+                owned.push(remote.clone());
+            }
+            local_tag::tag_id(id, remote).map_err(failed)
+        }
+    }
+}
+
+/// The message for a remote-named tag that exists and is another image than the local one.
+fn conflict(job: &PushJob, remote: &ImageRef, other: &str) -> String {
+    format!(
+        "`{remote}` already exists in the engine and is another image (`{}`) than `{}`; pushing it would publish that image, and imagemk never moves a tag it did not create\nhint: if `{remote}` is an old tag of yours, remove it with `docker image rm --no-prune {remote}` and push again; if another imagemk run is pushing a different build under that name, wait for it",
+        short_id(other),
+        job.local
+    )
+}
+
+fn short_id(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.get(..12).unwrap_or(hex)
+}
+
+/// `docker push` found no such tag (current CLI: `tag does not exist: NAME`; older ones: `An
+/// image does not exist locally with the tag: NAME`).
+fn tag_vanished(message: &str) -> bool {
+    message.contains("tag does not exist:")
+        || message.contains("does not exist locally with the tag")
+}
+
+fn push_once(
+    reg: &Registry,
+    job_index: usize,
+    job: &PushJob,
+    remote: &ImageRef,
+    children: &Children,
+    task: &Task,
+) -> Result<String, String> {
+    let cmd = docker::push(remote);
+    let output = run_job(
+        &cmd,
+        job_index,
+        children,
+        &format!("push of `{}`", job.id),
+        10,
+        |line| task.line(line),
+        |output| login::hint(reg, output),
+    )?;
+    transfer::pushed_digest(&output, &remote.tag).ok_or_else(|| {
+        format!(
+            "the push of `{}` succeeded but `{cmd}` printed no `{}: digest: sha256:…` line to read the digest from",
+            job.id, remote.tag
+        )
+    })
+}
+
+/// Before anything runs: every remote-named tag that already exists must be the image to push.
+fn check_existing_tags(jobs: &[PushJob]) -> anyhow::Result<()> {
+    for job in jobs {
+        let Some(id) = local_tag::image_id(&job.local.to_string())? else {
+            continue;
+        };
+        for remote in job.temporary() {
+            match local_tag::image_id(&remote.to_string())? {
+                Some(now) if now != id => anyhow::bail!(
+                    "image `{}` cannot be pushed: {}",
+                    job.id,
+                    conflict(job, remote, &now)
+                ),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 fn report(jobs: &[PushJob], results: &[Option<Pushed>], as_json: bool) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@ pub mod channel;
 mod cli_json;
 pub mod gcloud;
 pub mod http;
+pub mod local_tag;
 pub mod login;
 pub mod oci;
 pub mod pulled;

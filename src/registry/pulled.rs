@@ -48,16 +48,27 @@ pub fn record(root: &Path, records: &BTreeMap<String, Pulled>) -> anyhow::Result
     fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
     let lock = File::create(dir.join("pulled.lock"))
         .with_context(|| format!("creating `{}`", dir.join("pulled.lock").display()))?;
-    // SAFETY: flock(2) on a descriptor we own; released when `lock` is dropped.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        anyhow::bail!("cannot lock `{}`", dir.join("pulled.lock").display());
+    // SAFETY: flock(2) on a descriptor we own; released when `lock` is dropped. A signal
+    // arriving while it waits (EINTR) is not a failure: wait again.
+    while unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            anyhow::bail!("cannot lock `{}`: {err}", dir.join("pulled.lock").display());
+        }
     }
     let mut all = read(root)?;
     all.extend(records.clone());
-    let tmp = dir.join("pulled.json.tmp");
-    fs::write(&tmp, serde_json::to_string_pretty(&all)? + "\n")
-        .with_context(|| format!("writing `{}`", tmp.display()))?;
-    fs::rename(&tmp, &file).with_context(|| format!("writing `{}`", file.display()))?;
+    // Run-unique, so that even a writer that ignored the lock could not clobber it.
+    let tmp = dir.join(format!("pulled.json.{}.tmp", std::process::id()));
+    let written = fs::write(&tmp, serde_json::to_string_pretty(&all)? + "\n")
+        .with_context(|| format!("writing `{}`", tmp.display()))
+        .and_then(|_| {
+            fs::rename(&tmp, &file).with_context(|| format!("writing `{}`", file.display()))
+        });
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written?;
     drop(lock);
     Ok(())
 }

@@ -65,6 +65,12 @@ impl PushJob {
     }
 }
 
+/// What `--dry-run` of `push` says after its commands: the steps that depend on the engine.
+pub const PUSH_NOTE: &str = "# a remote name is tagged (with the image's ID) only when it does not exist yet, and removed only when this run tagged it; one that exists as another image stops the push";
+
+/// What `--dry-run` of `pull` says after its commands.
+pub const PULL_NOTE: &str = "# the pulled image's ID gets the local name; the remote name is removed only when this run's pull created it, and put back on its image when it was yours and the pull moved it";
+
 /// One image to pull: pull the remote name, tag it with the local name, untag the remote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullJob {
