@@ -118,7 +118,7 @@ fn pull_one(
     });
     if job.local != job.remote {
         // The remote tag exists once the pull got far enough; remove it in every case.
-        if let Err(e) = exec::capture(&job.untag()) {
+        if let Err(e) = exec::capture_cleanup(&job.untag()) {
             let text = format!("{e:#}");
             if !text.contains("No such image") {
                 let msg = format!(

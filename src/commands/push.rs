@@ -118,7 +118,7 @@ fn push_one(
     }
     let mut leftovers = Vec::new();
     for remote in tagged {
-        if let Err(e) = exec::capture(&docker::untag(remote)) {
+        if let Err(e) = exec::capture_cleanup(&docker::untag(remote)) {
             leftovers.push(format!("{e:#}"));
         }
     }
