@@ -319,8 +319,7 @@ fn staged_tree(
     to: &str,
     seen: &mut BTreeSet<(u64, u64)>,
 ) -> anyhow::Result<()> {
-    let meta = fs::metadata(from)
-        .with_context(|| format!("cannot stage `{}`", from.display()))?;
+    let meta = fs::metadata(from).with_context(|| format!("cannot stage `{}`", from.display()))?;
     if meta.is_file() {
         fs::File::open(from).map_err(|e| unreadable(from, e))?;
     } else if !meta.is_dir() {
@@ -347,8 +346,8 @@ fn staged_tree(
     Ok(())
 }
 
-/// Writes the archive to `out`. A file that changed size since [`walk`] is an error naming
-/// it; a signal stops the stream (the build then fails on the cut archive).
+/// Writes the archive to `out`. A file that shrank since [`walk`] is an error naming it; a
+/// signal stops the stream (the build then fails on the cut archive).
 pub fn write(archive: &Archive, out: impl Write) -> anyhow::Result<()> {
     let mut tar = tar::Builder::new(out);
     for e in &archive.entries {
@@ -382,7 +381,9 @@ pub fn write(archive: &Archive, out: impl Write) -> anyhow::Result<()> {
                 .context("sending the build context")?,
         }
     }
-    tar.into_inner().context("sending the build context")?.flush()?;
+    tar.into_inner()
+        .context("sending the build context")?
+        .flush()?;
     Ok(())
 }
 
@@ -417,7 +418,8 @@ fn header(e: &Entry) -> anyhow::Result<tar::Header> {
     Ok(h)
 }
 
-/// Reads exactly `left` bytes: a file that shrank or grew since the walk is an error.
+/// Reads the `left` bytes the walk saw: a file that shrank since is an error naming it; one
+/// that grew (a log being written) is sent as it was when listed.
 struct Exact<'a> {
     inner: fs::File,
     left: u64,
@@ -433,11 +435,7 @@ impl Read for Exact<'_> {
             ))
         };
         if self.left == 0 {
-            let mut one = [0u8; 1];
-            return match self.inner.read(&mut one)? {
-                0 => Ok(0),
-                _ => Err(changed()),
-            };
+            return Ok(0);
         }
         let want = buf.len().min(self.left.min(usize::MAX as u64) as usize);
         let n = self.inner.read(&mut buf[..want])?;
@@ -503,7 +501,10 @@ mod tests {
                 let h = e.header().clone();
                 let mut body = String::new();
                 e.read_to_string(&mut body).unwrap();
-                let link = h.link_name().unwrap().map(|l| format!(" -> {}", l.display()));
+                let link = h
+                    .link_name()
+                    .unwrap()
+                    .map(|l| format!(" -> {}", l.display()));
                 format!(
                     "{} {:?} {:o} {}:{}{}{}",
                     e.path().unwrap().display(),
@@ -512,7 +513,11 @@ mod tests {
                     h.uid().unwrap(),
                     h.gid().unwrap(),
                     link.unwrap_or_default(),
-                    if body.is_empty() { String::new() } else { format!(" {body:?}") }
+                    if body.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {body:?}")
+                    }
                 )
             })
             .collect()
@@ -532,8 +537,11 @@ mod tests {
             fs::create_dir_all(root.join(p).parent().unwrap()).unwrap();
             fs::write(root.join(p), body).unwrap();
         }
-        fs::set_permissions(root.join("ctx/app/main.sh"), fs::Permissions::from_mode(0o4755))
-            .unwrap();
+        fs::set_permissions(
+            root.join("ctx/app/main.sh"),
+            fs::Permissions::from_mode(0o4755),
+        )
+        .unwrap();
         symlink("main.sh", root.join("ctx/app/link")).unwrap();
     }
 
@@ -542,8 +550,16 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
         tree(root);
-        fs::write(root.join("ctx/.dockerignore"), "*.md\n!README.md\nDockerfile\n").unwrap();
-        let s = spec(root, "ctx/Dockerfile", &[("out/tool", "bin/tool"), ("out/dir", "app/dir")]);
+        fs::write(
+            root.join("ctx/.dockerignore"),
+            "*.md\n!README.md\nDockerfile\n",
+        )
+        .unwrap();
+        let s = spec(
+            root,
+            "ctx/Dockerfile",
+            &[("out/tool", "bin/tool"), ("out/dir", "app/dir")],
+        );
         assert_eq!(s.dockerfile_in_archive(), "Dockerfile");
         assert_eq!(
             listing(&s),
@@ -600,8 +616,15 @@ mod tests {
         let ok = |to: &str| staged_path("c/app", ctx, &ctx.join(to)).unwrap();
         assert_eq!(ok("bin/tool"), "bin/tool");
         assert_eq!(ok("./a/./b"), "a/b");
-        for (to, shown) in [("../../x", "../../x"), ("/abs", "/abs"), ("a/../../b", "a/../../b"), (".", ".")] {
-            let err = staged_path("c/app", ctx, &ctx.join(to)).unwrap_err().to_string();
+        for (to, shown) in [
+            ("../../x", "../../x"),
+            ("/abs", "/abs"),
+            ("a/../../b", "a/../../b"),
+            (".", "."),
+        ] {
+            let err = staged_path("c/app", ctx, &ctx.join(to))
+                .unwrap_err()
+                .to_string();
             assert_eq!(
                 err,
                 format!("image `c/app`: `stage` `to: {shown}` must be a relative path inside the build context (no `..`, not absolute); fix `stage:` in its images.yaml")
@@ -618,16 +641,34 @@ mod tests {
         let err = walk(&spec(root, "ctx/Dockerfile", &[("out/dir", "d")])).unwrap_err();
         assert_eq!(
             format!("{err:#}"),
-            format!("cannot stage `{}`: it is a symlink loop", root.join("out/dir/sub/up").display())
+            format!(
+                "cannot stage `{}`: it is a symlink loop",
+                root.join("out/dir/sub/up").display()
+            )
         );
         let err = walk(&spec(root, "ctx/Dockerfile", &[("out/none", "d")])).unwrap_err();
         assert!(format!("{err:#}").contains("it does not exist"), "{err:#}");
-        let err = walk(&spec(root, "ctx/Dockerfile", &[("out/tool", "README.md/x")])).unwrap_err();
-        assert!(format!("{err:#}").contains("`README.md` in the build context is not a directory"), "{err:#}");
+        let err = walk(&spec(
+            root,
+            "ctx/Dockerfile",
+            &[("out/tool", "README.md/x")],
+        ))
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("`README.md` in the build context is not a directory"),
+            "{err:#}"
+        );
         if unsafe { libc::geteuid() } != 0 {
-            fs::set_permissions(root.join("ctx/README.md"), fs::Permissions::from_mode(0)).unwrap();
+            fs::set_permissions(
+                root.join("ctx/README.md"),
+                fs::Permissions::from_mode(0o000),
+            )
+            .unwrap();
             let err = walk(&spec(root, "ctx/Dockerfile", &[])).unwrap_err();
-            assert!(format!("{err:#}").starts_with(&format!("cannot read `{}`", root.join("ctx/README.md").display())));
+            assert!(format!("{err:#}").starts_with(&format!(
+                "cannot read `{}`",
+                root.join("ctx/README.md").display()
+            )));
         }
     }
 }

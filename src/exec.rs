@@ -30,6 +30,9 @@ pub struct Cmd {
     pub cwd: Option<PathBuf>,
     /// Bytes written to the child's stdin (rendered as a `<<<` note, never with the value).
     pub stdin: Option<Vec<u8>>,
+    /// What the caller streams into the child's stdin, rendered as `< NOTE` (a build's
+    /// context archive); the caller starts it with [`Streamed::start_with_stdin`].
+    pub stdin_from: Option<String>,
 }
 
 impl Cmd {
@@ -40,6 +43,7 @@ impl Cmd {
             env: Vec::new(),
             cwd: None,
             stdin: None,
+            stdin_from: None,
         }
     }
 
@@ -77,6 +81,12 @@ impl Cmd {
 
     pub fn stdin(mut self, bytes: Vec<u8>) -> Self {
         self.stdin = Some(bytes);
+        self
+    }
+
+    /// Notes what the caller will stream into stdin (shown as `< NOTE`).
+    pub fn stdin_from(mut self, note: String) -> Self {
+        self.stdin_from = Some(note);
         self
     }
 
@@ -136,7 +146,7 @@ pub fn shorten(line: &str) -> String {
 
 /// Quotes a word for a POSIX shell only when it needs it (the safe set is Python's
 /// `shlex.quote`'s), so `--build-arg A=1` stays readable.
-fn quote(word: &str) -> String {
+pub fn quote(word: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
     if !word.is_empty() && word.chars().all(safe) {
         word.to_string()
@@ -159,6 +169,9 @@ impl fmt::Display for Cmd {
         }
         if self.stdin.is_some() {
             write!(f, " <<<(stdin)")?;
+        }
+        if let Some(note) = &self.stdin_from {
+            write!(f, " < {note}")?;
         }
         Ok(())
     }
@@ -213,7 +226,11 @@ pub fn tail_lines(text: &str, n: usize) -> String {
 impl fmt::Display for CmdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.status {
-            Some(code) => write!(f, "`{}` failed with exit status {code}", shorten(&self.line))?,
+            Some(code) => write!(
+                f,
+                "`{}` failed with exit status {code}",
+                shorten(&self.line)
+            )?,
             None => write!(f, "`{}` was killed by a signal", shorten(&self.line))?,
         }
         let tail = self.tail(10);
@@ -421,7 +438,7 @@ impl Streamed {
 
     /// Starts `cmd` with its stdin read from `stdin` (e.g. the pipe a build context is
     /// written to).
-    pub fn start_with_stdin(cmd: &Cmd, stdin: std::fs::File) -> anyhow::Result<Streamed> {
+    pub fn start_with_stdin(cmd: &Cmd, stdin: os_pipe::PipeReader) -> anyhow::Result<Streamed> {
         Streamed::start_with(cmd, cmd.expression().stdin_file(stdin))
     }
 
@@ -447,9 +464,9 @@ impl Streamed {
         let mut line = Vec::new();
         loop {
             line.clear();
-            let n = buf
-                .read_until(b'\n', &mut line)
-                .map_err(|e| anyhow::anyhow!("reading the output of `{}`: {e}", self.cmd.shown()))?;
+            let n = buf.read_until(b'\n', &mut line).map_err(|e| {
+                anyhow::anyhow!("reading the output of `{}`: {e}", self.cmd.shown())
+            })?;
             if n == 0 {
                 break;
             }
@@ -536,7 +553,11 @@ mod tests {
         unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&reader), 0) };
         let script = "if read x; then echo \"read:$x\"; else echo eof; fi";
         let captured = capture(&Cmd::new("sh").args(["-c", script]));
-        let with_bytes = capture(&Cmd::new("sh").args(["-c", script]).stdin(b"given\n".to_vec()));
+        let with_bytes = capture(
+            &Cmd::new("sh")
+                .args(["-c", script])
+                .stdin(b"given\n".to_vec()),
+        );
         let mut seen = Vec::new();
         let streamed = Streamed::start(&Cmd::new("sh").args(["-c", script]))
             .and_then(|s| s.finish(|l| seen.push(l.to_string())));
@@ -561,7 +582,10 @@ mod tests {
             format!("`{shown}… (4015 more bytes)` failed with exit status 3")
         );
         // Multi-byte characters are never split; short lines are whole.
-        assert_eq!(shorten(&"é".repeat(600)), format!("{}… (200 more bytes)", "é".repeat(500)));
+        assert_eq!(
+            shorten(&"é".repeat(600)),
+            format!("{}… (200 more bytes)", "é".repeat(500))
+        );
         assert_eq!(shorten("docker tag a b"), "docker tag a b");
         // The rendered line itself (what `--dry-run` prints) stays exact.
         assert!(cmd.to_string().ends_with(&long));

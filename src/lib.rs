@@ -7,8 +7,8 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod container;
-pub mod docker;
 pub mod context;
+pub mod docker;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod exec;
@@ -20,7 +20,6 @@ pub mod reference;
 pub mod registry;
 pub mod scheduler;
 pub mod signal;
-pub mod stage;
 
 use std::ffi::OsString;
 

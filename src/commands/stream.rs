@@ -19,7 +19,8 @@ pub fn run_job(
     hint: impl FnOnce(&str) -> Option<String>,
 ) -> Result<String, String> {
     let child = Streamed::start(cmd).map_err(|e| failed(what, e))?;
-    finish_job(cmd, child, job, children, what, tail, on_line, hint)
+    let _ = (job, children);
+    finish_job(cmd, child, what, tail, on_line, hint)
 }
 
 /// The message of a job that could not start or whose output could not be read. An
@@ -30,12 +31,9 @@ pub fn failed(what: &str, e: anyhow::Error) -> String {
 
 /// Streams a started child to the end; the shared tail of [`run_job`] and the build's
 /// context-piping variant.
-#[allow(clippy::too_many_arguments)]
 pub fn finish_job(
     cmd: &Cmd,
     child: Streamed,
-    _job: usize,
-    _children: &Children,
     what: &str,
     tail: usize,
     on_line: impl FnMut(&str),
