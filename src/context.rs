@@ -84,6 +84,12 @@ pub fn staged_path(image: &str, context: &Path, to: &Path) -> anyhow::Result<Str
     if parts.is_empty() {
         return Err(refuse(Path::new(".")));
     }
+    if parts[0] == DOCKERFILE_NAME {
+        bail!(
+            "image `{image}`: `stage` `to: {}` is the name imagemk gives a Dockerfile from outside the context; choose another path",
+            rel.display()
+        );
+    }
     Ok(parts.join("/"))
 }
 
@@ -140,12 +146,14 @@ pub fn walk(spec: &Spec) -> anyhow::Result<Archive> {
         matcher.keep(&spec.dockerfile_in_archive());
     }
     let mut entries = Vec::new();
+    let skip = spec.skip.as_deref().map(normalize);
     let mut walker = Walker {
-        spec,
+        skip: skip.as_deref(),
         matcher: &matcher,
         out: &mut entries,
     };
-    walker.dir(&spec.dir, "")?;
+    // Normalized, so that `skip` is recognised whatever the spelling of `context:`.
+    walker.dir(&normalize(&spec.dir), "")?;
     if outside {
         let text = fs::read(&spec.dockerfile)
             .with_context(|| format!("cannot read `{}`", spec.dockerfile.display()))?;
@@ -173,7 +181,7 @@ fn bytes_entry(path: &str, bytes: Vec<u8>) -> Entry {
 }
 
 struct Walker<'a> {
-    spec: &'a Spec,
+    skip: Option<&'a Path>,
     matcher: &'a Matcher,
     out: &'a mut Vec<Entry>,
 }
@@ -186,7 +194,7 @@ impl Walker<'_> {
             if signal::interrupted() {
                 return Err(signal::Interrupted.into());
             }
-            if self.spec.skip.as_deref() == Some(path.as_path()) {
+            if self.skip == Some(path.as_path()) {
                 continue;
             }
             let child = join(rel, &name);
@@ -611,11 +619,33 @@ mod tests {
     }
 
     #[test]
+    fn imagemks_own_directory_is_never_sent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        tree(root);
+        let mut s = spec(root, "ctx/Dockerfile", &[]);
+        s.dir = root.join("ctx/app/..");
+        let paths: Vec<String> = walk(&s)
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert!(
+            !paths.iter().any(|p| p.starts_with(".imagemk")),
+            "{paths:?}"
+        );
+        assert!(paths.contains(&"README.md".to_string()), "{paths:?}");
+    }
+
+    #[test]
     fn staged_paths_must_stay_inside_the_context() {
         let ctx = Path::new("/ws/comp/ctx");
         let ok = |to: &str| staged_path("c/app", ctx, &ctx.join(to)).unwrap();
         assert_eq!(ok("bin/tool"), "bin/tool");
         assert_eq!(ok("./a/./b"), "a/b");
+        let err = staged_path("c/app", ctx, &ctx.join(".imagemk-dockerfile")).unwrap_err();
+        assert!(err.to_string().contains("choose another path"), "{err}");
         for (to, shown) in [
             ("../../x", "../../x"),
             ("/abs", "/abs"),

@@ -222,6 +222,10 @@ fn interrupt_build(t: &Test, ns: &str, text: &str, signal: i32) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(20), "{stderr}");
+    assert!(
+        stderr.ends_with("summary: 0 built; 1 stopped: e2e/top\nerror: interrupted; everything imagemk had started was stopped and cleaned up\n"),
+        "{stderr}"
+    );
     // The daemon removes the build's container once the client is gone; give it a moment.
     let deadline = Instant::now() + Duration::from_secs(20);
     while !containers_with(ns).is_empty() && Instant::now() < deadline {
@@ -274,6 +278,70 @@ fn a_signal_while_the_context_is_sent_stops_before_the_build_runs() {
         &format!("{BUSYBOX_BASE}RUN echo {ns} && sleep 30\n"),
     );
     remove_on_exit(&ns, || interrupt_build(&t, &ns, "$ docker build", 15));
+}
+
+/// A signal at a range of moments after start (engine query, listing a context of many
+/// files, streaming it, the build itself): never a build that runs on, never a leftover.
+#[test]
+fn a_signal_at_any_moment_stops_everything() {
+    if !engine() {
+        return;
+    }
+    let t = Test::new();
+    let ns = t.namespace();
+    five(&t, &ns);
+    for i in 0..3000 {
+        t.file(&format!("many/d{}/f{i}", i % 30), "x");
+    }
+    t.file(
+        "images.yaml",
+        &format!("defaults:\n  namespace: {ns}\n  platform: bb\ncomponent: e2e\nimages:\n  top:\n    dockerfile: top.dockerfile\n    context: ctx\n    stage: [{{from: many, to: many}}]\n"),
+    );
+    t.file(
+        "top.dockerfile",
+        &format!("{BUSYBOX_BASE}RUN echo {ns} && sleep 30\n"),
+    );
+    let before = snapshot(&t.root);
+    remove_on_exit(&ns, || {
+        for delay in [0, 20, 50, 100, 200, 400, 800, 1500] {
+            let child = t
+                .command(support::BIN, &["build", "top"])
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(delay));
+            unsafe { libc_kill(child.id() as i32, 2) };
+            let started = Instant::now();
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            // Before the handler is installed SIGINT's default action ends the process.
+            assert!(
+                matches!(out.status.code(), Some(130) | None),
+                "after {delay} ms: {:?}\n{stderr}",
+                out.status
+            );
+            assert!(started.elapsed() < Duration::from_secs(20), "{stderr}");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !containers_with(&ns).is_empty() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            assert_eq!(
+                containers_with(&ns),
+                "",
+                "after {delay} ms: a container was left"
+            );
+            assert_eq!(
+                docker(&["image", "inspect", &format!("{ns}/top-e2e-bb:latest")]).0,
+                1,
+                "after {delay} ms the build ran to the end: {stderr}"
+            );
+            assert_eq!(
+                snapshot(&t.root),
+                before,
+                "after {delay} ms the tree changed"
+            );
+        }
+    });
 }
 
 #[test]

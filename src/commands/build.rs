@@ -103,7 +103,7 @@ fn execute(ctx: &Ctx, plan: &BuildPlan, jobs: usize, keep_going: bool) -> anyhow
         }
         result
     });
-    let summary = summarize(plan, &states);
+    let summary = summarize(plan, &states, signal::interrupted());
     ctx.progress.println(&summary);
     if signal::interrupted() {
         return Err(signal::Interrupted.into());
@@ -211,7 +211,8 @@ impl Drop for RunLog {
     }
 }
 
-fn summarize(plan: &BuildPlan, states: &[State]) -> String {
+/// One line: what was built, what failed (after a signal: what was stopped), what was skipped.
+fn summarize(plan: &BuildPlan, states: &[State], interrupted: bool) -> String {
     let mut built = Vec::new();
     let mut failed = Vec::new();
     let mut skipped = Vec::new();
@@ -226,7 +227,8 @@ fn summarize(plan: &BuildPlan, states: &[State]) -> String {
     }
     let mut parts = vec![format!("{} built", built.len())];
     if !failed.is_empty() {
-        parts.push(format!("{} failed: {}", failed.len(), failed.join(", ")));
+        let verb = if interrupted { "stopped" } else { "failed" };
+        parts.push(format!("{} {verb}: {}", failed.len(), failed.join(", ")));
     }
     if !skipped.is_empty() {
         parts.push(format!("{} skipped: {}", skipped.len(), skipped.join(", ")));
