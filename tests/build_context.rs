@@ -40,7 +40,7 @@ fn snapshot(root: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
         for e in fs::read_dir(&dir).unwrap() {
             let p = e.unwrap().path();
             let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            if [".imagemk", "docker.log", "contexts", "build-times"].contains(&rel.as_str()) {
+            if [".imagemk", "docker.log", "build-times"].contains(&rel.as_str()) {
                 continue;
             }
             let meta = fs::symlink_metadata(&p).unwrap();
@@ -60,7 +60,10 @@ fn snapshot(root: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
 
 /// (path, contents) of the archive the fake docker received for `tag`.
 fn archive(t: &Test, tag: &str) -> Vec<(String, String)> {
-    let file = t.path(&format!("contexts/{}.tar", tag.replace(['/', ':'], "_")));
+    let file = t.path(&format!(
+        ".imagemk/contexts/{}.tar",
+        tag.replace(['/', ':'], "_")
+    ));
     let bytes = fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     let mut ar = tar::Archive::new(bytes.as_slice());
     ar.entries()

@@ -252,9 +252,11 @@ fn a_signal_mid_build_stops_it_and_leaves_nothing() {
         "top.dockerfile",
         &format!("{BUSYBOX_BASE}COPY staged/payload.txt /p\nRUN echo {ns} && sleep 30\n"),
     );
+    // The signal comes once the RUN step's container prints (it is running): the daemon then
+    // kills and removes it when the client goes away.
     remove_on_exit(&ns, || {
-        interrupt_build(&t, &ns, &format!("echo {ns}"), 15);
-        interrupt_build(&t, &ns, &format!("echo {ns}"), 2);
+        interrupt_build(&t, &ns, &format!("\n{ns}\n"), 15);
+        interrupt_build(&t, &ns, &format!("\n{ns}\n"), 2);
     });
 }
 
@@ -321,7 +323,10 @@ fn a_signal_at_any_moment_stops_everything() {
                 out.status
             );
             assert!(started.elapsed() < Duration::from_secs(20), "{stderr}");
-            let deadline = Instant::now() + Duration::from_secs(20);
+            // A client that goes away while the daemon creates a RUN step's container can
+            // leave that container running to the step's end (20.10's legacy builder), after
+            // which `--force-rm` removes it: allow for the 30 s step.
+            let deadline = Instant::now() + Duration::from_secs(45);
             while !containers_with(&ns).is_empty() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(200));
             }
