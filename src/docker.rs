@@ -13,14 +13,21 @@ fn docker() -> Cmd {
     Cmd::new(DOCKER)
 }
 
-/// `docker build` for `image` with the given labels on top of its own.
-pub fn build(image: &Image, labels: &BTreeMap<String, String>) -> Cmd {
+/// `docker build` for `image` with the given labels on top of its own, reading its context as
+/// a tar archive on stdin (`-`; `context` is the archive's description and `dockerfile` the
+/// Dockerfile's path inside it): imagemk never writes into the user's tree to build.
+pub fn build(
+    image: &Image,
+    labels: &BTreeMap<String, String>,
+    dockerfile: &str,
+    context: String,
+) -> Cmd {
     // `--force-rm`: the legacy builder otherwise keeps the container of a failed step.
     let mut cmd = docker()
         .arg("build")
         .arg("--force-rm")
         .arg("--file")
-        .arg(image.dockerfile.to_string_lossy())
+        .arg(dockerfile)
         .arg("--tag")
         .arg(image.name.to_string())
         .opt("--target", image.target.as_deref());
@@ -32,7 +39,7 @@ pub fn build(image: &Image, labels: &BTreeMap<String, String>) -> Cmd {
     for (k, v) in &all {
         cmd = cmd.arg("--label").arg(format!("{k}={v}"));
     }
-    cmd.arg(image.context.to_string_lossy())
+    cmd.arg("-").stdin_from(context)
 }
 
 /// Lists every local `repository:tag`; also the probe that the engine is reachable.

@@ -2,12 +2,23 @@
 //! whose `Display` is the shell-escaped line `--dry-run` prints; the functions here run it
 //! through `duct` and turn a failure into a [`CmdError`] that names the command, its status and
 //! the tail of its stderr.
+//!
+//! Every spawn goes through [`launch`]: under the lock of the live-children registry it checks
+//! the signal flag (no child starts after Ctrl-C) and registers the child, and [`stop_all`],
+//! called right after the flag is set, signals the registered children under the same lock, so
+//! there is no window in which a child starts unseen. Clean-up commands (removing what this
+//! run created) use [`capture_cleanup`], which still runs after a signal.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+use crate::signal;
 
 /// A command as data. Nothing runs until one of the functions below is called with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +30,9 @@ pub struct Cmd {
     pub cwd: Option<PathBuf>,
     /// Bytes written to the child's stdin (rendered as a `<<<` note, never with the value).
     pub stdin: Option<Vec<u8>>,
+    /// What the caller streams into the child's stdin, rendered as `< NOTE` (a build's
+    /// context archive); the caller starts it with [`Streamed::start_with_stdin`].
+    pub stdin_from: Option<String>,
 }
 
 impl Cmd {
@@ -29,6 +43,7 @@ impl Cmd {
             env: Vec::new(),
             cwd: None,
             stdin: None,
+            stdin_from: None,
         }
     }
 
@@ -69,6 +84,12 @@ impl Cmd {
         self
     }
 
+    /// Notes what the caller will stream into stdin (shown as `< NOTE`).
+    pub fn stdin_from(mut self, note: String) -> Self {
+        self.stdin_from = Some(note);
+        self
+    }
+
     fn expression(&self) -> duct::Expression {
         let mut e = duct::cmd(
             &self.program,
@@ -80,24 +101,52 @@ impl Cmd {
         if let Some(dir) = &self.cwd {
             e = e.dir(dir);
         }
-        if let Some(bytes) = &self.stdin {
-            e = e.stdin_bytes(bytes.clone());
-        }
         e.unchecked()
+    }
+
+    /// The expression of a child that never reads the terminal: its stdin is the given bytes,
+    /// or /dev/null (a CLI that would prompt, such as `az` asking `Username:`, fails instead
+    /// of hanging on a prompt nobody sees).
+    fn detached(&self) -> duct::Expression {
+        match &self.stdin {
+            Some(bytes) => self.expression().stdin_bytes(bytes.clone()),
+            None => self.expression().stdin_null(),
+        }
     }
 
     fn spawn_error(&self, err: std::io::Error) -> anyhow::Error {
         if err.kind() == std::io::ErrorKind::NotFound {
             anyhow::Error::new(NotInstalled(self.program.clone()))
         } else {
-            anyhow::anyhow!("could not start `{self}`: {err}")
+            anyhow::anyhow!("could not start `{}`: {err}", self.shown())
         }
     }
+
+    /// The shell line for a message: whole up to [`SHOWN_MAX`] bytes, then cut with a note of
+    /// how much was left out (`--dry-run` prints the exact line; errors need not).
+    pub fn shown(&self) -> String {
+        shorten(&self.to_string())
+    }
+}
+
+/// How much of a command line an error message shows.
+pub const SHOWN_MAX: usize = 1000;
+
+/// `line` cut to about [`SHOWN_MAX`] bytes (on a character boundary) with `… (N more bytes)`.
+pub fn shorten(line: &str) -> String {
+    if line.len() <= SHOWN_MAX {
+        return line.to_string();
+    }
+    let mut end = SHOWN_MAX;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &line[..end], line.len() - end)
 }
 
 /// Quotes a word for a POSIX shell only when it needs it (the safe set is Python's
 /// `shlex.quote`'s), so `--build-arg A=1` stays readable.
-fn quote(word: &str) -> String {
+pub fn quote(word: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
     if !word.is_empty() && word.chars().all(safe) {
         word.to_string()
@@ -120,6 +169,9 @@ impl fmt::Display for Cmd {
         }
         if self.stdin.is_some() {
             write!(f, " <<<(stdin)")?;
+        }
+        if let Some(note) = &self.stdin_from {
+            write!(f, " < {note}")?;
         }
         Ok(())
     }
@@ -174,8 +226,12 @@ pub fn tail_lines(text: &str, n: usize) -> String {
 impl fmt::Display for CmdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.status {
-            Some(code) => write!(f, "`{}` failed with exit status {code}", self.line)?,
-            None => write!(f, "`{}` was killed by a signal", self.line)?,
+            Some(code) => write!(
+                f,
+                "`{}` failed with exit status {code}",
+                shorten(&self.line)
+            )?,
+            None => write!(f, "`{}` was killed by a signal", shorten(&self.line))?,
         }
         let tail = self.tail(10);
         if !tail.is_empty() {
@@ -196,14 +252,36 @@ pub struct Captured {
     pub stderr: String,
 }
 
-/// Runs `cmd` with stdout and stderr captured; a non-zero status is a [`CmdError`].
+/// Runs `cmd` with stdout and stderr captured and stdin from /dev/null (or its own bytes); a
+/// non-zero status is a [`CmdError`]. Refused after a signal ([`signal::Interrupted`]); a child
+/// running when the signal arrives is sent SIGTERM and the result is `Interrupted`.
 pub fn capture(cmd: &Cmd) -> anyhow::Result<Captured> {
+    let expr = cmd.detached().stdout_capture().stderr_capture();
+    let (handle, registered) = launch(cmd, true, || expr.start(), |h| h.pids())?;
+    let out = handle
+        .wait()
+        .map_err(|e| anyhow::anyhow!("waiting for `{}`: {e}", cmd.shown()))?
+        .clone();
+    drop(registered);
+    if !out.status.success() && signal::interrupted() {
+        return Err(signal::Interrupted.into());
+    }
+    finish_capture(cmd, out)
+}
+
+/// Like [`capture`] for a command that removes what this run created (a temporary tag, a
+/// container): it runs even after a signal and is not signalled, so clean-up completes.
+pub fn capture_cleanup(cmd: &Cmd) -> anyhow::Result<Captured> {
     let out = cmd
-        .expression()
+        .detached()
         .stdout_capture()
         .stderr_capture()
         .run()
         .map_err(|e| cmd.spawn_error(e))?;
+    finish_capture(cmd, out)
+}
+
+fn finish_capture(cmd: &Cmd, out: std::process::Output) -> anyhow::Result<Captured> {
     let captured = Captured {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -223,7 +301,8 @@ pub fn capture(cmd: &Cmd) -> anyhow::Result<Captured> {
 /// Runs `cmd` with the terminal's stdin, stdout and stderr and returns its exit code
 /// (128 + signal when it was killed). Used where the child's own status is the result.
 pub fn interactive(cmd: &Cmd) -> anyhow::Result<i32> {
-    let handle = cmd.expression().start().map_err(|e| cmd.spawn_error(e))?;
+    let expr = cmd.expression();
+    let (handle, _unregistered) = launch(cmd, false, || expr.start(), |h| h.pids())?;
     let status = wait_interruptibly(&handle, cmd)?;
     Ok(exit_code(status))
 }
@@ -233,13 +312,14 @@ pub fn interactive(cmd: &Cmd) -> anyhow::Result<i32> {
 /// the container goes away and the client, having nothing left to wait for, exits on its own.
 /// After 10 s the client itself is sent SIGTERM.
 pub fn interactive_with_stop(cmd: &Cmd, stop: &Cmd) -> anyhow::Result<i32> {
-    let handle = cmd.expression().start().map_err(|e| cmd.spawn_error(e))?;
+    let expr = cmd.expression();
+    let (handle, _unregistered) = launch(cmd, false, || expr.start(), |h| h.pids())?;
     let mut stopping_since: Option<std::time::Instant> = None;
     let mut last_stop: Option<std::time::Instant> = None;
     loop {
         if let Some(out) = handle
             .wait_timeout(Duration::from_millis(100))
-            .map_err(|e| anyhow::anyhow!("waiting for `{cmd}`: {e}"))?
+            .map_err(|e| anyhow::anyhow!("waiting for `{}`: {e}", cmd.shown()))?
         {
             return Ok(exit_code(out.status));
         }
@@ -249,7 +329,7 @@ pub fn interactive_with_stop(cmd: &Cmd, stop: &Cmd) -> anyhow::Result<i32> {
         let since = *stopping_since.get_or_insert_with(std::time::Instant::now);
         if last_stop.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
             // A failure here (e.g. "no such container" before it was created) is retried.
-            let _ = capture(stop);
+            let _ = capture_cleanup(stop);
             last_stop = Some(std::time::Instant::now());
         }
         if since.elapsed() >= Duration::from_secs(10) {
@@ -272,13 +352,64 @@ fn wait_interruptibly(
     loop {
         if let Some(out) = handle
             .wait_timeout(Duration::from_millis(100))
-            .map_err(|e| anyhow::anyhow!("waiting for `{cmd}`: {e}"))?
+            .map_err(|e| anyhow::anyhow!("waiting for `{}`: {e}", cmd.shown()))?
         {
             return Ok(out.status);
         }
         if crate::signal::interrupted() {
             signal_children(&handle.pids());
         }
+    }
+}
+
+/// Children that a signal must reach: registration id → pids. Its lock is also the spawn lock.
+static LIVE: Mutex<BTreeMap<u64, Vec<u32>>> = Mutex::new(BTreeMap::new());
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+fn live() -> MutexGuard<'static, BTreeMap<u64, Vec<u32>>> {
+    // A panic elsewhere while holding the lock leaves the map usable.
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A registered child; dropping it (after the child was waited for) unregisters it.
+pub struct Registered(Option<u64>);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Some(id) = self.0 {
+            live().remove(&id);
+        }
+    }
+}
+
+/// Starts a child unless a signal has arrived. The flag check, the start and the registration
+/// happen under the lock [`stop_all`] takes: either the child never starts, or it is
+/// registered before `stop_all` looks and so receives SIGTERM. Unregistered children
+/// (`register == false`, interactive ones) stop themselves by polling the flag.
+fn launch<T>(
+    cmd: &Cmd,
+    register: bool,
+    start: impl FnOnce() -> std::io::Result<T>,
+    pids: impl Fn(&T) -> Vec<u32>,
+) -> anyhow::Result<(T, Registered)> {
+    let mut live = live();
+    if signal::interrupted() {
+        return Err(signal::Interrupted.into());
+    }
+    let child = start().map_err(|e| cmd.spawn_error(e))?;
+    if !register {
+        return Ok((child, Registered(None)));
+    }
+    let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
+    live.insert(id, pids(&child));
+    Ok((child, Registered(Some(id))))
+}
+
+/// Sends SIGTERM to every registered child. Called once the signal flag is set (the signal
+/// path), under the spawn lock.
+pub fn stop_all() {
+    for pids in live().values() {
+        signal_children(pids);
     }
 }
 
@@ -296,18 +427,28 @@ pub fn signal_children(pids: &[u32]) {
 pub struct Streamed {
     reader: duct::ReaderHandle,
     cmd: Cmd,
+    _registered: Registered,
 }
 
 impl Streamed {
+    /// Starts `cmd` with stdin from /dev/null (or its own bytes).
     pub fn start(cmd: &Cmd) -> anyhow::Result<Streamed> {
-        let reader = cmd
-            .expression()
-            .stderr_to_stdout()
-            .reader()
-            .map_err(|e| cmd.spawn_error(e))?;
+        Streamed::start_with(cmd, cmd.detached())
+    }
+
+    /// Starts `cmd` with its stdin read from `stdin` (e.g. the pipe a build context is
+    /// written to).
+    pub fn start_with_stdin(cmd: &Cmd, stdin: os_pipe::PipeReader) -> anyhow::Result<Streamed> {
+        Streamed::start_with(cmd, cmd.expression().stdin_file(stdin))
+    }
+
+    fn start_with(cmd: &Cmd, expr: duct::Expression) -> anyhow::Result<Streamed> {
+        let expr = expr.stderr_to_stdout();
+        let (reader, registered) = launch(cmd, true, || expr.reader(), |r| r.pids())?;
         Ok(Streamed {
             reader,
             cmd: cmd.clone(),
+            _registered: registered,
         })
     }
 
@@ -323,9 +464,9 @@ impl Streamed {
         let mut line = Vec::new();
         loop {
             line.clear();
-            let n = buf
-                .read_until(b'\n', &mut line)
-                .map_err(|e| anyhow::anyhow!("reading the output of `{}`: {e}", self.cmd))?;
+            let n = buf.read_until(b'\n', &mut line).map_err(|e| {
+                anyhow::anyhow!("reading the output of `{}`: {e}", self.cmd.shown())
+            })?;
             if n == 0 {
                 break;
             }
@@ -338,9 +479,11 @@ impl Streamed {
         let status = self
             .reader
             .try_wait()
-            .map_err(|e| anyhow::anyhow!("waiting for `{}`: {e}", self.cmd))?
+            .map_err(|e| anyhow::anyhow!("waiting for `{}`: {e}", self.cmd.shown()))?
             .map(|o| o.status)
-            .ok_or_else(|| anyhow::anyhow!("`{}` closed its output but did not exit", self.cmd))?;
+            .ok_or_else(|| {
+                anyhow::anyhow!("`{}` closed its output but did not exit", self.cmd.shown())
+            })?;
         Ok((exit_code(status), all))
     }
 
@@ -397,6 +540,55 @@ mod tests {
             err.to_string(),
             "`imagemk-no-such-program` is not installed or not on PATH; install it or put it on PATH"
         );
+    }
+
+    #[test]
+    fn captured_children_read_dev_null_not_our_stdin() {
+        // Put a pipe holding a typed line on our own fd 0: a child that inherited it would
+        // read the line (or, on a terminal, wait for one, as `az` did with `Username:`).
+        let (reader, mut writer) = os_pipe::pipe().unwrap();
+        std::io::Write::write_all(&mut writer, b"typed\n").unwrap();
+        // SAFETY: dup/dup2/close on valid descriptors; fd 0 is restored below.
+        let saved = unsafe { libc::dup(0) };
+        unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&reader), 0) };
+        let script = "if read x; then echo \"read:$x\"; else echo eof; fi";
+        let captured = capture(&Cmd::new("sh").args(["-c", script]));
+        let with_bytes = capture(
+            &Cmd::new("sh")
+                .args(["-c", script])
+                .stdin(b"given\n".to_vec()),
+        );
+        let mut seen = Vec::new();
+        let streamed = Streamed::start(&Cmd::new("sh").args(["-c", script]))
+            .and_then(|s| s.finish(|l| seen.push(l.to_string())));
+        unsafe {
+            libc::dup2(saved, 0);
+            libc::close(saved);
+        }
+        assert_eq!(captured.unwrap().stdout, "eof\n");
+        assert_eq!(with_bytes.unwrap().stdout, "read:given\n");
+        streamed.unwrap();
+        assert_eq!(seen, ["eof"]);
+    }
+
+    #[test]
+    fn long_command_lines_are_cut_in_messages() {
+        let long = "x".repeat(5000);
+        let cmd = Cmd::new("sh").args(["-c", "exit 3", &long]);
+        let err = capture(&cmd).unwrap_err().to_string();
+        let shown = format!("sh -c 'exit 3' {}", "x".repeat(SHOWN_MAX - 15));
+        assert_eq!(
+            err,
+            format!("`{shown}… (4015 more bytes)` failed with exit status 3")
+        );
+        // Multi-byte characters are never split; short lines are whole.
+        assert_eq!(
+            shorten(&"é".repeat(600)),
+            format!("{}… (200 more bytes)", "é".repeat(500))
+        );
+        assert_eq!(shorten("docker tag a b"), "docker tag a b");
+        // The rendered line itself (what `--dry-run` prints) stays exact.
+        assert!(cmd.to_string().ends_with(&long));
     }
 
     #[test]

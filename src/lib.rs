@@ -7,8 +7,10 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod container;
+pub mod context;
 pub mod docker;
 pub mod dockerfile;
+pub mod dockerignore;
 pub mod exec;
 pub mod git;
 pub mod graph;
@@ -18,7 +20,6 @@ pub mod reference;
 pub mod registry;
 pub mod scheduler;
 pub mod signal;
-pub mod stage;
 pub mod words;
 
 use std::ffi::OsString;

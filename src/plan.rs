@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::bail;
 
-use crate::config::{Stage, Workspace};
+use crate::config::{Image, Workspace};
+use crate::context::{self, Spec, Staged};
 use crate::docker;
-use crate::exec::Cmd;
+use crate::exec::{self, Cmd};
 use crate::graph;
 
 /// One image to build.
@@ -18,25 +19,47 @@ pub struct BuildStep {
     pub cmd: Cmd,
     /// Indices of earlier steps this one waits for.
     pub deps: Vec<usize>,
-    pub stage: Vec<Stage>,
+    /// The archive the build reads on stdin.
+    pub context: Spec,
 }
 
 impl BuildStep {
-    /// The lines `--dry-run` prints: staging notes around the exact docker command.
+    /// The lines `--dry-run` prints: the exact docker command, its stdin described.
     pub fn lines(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .stage
-            .iter()
-            .map(|s| format!("# stage {} -> {}", s.from.display(), s.to.display()))
-            .collect();
-        out.push(self.cmd.to_string());
-        out.extend(
-            self.stage
-                .iter()
-                .map(|s| format!("# unstage {}", s.to.display())),
-        );
-        out
+        vec![self.cmd.to_string()]
     }
+}
+
+/// Checks the build inputs that need no IO (staged `to:` paths) of `selected` and everything
+/// they depend on, so bad input is reported before the first docker command (the engine query
+/// included).
+pub fn check_inputs(ws: &Workspace, selected: &[usize]) -> anyhow::Result<()> {
+    let deps: Vec<Vec<usize>> = ws.images.iter().map(|i| i.depends.clone()).collect();
+    for i in graph::closure(&deps, selected) {
+        context_spec(ws, &ws.images[i])?;
+    }
+    Ok(())
+}
+
+/// The archive of `img`'s build; a staged `to:` that leaves the context is refused here,
+/// before anything runs. imagemk's own `.imagemk/` directory is never sent.
+fn context_spec(ws: &Workspace, img: &Image) -> anyhow::Result<Spec> {
+    let staged = img
+        .stage
+        .iter()
+        .map(|s| {
+            Ok(Staged {
+                from: s.from.clone(),
+                to: context::staged_path(&img.id, &img.context, &s.to)?,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(Spec {
+        dir: img.context.clone(),
+        dockerfile: img.dockerfile.clone(),
+        staged,
+        skip: Some(ws.root.join(".imagemk")),
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -104,19 +127,26 @@ pub fn build(
         .map(|&i| {
             let img = &ws.images[i];
             all_labels.insert("io.imagemk.image".into(), img.id.clone());
-            BuildStep {
+            let context = context_spec(ws, img)?;
+            let cmd = docker::build(
+                img,
+                &all_labels,
+                &context.dockerfile_in_archive(),
+                context.describe(exec::quote),
+            );
+            Ok(BuildStep {
                 image: i,
                 id: img.id.clone(),
-                cmd: docker::build(img, &all_labels),
+                cmd,
                 deps: img
                     .depends
                     .iter()
                     .filter_map(|d| position.get(d).copied())
                     .collect(),
-                stage: img.stage.clone(),
-            }
+                context,
+            })
         })
-        .collect();
+        .collect::<anyhow::Result<_>>()?;
     Ok(BuildPlan {
         steps,
         reused: reused.into_iter().collect(),

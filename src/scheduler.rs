@@ -1,14 +1,14 @@
 //! Runs a DAG of jobs with at most `jobs` at once: a job starts when all it waits for have
 //! succeeded; after a failure no new job starts (or, with `keep_going`, only those that do not
-//! depend on it); on Ctrl-C the running children are signalled and waited for. Each job's work
-//! runs on its own thread; this module only schedules.
+//! depend on it); on Ctrl-C no job starts and the running ones are waited for (their children
+//! were signalled by the signal path, see `exec::stop_all`). Each job's work runs on its own
+//! thread; a job that panics fails with a message naming it, so a panic never hangs the run.
+//! This module only schedules.
 
-use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::exec;
 use crate::signal;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,30 +23,31 @@ pub enum State {
     NotStarted,
 }
 
-/// The pids of running children, so an interrupt can reach them.
+/// Handed to every job. Children a job starts through `exec` are registered there, where the
+/// signal path reaches them; this value only marks that the work runs as a scheduled job.
 #[derive(Default)]
-pub struct Children(Mutex<BTreeMap<usize, Vec<u32>>>);
-
-impl Children {
-    pub fn set(&self, job: usize, pids: Vec<u32>) {
-        self.0.lock().unwrap().insert(job, pids);
-    }
-
-    fn clear(&self, job: usize) {
-        self.0.lock().unwrap().remove(&job);
-    }
-
-    fn signal_all(&self) {
-        for pids in self.0.lock().unwrap().values() {
-            exec::signal_children(pids);
-        }
-    }
-}
+pub struct Children(());
 
 /// Runs `work(i, children)` for each job `i` after `deps[i]`; returns every job's final state.
+/// A panicking job is named `job i` in its failure; see [`run_named`].
 pub fn run<F>(deps: &[Vec<usize>], jobs: usize, keep_going: bool, work: F) -> Vec<State>
 where
     F: Fn(usize, &Children) -> Result<(), String> + Sync,
+{
+    run_named(deps, jobs, keep_going, |i| format!("job {i}"), work)
+}
+
+/// [`run`] with `name(i)` naming job `i` (e.g. `` `app/lib` ``) when it panics.
+pub fn run_named<F, N>(
+    deps: &[Vec<usize>],
+    jobs: usize,
+    keep_going: bool,
+    name: N,
+    work: F,
+) -> Vec<State>
+where
+    F: Fn(usize, &Children) -> Result<(), String> + Sync,
+    N: Fn(usize) -> String,
 {
     let n = deps.len();
     let mut state = vec![State::Pending; n];
@@ -55,14 +56,9 @@ where
     std::thread::scope(|scope| {
         let mut running = 0;
         let mut stopping = false;
-        let mut signalled = false;
         loop {
             if signal::interrupted() {
                 stopping = true;
-                if !signalled {
-                    children.signal_all();
-                    signalled = true;
-                }
             }
             skip_dependents(deps, &mut state);
             if !stopping {
@@ -78,9 +74,10 @@ where
                         let tx = tx.clone();
                         let work = &work;
                         let children = &children;
+                        let job = name(i);
                         scope.spawn(move || {
-                            let result = work(i, children);
-                            children.clear(i);
+                            let result = catch_unwind(AssertUnwindSafe(|| work(i, children)))
+                                .unwrap_or_else(|panic| Err(panicked(&job, &*panic)));
                             let _ = tx.send((i, result));
                         });
                     }
@@ -112,6 +109,16 @@ where
     state
 }
 
+/// The failure of a job that panicked: an internal error, named, with the panic's message.
+fn panicked(job: &str, panic: &(dyn std::any::Any + Send)) -> String {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string());
+    format!("internal error: {job} panicked ({msg}); please report this as a bug")
+}
+
 /// Marks pending (or not started) jobs whose dependency failed or was skipped.
 fn skip_dependents(deps: &[Vec<usize>], state: &mut [State]) {
     loop {
@@ -137,6 +144,7 @@ fn skip_dependents(deps: &[Vec<usize>], state: &mut [State]) {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
     use std::time::Instant;
 
     #[test]
@@ -178,6 +186,43 @@ mod tests {
                 State::Skipped(0),
                 State::NotStarted
             ]
+        );
+    }
+
+    #[test]
+    fn a_panicking_job_fails_with_its_name_and_never_hangs() {
+        let deps = vec![vec![], vec![0], vec![]];
+        let states = run_named(
+            &deps,
+            2,
+            false,
+            |i| format!("`img{i}`"),
+            |i, _| {
+                if i == 0 {
+                    panic!("overflow in job {i}");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                Ok(())
+            },
+        );
+        assert_eq!(
+            states,
+            [
+                State::Failed(
+                    "internal error: `img0` panicked (overflow in job 0); please report this as a bug"
+                        .into()
+                ),
+                State::Skipped(0),
+                State::Done
+            ]
+        );
+        // `run` names the job by its index; a `String` payload is shown too.
+        let states = run(&[vec![]], 1, true, |_, _| panic!("{}", String::from("x")));
+        assert_eq!(
+            states,
+            [State::Failed(
+                "internal error: job 0 panicked (x); please report this as a bug".into()
+            )]
         );
     }
 

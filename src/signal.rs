@@ -1,6 +1,8 @@
-//! Ctrl-C, SIGTERM and SIGHUP. The handler only sets a flag: the code that owns a child process
-//! or a temporary resource (staged file, temporary tag, container) sees the flag, stops the
-//! child, and cleans up on its normal path, so clean-up code is never run from a signal handler.
+//! Ctrl-C, SIGTERM and SIGHUP. The handler (run by `ctrlc` on its own thread, not in a signal
+//! context) sets a flag and sends SIGTERM to the registered children (`exec::stop_all`, under
+//! the spawn lock, so no child starts after it). The code that owns a temporary resource
+//! (temporary tag, container) sees the flag and cleans up on its normal path; clean-up code
+//! never runs in the handler.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -9,7 +11,14 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 /// Installs the handler once, at start-up.
 pub fn install() {
     // A second install (tests calling `run` twice) is harmless to ignore.
-    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+    let _ = ctrlc::set_handler(interrupt);
+}
+
+/// What a signal does: set the flag, then SIGTERM every registered child. Public so that tests
+/// (each integration test is its own process) can interrupt without a real signal.
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    crate::exec::stop_all();
 }
 
 pub fn interrupted() -> bool {

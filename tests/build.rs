@@ -46,8 +46,18 @@ fn build_line_with(
     ctx: &str,
     labels: &str,
 ) -> String {
+    // The context goes to docker as a tar on stdin; a Dockerfile outside it is added under
+    // `.imagemk-dockerfile`, one inside keeps its path in the context.
+    let dir = ctx.trim_end_matches("/.");
+    let (in_archive, note) = match file.strip_prefix(&format!("{dir}/")) {
+        Some(rel) => (rel.to_string(), String::new()),
+        None => (
+            ".imagemk-dockerfile".to_string(),
+            format!(" + $ROOT/{file} as .imagemk-dockerfile"),
+        ),
+    };
     format!(
-        "docker build --force-rm --file $ROOT/{file} --tag {name}{extra} --label io.imagemk.image={id} --label io.imagemk.version={V}{labels} $ROOT/{ctx}"
+        "docker build --force-rm --file {in_archive} --tag {name}{extra} --label io.imagemk.image={id} --label io.imagemk.version={V}{labels} - < (tar of context $ROOT/{ctx}{note})"
     )
 }
 
@@ -256,7 +266,8 @@ fn a_failing_build_stops_dependents_and_unstages_files() {
         " --build-arg IMAGE_TAG=latest --build-arg NAMESPACE=acme",
         "app/lib",
         "comp/app/.",
-    );
+    )
+    .replace(")", " + $ROOT/comp/app/bin/tool as staged/tool)");
     assert_eq!(
         errors,
         [
@@ -365,7 +376,7 @@ fn variants_add_args_and_a_name_suffix() {
     t.file("Dockerfile", "FROM scratch\n");
     let out = t.run(&["build", "--variant", "debug", "--dry-run"]);
     assert!(
-        out.stdout.starts_with("docker build --force-rm --file $ROOT/Dockerfile --tag local/envoy-c-linux-debug:latest --build-arg DEBUG=1 "),
+        out.stdout.starts_with("docker build --force-rm --file Dockerfile --tag local/envoy-c-linux-debug:latest --build-arg DEBUG=1 "),
         "{}",
         out.stdout
     );

@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::json;
 
-use super::stream::run_job;
+use super::stream::{failed, finish_job};
 use super::{engine, select::select, Ctx};
 use crate::cli::BuildArgs;
 use crate::config::Workspace;
+use crate::exec::Streamed;
 use crate::plan::{self, BuildPlan, BuildRequest, BuildStep};
-use crate::scheduler::{self, Children, State};
-use crate::stage::Staged;
-use crate::{git, signal};
+use crate::scheduler::{self, State};
+use crate::{context, git, signal};
 
 pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
     let ws = &ctx.ws;
@@ -24,6 +24,7 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
     if let Some(problem) = selected.iter().flat_map(|&i| &ws.images[i].problems).next() {
         anyhow::bail!("{problem}");
     }
+    plan::check_inputs(ws, &selected)?;
     let present = engine::local_images(ctx, "planning every dependency")?.unwrap_or_default();
     let source = git::source(&ws.root);
     let labels = plan::labels(source.revision.as_deref(), source.branch.as_deref());
@@ -91,17 +92,18 @@ fn log_path(ws: &Workspace, id: &str) -> PathBuf {
 
 fn execute(ctx: &Ctx, plan: &BuildPlan, jobs: usize, keep_going: bool) -> anyhow::Result<i32> {
     let deps: Vec<Vec<usize>> = plan.steps.iter().map(|s| s.deps.clone()).collect();
-    let states = scheduler::run(&deps, jobs, keep_going, |i, children| {
+    let name = |i: usize| format!("the build of `{}`", plan.steps[i].id);
+    let states = scheduler::run_named(&deps, jobs, keep_going, name, |i, _| {
         let step = &plan.steps[i];
         let task = ctx.progress.task(&step.id, "building");
-        let result = build_one(i, step, &log_path(&ctx.ws, &step.id), children, &task);
+        let result = build_one(step, &log_path(&ctx.ws, &step.id), &task);
         match &result {
             Ok(()) => task.finish(true, "built"),
             Err(_) => task.finish(false, "failed"),
         }
         result
     });
-    let summary = summarize(plan, &states);
+    let summary = summarize(plan, &states, signal::interrupted());
     ctx.progress.println(&summary);
     if signal::interrupted() {
         return Err(signal::Interrupted.into());
@@ -127,42 +129,90 @@ fn execute(ctx: &Ctx, plan: &BuildPlan, jobs: usize, keep_going: bool) -> anyhow
     }
 }
 
-/// Stages files, runs `docker build` with its output going to the log and the display, and
-/// unstages whatever happens.
-fn build_one(
-    job: usize,
-    step: &BuildStep,
-    log: &Path,
-    children: &Children,
-    task: &crate::progress::Task,
-) -> Result<(), String> {
-    let failed = |e: anyhow::Error| format!("the build of `{}` failed: {e:#}", step.id);
-    let _staged = Staged::copy(&step.stage).map_err(failed)?;
-    let mut log_file = open_log(log).map_err(failed)?;
-    let _ = writeln!(log_file, "$ {}", step.cmd);
-    run_job(
-        &step.cmd,
-        job,
-        children,
-        &format!("build of `{}`", step.id),
-        15,
-        |line| {
-            task.line(line);
-            let _ = writeln!(log_file, "{line}");
-        },
-        |_| Some(format!("  full log: {}", log.display())),
-    )
-    .map(|_| ())
-}
-
-fn open_log(path: &Path) -> anyhow::Result<File> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
+/// Lists the context (a bad or unreadable file fails here, before docker starts), then runs
+/// `docker build … -` while another thread streams the archive into its stdin; the output
+/// goes to the run's log and the display. Nothing is written into the user's tree.
+fn build_one(step: &BuildStep, log: &Path, task: &crate::progress::Task) -> Result<(), String> {
+    let what = format!("build of `{}`", step.id);
+    let archive = context::walk(&step.context).map_err(|e| failed(&what, e))?;
+    let mut log_file = RunLog::create(log).map_err(|e| failed(&what, e))?;
+    log_file.line(&format!("$ {}", step.cmd));
+    let (reader, writer) = os_pipe::pipe()
+        .context("creating the pipe for the build context")
+        .map_err(|e| failed(&what, e))?;
+    let child = Streamed::start_with_stdin(&step.cmd, reader).map_err(|e| failed(&what, e))?;
+    let (sent, built) = std::thread::scope(|scope| {
+        let sender = scope.spawn(move || context::write(&archive, writer));
+        let built = finish_job(
+            &step.cmd,
+            child,
+            &what,
+            15,
+            |line| {
+                task.line(line);
+                log_file.line(line);
+            },
+            |_| Some(format!("  full log: {}", log.display())),
+        );
+        (sender.join(), built)
+    });
+    match sent {
+        Err(_) => Err(format!(
+            "internal error: sending the context of `{}` panicked",
+            step.id
+        )),
+        // The build's own error comes first unless the archive was cut by a bad file: then
+        // the file is the cause (a closed pipe only means docker stopped reading).
+        Ok(Err(e)) if !broken_pipe(&e) && !signal::interrupted() => Err(failed(&what, e)),
+        _ => built.map(|_| ()),
     }
-    File::create(path).with_context(|| format!("creating the log `{}`", path.display()))
 }
 
-fn summarize(plan: &BuildPlan, states: &[State]) -> String {
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// One build's log: written to a file of this run only (`<image>.<pid>.log.part`), renamed to
+/// `<image>.log` when the build ends, so two runs never interleave lines in one file.
+struct RunLog {
+    part: PathBuf,
+    path: PathBuf,
+    file: File,
+}
+
+impl RunLog {
+    fn create(path: &Path) -> anyhow::Result<RunLog> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
+        }
+        let mut part = path.as_os_str().to_owned();
+        part.push(format!(".{}.part", std::process::id()));
+        let part = PathBuf::from(part);
+        let file = File::create(&part)
+            .with_context(|| format!("creating the log `{}`", part.display()))?;
+        Ok(RunLog {
+            part,
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    fn line(&mut self, text: &str) {
+        let _ = writeln!(self.file, "{text}");
+    }
+}
+
+impl Drop for RunLog {
+    fn drop(&mut self) {
+        let _ = fs::rename(&self.part, &self.path);
+    }
+}
+
+/// One line: what was built, what failed (after a signal: what was stopped), what was skipped.
+fn summarize(plan: &BuildPlan, states: &[State], interrupted: bool) -> String {
     let mut built = Vec::new();
     let mut failed = Vec::new();
     let mut skipped = Vec::new();
@@ -177,7 +227,8 @@ fn summarize(plan: &BuildPlan, states: &[State]) -> String {
     }
     let mut parts = vec![format!("{} built", built.len())];
     if !failed.is_empty() {
-        parts.push(format!("{} failed: {}", failed.len(), failed.join(", ")));
+        let verb = if interrupted { "stopped" } else { "failed" };
+        parts.push(format!("{} {verb}: {}", failed.len(), failed.join(", ")));
     }
     if !skipped.is_empty() {
         parts.push(format!("{} skipped: {}", skipped.len(), skipped.join(", ")));

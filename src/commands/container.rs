@@ -102,7 +102,7 @@ pub fn execute(ctx: &Ctx, planned: &Planned, name: &str, image: &Image) -> anyho
     let remove = container::remove(name);
     let code = exec::interactive_with_stop(&planned.cmd, &remove)?;
     if signal::interrupted() {
-        let _ = exec::capture(&remove);
+        let _ = exec::capture_cleanup(&remove);
         return Err(signal::Interrupted.into());
     }
     explain_status(code, &image.name.to_string())

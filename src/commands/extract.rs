@@ -92,7 +92,7 @@ struct Container<'a>(&'a Plan);
 
 impl Drop for Container<'_> {
     fn drop(&mut self) {
-        let _ = exec::capture(&self.0.remove);
+        let _ = exec::capture_cleanup(&self.0.remove);
     }
 }
 

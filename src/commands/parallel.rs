@@ -41,3 +41,26 @@ pub fn fail_on(states: &[State], what: &str) -> anyhow::Result<()> {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler;
+
+    #[test]
+    fn a_panicking_transfer_is_one_error_naming_it_not_a_hang() {
+        let deps = vec![vec![], vec![]];
+        let states = scheduler::run_named(
+            &deps,
+            1,
+            false,
+            |i| format!("the push of `img{i}`"),
+            |i, _| if i == 0 { panic!("overflow") } else { Ok(()) },
+        );
+        let err = fail_on(&states, "push").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "internal error: the push of `img0` panicked (overflow); please report this as a bug\n(1 more not started after the failure)"
+        );
+    }
+}

@@ -18,10 +18,28 @@ pub fn run_job(
     on_line: impl FnMut(&str),
     hint: impl FnOnce(&str) -> Option<String>,
 ) -> Result<String, String> {
-    let failed = |e: anyhow::Error| format!("the {what} failed: {e:#}");
-    let child = Streamed::start(cmd).map_err(failed)?;
-    children.set(job, child.pids());
-    let (code, output) = child.finish(on_line).map_err(failed)?;
+    let child = Streamed::start(cmd).map_err(|e| failed(what, e))?;
+    let _ = (job, children);
+    finish_job(cmd, child, what, tail, on_line, hint)
+}
+
+/// The message of a job that could not start or whose output could not be read. An
+/// interrupted start says so (`signal::Interrupted`'s text), so the summary stays honest.
+pub fn failed(what: &str, e: anyhow::Error) -> String {
+    format!("the {what} failed: {e:#}")
+}
+
+/// Streams a started child to the end; the shared tail of [`run_job`] and the build's
+/// context-piping variant.
+pub fn finish_job(
+    cmd: &Cmd,
+    child: Streamed,
+    what: &str,
+    tail: usize,
+    on_line: impl FnMut(&str),
+    hint: impl FnOnce(&str) -> Option<String>,
+) -> Result<String, String> {
+    let (code, output) = child.finish(on_line).map_err(|e| failed(what, e))?;
     if code == 0 {
         return Ok(output);
     }
@@ -31,6 +49,7 @@ pub fn run_job(
         .collect();
     let hint = hint(&output).map(|h| format!("\n{h}")).unwrap_or_default();
     Err(format!(
-        "the {what} failed: `{cmd}` exited with status {code}{tail}{hint}"
+        "the {what} failed: `{}` exited with status {code}{tail}{hint}",
+        cmd.shown()
     ))
 }

@@ -22,7 +22,16 @@ pub const LOCK_DIR: &str = "/tmp/imagemk-locks";
 /// The image ID `name` points at, or None when the engine has no such image or tag. Any other
 /// failure (engine not reachable, …) is an error that says so.
 pub fn image_id(name: &str) -> anyhow::Result<Option<String>> {
-    match exec::capture(&docker::inspect(name, "{{.Id}}")) {
+    image_id_by(name, exec::capture)
+}
+
+/// [`image_id`] through `run`: clean-up paths pass [`exec::capture_cleanup`], which still runs
+/// after a signal.
+fn image_id_by(
+    name: &str,
+    run: fn(&exec::Cmd) -> anyhow::Result<exec::Captured>,
+) -> anyhow::Result<Option<String>> {
+    match run(&docker::inspect(name, "{{.Id}}")) {
         Ok(out) => Ok(Some(out.stdout.trim().to_string())),
         Err(e) if no_such_image(&e) => Ok(None),
         Err(e) => Err(docker::explain_engine_error(e)),
@@ -37,11 +46,19 @@ pub fn no_such_image(err: &anyhow::Error) -> bool {
 
 /// `docker tag ID NAME`: points `name` at the image `id` (never at a name that may move).
 pub fn tag_id(id: &str, name: &ImageRef) -> anyhow::Result<()> {
+    tag_id_by(id, name, exec::capture)
+}
+
+fn tag_id_by(
+    id: &str,
+    name: &ImageRef,
+    run: fn(&exec::Cmd) -> anyhow::Result<exec::Captured>,
+) -> anyhow::Result<()> {
     let cmd = exec::Cmd::new(docker::DOCKER)
         .arg("tag")
         .arg(id)
         .arg(name.to_string());
-    exec::capture(&cmd)
+    run(&cmd)
         .map(|_| ())
         .map_err(docker::explain_engine_error)
 }
@@ -55,7 +72,7 @@ pub fn remove_created(name: &ImageRef, id: Option<&str>) -> Result<(), String> {
             "could not remove the tag `{name}` this run created; remove it with `docker image rm --no-prune {name}`: {e:#}"
         )
     };
-    let now = match image_id(&name.to_string()) {
+    let now = match image_id_by(&name.to_string(), exec::capture_cleanup) {
         Ok(now) => now,
         Err(e) => {
             return Err(format!(
@@ -66,7 +83,7 @@ pub fn remove_created(name: &ImageRef, id: Option<&str>) -> Result<(), String> {
     match now {
         None => Ok(()),
         Some(now) if id.is_some_and(|id| id != now) => Ok(()),
-        Some(_) => match exec::capture(&docker::untag(name)) {
+        Some(_) => match exec::capture_cleanup(&docker::untag(name)) {
             Ok(_) => Ok(()),
             Err(e) if no_such_image(&e) => Ok(()),
             Err(e) => Err(failed(e)),
@@ -77,8 +94,8 @@ pub fn remove_created(name: &ImageRef, id: Option<&str>) -> Result<(), String> {
 /// Puts the user's tag `name` back on `id` when something (a `docker pull`) moved it to
 /// another image. A tag that is gone was removed by someone else: it is not made again.
 pub fn restore(name: &ImageRef, id: &str) -> Result<(), String> {
-    match image_id(&name.to_string()) {
-        Ok(Some(now)) if now != id => tag_id(id, name).map_err(|e| {
+    match image_id_by(&name.to_string(), exec::capture_cleanup) {
+        Ok(Some(now)) if now != id => tag_id_by(id, name, exec::capture_cleanup).map_err(|e| {
             format!("could not put your tag `{name}` back on `{id}`; run `docker tag {id} {name}`: {e:#}")
         }),
         Ok(_) => Ok(()),
