@@ -188,7 +188,8 @@ pub struct ExtractArgs {
     /// Absolute path inside the image (default: the image's `artifacts:`).
     #[arg(value_name = "PATH", requires = "dest")]
     pub path: Option<String>,
-    /// Destination on the host; replaced by the copy.
+    /// Destination on the host, with docker cp's rules: an existing directory receives the
+    /// copy inside it; anything else is replaced whole, and only once the copy is complete.
     #[arg(value_name = "DEST")]
     pub dest: Option<PathBuf>,
     /// Name of the temporary container (default: `imagemk-COMPONENT-KIND-PID`).
