@@ -402,6 +402,8 @@ fn bad_input() {
     );
     rejects(GCR, &["--tag", "CI-1", "--exclude", "[z-a]"], "error: `--exclude [z-a]` is not a valid regular expression: error: invalid character class range, the start must be <= the end\n");
     rejects(GCR, &["--match", "CI-.*", "--older-than", "3days"], "error: `--older-than 3days` is not an age; write a whole number and a unit (`s`, `m`, `h`, `d`, `w`), e.g. `3d`\n");
+    // Issue 8 item 16: an age past the clock's range is an input error, not a panic.
+    rejects(GCR, &["--match", "CI-.*", "--older-than", "5000000d"], "error: `--older-than 5000000d` is longer than imagemk accepts; the largest age is `36500d` (100 years)\n");
     rejects(GCR, &[], "error: nothing to clean: pass `--tag T` (or `IMAGE_TAG=T`), `--match REGEX`, `--older-than AGE`, `--keep N` or `--untagged`\n");
 }
 
@@ -627,4 +629,142 @@ fn a_missing_cli_is_named_before_anything_runs() {
     t.run(&["clean", "--tag", "CI-42"]).fails_with(
         "error: `az` is not installed or not on PATH; install the Azure CLI (`pip install azure-cli`), or choose another registry with `REGISTRY=…`\n",
     );
+}
+
+/// Issue 8 item 6: a tag pushed between the listing and the delete is never deleted. gcloud
+/// refuses the delete by itself (no force flag); on acr imagemk lists again right before.
+#[test]
+fn a_tag_added_after_the_listing_is_never_deleted() {
+    for (yaml, prefix, refusal) in [
+        (GCR, "proj/", "This operation will implicitly delete the tags listed above."),
+        (GAR, "proj/ci/", "because it is tagged. Existing tags are:"),
+        (ACR, "", "not deleted: the manifest now carries `pushed-meanwhile`, which the plan did not select (tagged after the listing?)"),
+    ] {
+        let mut t = setup(yaml, prefix);
+        t.env("FAKE_ADD_TAG", &format!("{prefix}one sha256:a1 pushed-meanwhile"));
+        let out = t.run(&["clean", "--tag", "CI-42"]);
+        assert_eq!(out.status, 1, "{yaml}: {out:?}");
+        assert!(
+            out.stderr.starts_with(&format!("error: could not delete `{prefix}one@sha256:a1`: ")),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(refusal), "{}", out.stderr);
+        assert!(
+            out.stdout.ends_with("untagged 1, deleted 0, kept 0, failed 1\n"),
+            "{}",
+            out.stdout
+        );
+        let one = t
+            .cloud_state()
+            .into_iter()
+            .find(|l| l.starts_with(&format!("{prefix}one a1 ")))
+            .unwrap_or_default();
+        // gcloud: CI-42 was untagged first; acr: nothing was changed on the manifest.
+        assert!(one.ends_with("pushed-meanwhile"), "{yaml}: {one}");
+        assert_eq!(t.cloud_calls().iter().filter(|c| c.contains("force") || c.contains("--delete-tags")).count(), 0);
+    }
+}
+
+/// Issue 8 item 5: one digest in two rows is one manifest; `latest` in the second row keeps it.
+#[test]
+fn rows_of_one_digest_are_one_manifest() {
+    let mut t = Test::new();
+    t.file("images.yaml", GCR);
+    t.fake_cloud(&[(
+        "proj/app",
+        &[("d1", &["CI-42"][..], OLD), ("d1", &["latest"][..], OLD)][..],
+    )]);
+    t.run(&["clean", "--tag", "CI-42"]).is(
+        0,
+        "untag  proj/app@sha256:d1  [CI-42 latest]  remove `CI-42`; `latest` stays\n\
+         untagged 1, deleted 0, kept 0, failed 0\n",
+        "",
+    );
+    assert_eq!(t.cloud_state(), ["proj/app d1 ", "proj/app d1 latest"]);
+}
+
+/// Issue 8 item 15: text from a registry that is no digest is refused, never sliced.
+#[test]
+fn a_listed_digest_that_is_no_digest_fails_its_repository_without_a_panic() {
+    let mut t = Test::new();
+    t.file("images.yaml", ACR);
+    t.fake_cloud(&[
+        ("bad", &[("ééééééééééééééé", &["CI-42"][..], OLD)][..]),
+        ("good", &[("aa", &["CI-42"][..], OLD)][..]),
+    ]);
+    t.run(&["clean", "--tag", "CI-42"]).is(
+        1,
+        "delete good@sha256:aa  [CI-42]  `CI-42` is its only tag\n\
+         untagged 0, deleted 1, kept 0, failed 1\n",
+        "error: repository `bad`: the registry listed `sha256:ééééééééééééééé` in `bad`, which is not a digest; nothing was changed in this repository\n",
+    );
+}
+
+/// Issue 8 item 19: Ctrl-C during a clean-up: what ran is `done`, what never ran is `not
+/// started`, and the exit status is 130.
+#[test]
+fn an_interrupted_clean_reports_only_what_happened() {
+    let mut t = Test::new();
+    t.file("images.yaml", ACR);
+    t.fake_cloud(&[(
+        "app",
+        &[("a1", &["CI-1"][..], OLD), ("a2", &["CI-2"][..], MID)][..],
+    )]);
+    t.env("FAKE_SIGNAL", "repository delete");
+    let out = t.run(&["clean", "--match", "CI-.*", "--yes", "--json", "-j", "1"]);
+    assert_eq!(out.status, 130, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "error: interrupted; the report above says what was done and what was not started\n"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let got: Vec<(&str, &str)> = v["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["digest"].as_str().unwrap(), a["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, [("sha256:a2", "done"), ("sha256:a1", "not started")]);
+    assert_eq!(
+        v["summary"],
+        serde_json::json!({"untagged": 0, "deleted": 1, "kept": 0, "failed": 0, "not_started": 1})
+    );
+    assert_eq!(t.cloud_state(), ["app a1 CI-1"]);
+}
+
+/// Issue 8 item 6 on `oci`: the tags of a digest are listed again right before its DELETE.
+#[test]
+fn oci_a_tag_added_after_the_listing_is_never_deleted() {
+    use base64::Engine;
+    let mut t = Test::new();
+    let mut state = oci_state();
+    state["add_tag"] = serde_json::json!(["ns/a", "pushed-meanwhile", "sha256:aa"]);
+    let reg = FakeRegistry::start(&t, &state, "alice:s3cret");
+    oci_workspace(&t, &reg.host());
+    let auth = base64::engine::general_purpose::STANDARD.encode("alice:s3cret");
+    t.file(
+        "docker/config.json",
+        &format!("{{\"auths\": {{\"{}\": {{\"auth\": \"{auth}\"}}}}}}", reg.host()),
+    );
+    let config = t.path("docker").display().to_string();
+    t.env("DOCKER_CONFIG", &config);
+    t.run(&["clean", "--tag", "CI-42", "--repository", "a"]).is(
+        1,
+        "delete ns/a@sha256:aa  [CI-42]  `CI-42` is its only tag\nuntagged 0, deleted 0, kept 0, failed 1\n",
+        "error: could not delete `ns/a@sha256:aa`: not deleted: the manifest now carries `pushed-meanwhile`, which the plan did not select (tagged after the listing?)\n",
+    );
+    assert_eq!(
+        reg.tags()["ns/a"],
+        serde_json::json!({"CI-42": "sha256:aa", "pushed-meanwhile": "sha256:aa"})
+    );
+
+    // Issue 8 item 21: a 200 catalog without `repositories` is no catalog.
+    let mut state = oci_state();
+    state["catalog_without_repositories"] = true.into();
+    std::fs::write(&reg.state, state.to_string()).unwrap();
+    let host = reg.host();
+    t.run(&["clean", "--tag", "CI-42"]).fails_with(&format!(
+        "error: registry `{host}` answered `/v2/_catalog` without a `repositories` list, so its repositories are unknown; check its `host` in images.yaml, or name the repositories with `--repository`\n"
+    ));
 }

@@ -16,7 +16,8 @@ Faults: $FAKE_BAD_JSON=WORD prints broken JSON for a call whose argv contains WO
 $FAKE_FAIL=WORD makes such a call fail; $FAKE_VANISH=REPO deletes that repository just after
 the repository listing; $FAKE_ADD_TAG="REPO DIGEST TAG" adds TAG to that manifest just after
 the first listing of REPO (a push during the clean-up); $FAKE_NO_LOGIN=1: no account (gcloud)
-or no `az login` (az); $FAKE_OFFLINE=1: az cannot reach the registry.
+or no `az login` (az); $FAKE_OFFLINE=1: az cannot reach the registry; $FAKE_SIGNAL=WORD: the first call whose argv
+contains WORD sends SIGINT to its parent (imagemk) and then completes (Ctrl-C mid-run).
 
 State: {"repos": {"proj/app": [{"digest": "sha256:..", "tags": ["a"], "created": RFC3339}]}}
 (repository names are paths under the host; for acr, the whole repository name). Two rows
@@ -162,6 +163,12 @@ def out(value):
     sys.exit(0)
 
 
+signal_on = os.environ.get("FAKE_SIGNAL")
+if signal_on and signal_on in line and not state.get("signalled"):
+    state["signalled"] = True
+    save()
+    os.kill(os.getppid(), 2)
+
 fault = os.environ.get("FAKE_FAIL")
 if fault and fault in line:
     fail("ERROR: injected failure for " + line)
@@ -239,7 +246,7 @@ def gcloud():
             t = datetime.fromisoformat(created(m).replace("Z", "+00:00"))
             stamp = {"datetime": str(t), "day": t.day, "fold": 0, "hour": t.hour, "microsecond": 0,
                      "minute": t.minute, "month": t.month, "second": t.second, "year": t.year}
-            rows.append({"digest": m["digest"], "tags": m["tags"], "timestamp": stamp})
+            rows.append({"digest": m["digest"], "tags": list(m["tags"]), "timestamp": stamp})
         listed(repo)
         out(rows)
     if words == ("container", "images", "untag"):
@@ -329,7 +336,7 @@ def az():
                    "changeableAttributes": {"deleteEnabled": True, "writeEnabled": True,
                                             "readEnabled": True, "listEnabled": True}}
             if m["tags"]:
-                row["tags"] = m["tags"]
+                row["tags"] = list(m["tags"])
             rows.append(row)
         listed(repo)
         out(rows)
