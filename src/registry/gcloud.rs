@@ -280,3 +280,48 @@ impl Gcloud {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Real texts of Google Cloud SDK 528 (offline runs, REFERENCE.md, the SDK's sources).
+    #[test]
+    fn stderr_is_classified() {
+        let check = |stderr: &str, expected: Option<Trouble>| {
+            assert_eq!(classify(stderr), expected, "{stderr}")
+        };
+        check("ERROR: (gcloud.container.images.list-tags) You do not currently have an active account selected.\nPlease run:\n\n  $ gcloud auth login\n", Some(Trouble::NoAccount));
+        check("ERROR: (gcloud.container.images.list-tags) Not found: gcr.io/proj/app", Some(Trouble::NotFound));
+        check("ERROR: (gcloud.artifacts.docker.images.list) PERMISSION_DENIED: Artifact Registry API has not been used in project 123 before or it is disabled.", Some(Trouble::ApiDisabled));
+        check("ERROR: (gcloud.artifacts.docker.images.delete) PERMISSION_DENIED: Permission 'artifactregistry.versions.delete' denied", Some(Trouble::Denied));
+        check("ERROR: gcloud crashed (ConnectionError): HTTPSConnectionPool(host='oauth2.googleapis.com', port=443): Max retries exceeded", Some(Trouble::Network));
+        check("ERROR: There was a problem refreshing your current auth tokens: Failed to connect", Some(Trouble::Network));
+        check("ERROR: (gcloud.artifacts.docker.images.delete) Cannot delete image x@sha256:aa because it is tagged.", None);
+    }
+
+    #[test]
+    fn hints_fit_the_trouble() {
+        let err = |stderr: &str| -> anyhow::Error {
+            crate::exec::CmdError {
+                line: "gcloud x".into(),
+                status: Some(1),
+                stderr: stderr.into(),
+            }
+            .into()
+        };
+        let hint = |stderr: &str, host: &str| {
+            format!("{:#}", explain(err(stderr), host))
+                .lines()
+                .last()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(hint("ERROR: (gcloud.x) You do not currently have an active account selected.", "gcr.io"),
+            "hint: gcloud has no usable account: run `gcloud auth login` (in CI: `gcloud auth activate-service-account --key-file=KEY_FILE`); `gcloud auth configure-docker` alone does not log in");
+        assert_eq!(hint("ERROR: SERVICE_DISABLED", "us-docker.pkg.dev"),
+            "hint: the registry API is disabled in this project: run `gcloud services enable artifactregistry.googleapis.com` (or ask a project owner to)");
+        assert!(explain(err("ERROR: (gcloud.container.images.list-tags) Not found: gcr.io/p/a"), "gcr.io").is::<NotFound>());
+        assert_eq!(hint("ERROR: something else", "gcr.io"), "  | ERROR: something else");
+    }
+}
