@@ -767,4 +767,12 @@ fn oci_a_tag_added_after_the_listing_is_never_deleted() {
     t.run(&["clean", "--tag", "CI-42"]).fails_with(&format!(
         "error: registry `{host}` answered `/v2/_catalog` without a `repositories` list, so its repositories are unknown; check its `host` in images.yaml, or name the repositories with `--repository`\n"
     ));
+
+    // Credentials never follow a `Link` to another host.
+    let mut state = oci_state();
+    state["foreign_link"] = true.into();
+    std::fs::write(&reg.state, state.to_string()).unwrap();
+    t.run(&["clean", "--tag", "CI-42"]).fails_with(&format!(
+        "error: registry `{host}` sent a `Link` to `http://elsewhere.example/v2/_catalog?last=ns/b&n=2` for the next page of `/v2/_catalog?n=100`, which is not on this registry; imagemk does not follow it\n"
+    ));
 }

@@ -184,7 +184,7 @@ impl Gcloud {
                 #[serde(untagged)]
                 enum Tags {
                     List(Vec<String>),
-                    Empty(String),
+                    Text(#[allow(dead_code)] String),
                 }
                 #[derive(Deserialize)]
                 #[serde(rename_all = "camelCase")]
@@ -204,21 +204,22 @@ impl Gcloud {
                     "--format=json",
                 ]);
                 let rows: Vec<Row> = cli_json::run(&cmd, self.explain())?;
-                rows.into_iter()
-                    .filter(|r| r.package == image)
-                    .map(|r| Manifest {
+                let mut manifests = Vec::new();
+                // Rows of nested packages (`image/sub`) are other repositories.
+                for r in rows.into_iter().filter(|r| r.package == image) {
+                    // With `--include-tags` the tags are a list; the string form means
+                    // "not asked for", and taking it as "no tags" would make a tagged
+                    // image look untagged.
+                    let Tags::List(tags) = r.tags else {
+                        anyhow::bail!("`{cmd}` printed the tags of `{image}@{}` as text, not as a list, so they are unknown; nothing was changed", r.version);
+                    };
+                    manifests.push(Manifest {
                         digest: r.version,
-                        tags: match r.tags {
-                            Tags::List(t) => t,
-                            Tags::Empty(s) => s
-                                .split(',')
-                                .filter(|t| !t.is_empty())
-                                .map(String::from)
-                                .collect(),
-                        },
+                        tags,
                         created: r.create_time.as_deref().and_then(cli_json::time),
-                    })
-                    .collect()
+                    });
+                }
+                manifests
             }
         };
         Ok(Repo {

@@ -6,7 +6,8 @@ sent (as distribution 2.8 does for OCI content). Tag-only removal works as in 2.
 manifest at a tag, DELETE by digest removes the manifest and every tag on it.
 
 Faults, as keys of STATE: "catalog_without_repositories": true answers `/v2/_catalog` with
-200 `{}`; "add_tag": [REPO, TAG, DIGEST] points TAG at DIGEST just after the first
+200 `{}`; "foreign_link": true sends the catalog's next page `Link` to another host;
+"add_tag": [REPO, TAG, DIGEST] points TAG at DIGEST just after the first
 `tags/list` of REPO (a push during the clean-up).
 
 Usage: fake-registry.py STATE LOG USER:PASSWORD. Prints the port, then serves. STATE is
@@ -89,7 +90,9 @@ class Handler(BaseHTTPRequestHandler):
             rest = [n for n in names if n > last]
             page, more = rest[:2], rest[2:]
             headers = [("Content-Type", "application/json")]
-            if more:
+            if more and load().get("foreign_link"):
+                headers.append(("Link", '<http://elsewhere.example/v2/_catalog?last=%s&n=2>; rel="next"' % page[-1]))
+            elif more:
                 headers.append(("Link", '</v2/_catalog?last=%s&n=2>; rel="next"' % page[-1]))
             return self.reply(200, json.dumps({"repositories": page}).encode(), headers)
         parts = url.path[len("/v2/"):].rsplit("/", 2)
