@@ -364,9 +364,18 @@ fn cli_failures_get_the_hint_that_fixes_them() {
     t.env("FAKE_NO_LOGIN", "").env("FAKE_OFFLINE", "1");
     let out = t.run(&["clean", "--tag", "CI-42", "--repository", "one"]);
     assert_eq!(out.status, 1);
-    assert!(out.stderr.contains("ERROR: Could not connect to the registry login server 'myacr.azurecr.io'"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("ERROR: Could not connect to the registry login server 'myacr.azurecr.io'"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.ends_with("\nhint: the registry did not answer: check its `name` in images.yaml and the network (`az acr check-health --name NAME --yes` diagnoses it)\n"), "{}", out.stderr);
-    assert!(!out.stderr.contains("hint: az is not logged in"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("hint: az is not logged in"),
+        "{}",
+        out.stderr
+    );
 
     let mut t = setup(GAR, "proj/ci/");
     t.env("FAKE_NO_LOGIN", "1");
@@ -745,7 +754,10 @@ fn oci_a_tag_added_after_the_listing_is_never_deleted() {
     let auth = base64::engine::general_purpose::STANDARD.encode("alice:s3cret");
     t.file(
         "docker/config.json",
-        &format!("{{\"auths\": {{\"{}\": {{\"auth\": \"{auth}\"}}}}}}", reg.host()),
+        &format!(
+            "{{\"auths\": {{\"{}\": {{\"auth\": \"{auth}\"}}}}}}",
+            reg.host()
+        ),
     );
     let config = t.path("docker").display().to_string();
     t.env("DOCKER_CONFIG", &config);

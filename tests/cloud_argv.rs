@@ -30,13 +30,17 @@ fn calls_of(registry: &str, prefix: &str) -> Vec<String> {
     let one = format!("{prefix}one");
     let two = format!("{prefix}two");
     t.fake_cloud(&[
-        (&one, &[("a1", &["CI-42"][..], "now-3d"), ("a0", &[][..], "now-9d")][..]),
+        (
+            &one,
+            &[("a1", &["CI-42"][..], "now-3d"), ("a0", &[][..], "now-9d")][..],
+        ),
         (&two, &[("b1", &["CI-42", "latest"][..], "now-3d")][..]),
     ]);
     t.env("REGISTRY", registry);
     let out = t.run(&["clean", "--match", "CI-42", "--untagged", "--yes"]);
     assert!(
-        out.stdout.ends_with("untagged 1, deleted 2, kept 0, failed 0\n"),
+        out.stdout
+            .ends_with("untagged 1, deleted 2, kept 0, failed 0\n"),
         "{out:?}"
     );
     assert_eq!(out.status, 0, "{out:?}");
@@ -57,7 +61,10 @@ fn one_per_shape(calls: BTreeSet<String>) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    calls.into_iter().filter(|c| seen.insert(shape(c))).collect()
+    calls
+        .into_iter()
+        .filter(|c| seen.insert(shape(c)))
+        .collect()
 }
 
 #[test]
@@ -98,7 +105,11 @@ fn every_emitted_argv_is_accepted_by_the_real_cli() {
                 let (gcloud, az, home) = (&gcloud, &az, home.path());
                 s.spawn(move || {
                     let mut words = call.split(' ');
-                    let program = if words.next() == Some("gcloud") { gcloud } else { az };
+                    let program = if words.next() == Some("gcloud") {
+                        gcloud
+                    } else {
+                        az
+                    };
                     let out = Command::new(program)
                         .args(words)
                         .env("CLOUDSDK_CONFIG", home.join("gcloud"))
@@ -117,7 +128,12 @@ fn every_emitted_argv_is_accepted_by_the_real_cli() {
     });
     for (call, status, stderr) in results {
         assert_ne!(status, 2, "the real CLI rejected `{call}`:\n{stderr}");
-        for rejected in ["unrecognized arguments", "Invalid choice", "arguments are required", "misspelled"] {
+        for rejected in [
+            "unrecognized arguments",
+            "Invalid choice",
+            "arguments are required",
+            "misspelled",
+        ] {
             assert!(!stderr.contains(rejected), "`{call}`:\n{stderr}");
         }
     }

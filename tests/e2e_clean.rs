@@ -270,7 +270,13 @@ fn upload_blob_only(reg: &Registry, repo: &str) {
         .send_empty()
         .unwrap();
     assert_eq!(r.status().as_u16(), 202);
-    let location = r.headers().get("Location").unwrap().to_str().unwrap().to_string();
+    let location = r
+        .headers()
+        .get("Location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let location = if location.starts_with("http") {
         location
     } else {
@@ -306,6 +312,15 @@ fn a_repository_with_blobs_but_no_manifest_is_empty() {
         "untagged 0, deleted 0, kept 0, failed 0\n",
         &format!("note: repository `{ns}/halfpushed` does not exist or holds no manifest; nothing to clean there\n"),
     );
-    let out = t.run(&["clean", "--match", "CI-.*", "--older-than", "3d", "--yes", "--repository", "halfpushed"]);
+    let out = t.run(&[
+        "clean",
+        "--match",
+        "CI-.*",
+        "--older-than",
+        "3d",
+        "--yes",
+        "--repository",
+        "halfpushed",
+    ]);
     assert_eq!(out.status, 0, "{out:?}");
 }

@@ -260,7 +260,10 @@ mod tests {
     fn short(line: String, state: &Repo) -> String {
         state.manifests.iter().fold(line, |l, m| {
             let name = m.digest[7..].trim_end_matches('0');
-            l.replace(&format!("sha256:{}", &m.digest[7..19]), &format!("sha256:{name}"))
+            l.replace(
+                &format!("sha256:{}", &m.digest[7..19]),
+                &format!("sha256:{name}"),
+            )
         })
     }
 
@@ -417,7 +420,12 @@ mod tests {
             req(|r| r.older_than = Some("d".into())),
             "`--older-than d` is not an age; write a whole number and a unit (`s`, `m`, `h`, `d`, `w`), e.g. `3d`",
         );
-        for age in ["5000000d", "36501d", "99999999999999999999d", "9223372036854775807s"] {
+        for age in [
+            "5000000d",
+            "36501d",
+            "99999999999999999999d",
+            "9223372036854775807s",
+        ] {
             fails(
                 req(|r| r.older_than = Some(age.into())),
                 &format!("`--older-than {age}` is longer than imagemk accepts; the largest age is `36500d` (100 years)"),
@@ -444,7 +452,11 @@ mod tests {
         }))
         .unwrap();
         let state = repo(&[("a1", &["CI-1"], Some(10))]);
-        for now in [Timestamp::MIN, "0001-01-01T00:00:00Z".parse().unwrap(), Timestamp::MAX] {
+        for now in [
+            Timestamp::MIN,
+            "0001-01-01T00:00:00Z".parse().unwrap(),
+            Timestamp::MAX,
+        ] {
             let got = p.plan(&state, now).unwrap();
             assert_eq!(got.len(), 1);
         }

@@ -75,17 +75,26 @@ pub fn run(ctx: &Ctx, args: &CleanArgs, tag: Option<String>) -> anyhow::Result<i
         }
     }
     let summary = Summary::of(&outcomes);
+    let report = Report {
+        registry: &reg.name,
+        dry,
+        repos: &repos,
+        outcomes: &outcomes,
+        backend: &backend,
+    };
     if args.json {
-        print_json(&reg.name, dry, &repos, &outcomes, &backend, &summary)?;
+        report.json(&summary)?;
     } else {
-        print_text(dry, &repos, &outcomes, &backend);
+        report.text();
         println!("{}", summary.line(dry));
     }
     if wide_without_yes && !ctx.dry_run {
         eprintln!("note: this policy is wider than one exact tag, so nothing was changed; check the plan above and pass `--yes` to apply it");
     }
     if signal::interrupted() {
-        eprintln!("error: interrupted; the report above says what was done and what was not started");
+        eprintln!(
+            "error: interrupted; the report above says what was done and what was not started"
+        );
         return Ok(130);
     }
     Ok(if summary.failed > 0 { 1 } else { 0 })
@@ -182,9 +191,7 @@ fn apply(backend: &Backend, repo: &str, plan: &mut [(Action, Status)]) {
         }
         *status = match (p.error, p.skipped, p.started) {
             (Some(e), _, _) => Status::Failed(e),
-            (None, true, true) => {
-                Status::Failed("interrupted after part of it was done".into())
-            }
+            (None, true, true) => Status::Failed("interrupted after part of it was done".into()),
             (None, true, false) => Status::NotStarted,
             (None, false, _) => Status::Done,
         };
@@ -309,79 +316,97 @@ impl Summary {
     }
 }
 
-fn print_text(dry: bool, repos: &[String], outcomes: &[Outcome], backend: &Backend) {
-    for (repo, out) in repos.iter().zip(outcomes) {
-        if let Some(e) = &out.error {
-            eprintln!("error: repository `{repo}`: {e}");
-            continue;
-        }
-        if out.missing {
-            eprintln!("note: repository `{repo}` does not exist or holds no manifest; nothing to clean there");
-        }
-        for (a, status) in &out.plan {
-            println!("{}", a.line());
-            let what = match status {
-                Status::Failed(e) => e.as_str(),
-                Status::NotStarted => "not started (interrupted)",
-                _ => continue,
-            };
-            eprintln!(
-                "error: could not {} `{}@{}`: {what}",
-                a.action.as_str(),
-                a.repository,
-                a.digest
-            );
-        }
-        if dry {
-            for step in &out.steps {
-                println!("  {}", backend.render(&step.op));
-            }
-        }
-    }
+/// What the run found and did, to print.
+struct Report<'a> {
+    registry: &'a str,
+    dry: bool,
+    repos: &'a [String],
+    outcomes: &'a [Outcome],
+    backend: &'a Backend,
 }
 
-fn print_json(
-    registry: &str,
-    dry: bool,
-    repos: &[String],
-    outcomes: &[Outcome],
-    backend: &Backend,
-    s: &Summary,
-) -> anyhow::Result<()> {
-    let mut actions = Vec::new();
-    let mut failed_repos = Vec::new();
-    let mut missing = Vec::new();
-    for (repo, out) in repos.iter().zip(outcomes) {
-        if let Some(e) = &out.error {
-            failed_repos.push(json!({"repository": repo, "error": e}));
-        }
-        if out.missing {
-            missing.push(repo);
-        }
-        for (i, (a, status)) in out.plan.iter().enumerate() {
-            let steps: Vec<String> = out
-                .steps
-                .iter()
-                .filter(|st| st.actions.contains(&i))
-                .map(|st| backend.render(&st.op))
-                .collect();
-            let mut v = serde_json::to_value(a)?;
-            v["status"] = json!(status.as_str());
-            v["steps"] = json!(steps);
-            if let Status::Failed(e) = status {
-                v["error"] = json!(e);
+impl Report<'_> {
+    fn text(&self) {
+        let Report {
+            dry,
+            repos,
+            outcomes,
+            backend,
+            ..
+        } = *self;
+        for (repo, out) in repos.iter().zip(outcomes) {
+            if let Some(e) = &out.error {
+                eprintln!("error: repository `{repo}`: {e}");
+                continue;
             }
-            actions.push(v);
+            if out.missing {
+                eprintln!("note: repository `{repo}` does not exist or holds no manifest; nothing to clean there");
+            }
+            for (a, status) in &out.plan {
+                println!("{}", a.line());
+                let what = match status {
+                    Status::Failed(e) => e.as_str(),
+                    Status::NotStarted => "not started (interrupted)",
+                    _ => continue,
+                };
+                eprintln!(
+                    "error: could not {} `{}@{}`: {what}",
+                    a.action.as_str(),
+                    a.repository,
+                    a.digest
+                );
+            }
+            if dry {
+                for step in &out.steps {
+                    println!("  {}", backend.render(&step.op));
+                }
+            }
         }
     }
-    let doc = json!({
-        "registry": registry,
-        "dry_run": dry,
-        "actions": actions,
-        "failed_repositories": failed_repos,
-        "missing_repositories": missing,
-        "summary": {"untagged": s.untagged, "deleted": s.deleted, "kept": s.kept, "failed": s.failed, "not_started": s.not_started},
-    });
-    println!("{}", serde_json::to_string_pretty(&doc)?);
-    Ok(())
+
+    fn json(&self, s: &Summary) -> anyhow::Result<()> {
+        let Report {
+            registry,
+            dry,
+            repos,
+            outcomes,
+            backend,
+        } = *self;
+        let mut actions = Vec::new();
+        let mut failed_repos = Vec::new();
+        let mut missing = Vec::new();
+        for (repo, out) in repos.iter().zip(outcomes) {
+            if let Some(e) = &out.error {
+                failed_repos.push(json!({"repository": repo, "error": e}));
+            }
+            if out.missing {
+                missing.push(repo);
+            }
+            for (i, (a, status)) in out.plan.iter().enumerate() {
+                let steps: Vec<String> = out
+                    .steps
+                    .iter()
+                    .filter(|st| st.actions.contains(&i))
+                    .map(|st| backend.render(&st.op))
+                    .collect();
+                let mut v = serde_json::to_value(a)?;
+                v["status"] = json!(status.as_str());
+                v["steps"] = json!(steps);
+                if let Status::Failed(e) = status {
+                    v["error"] = json!(e);
+                }
+                actions.push(v);
+            }
+        }
+        let doc = json!({
+            "registry": registry,
+            "dry_run": dry,
+            "actions": actions,
+            "failed_repositories": failed_repos,
+            "missing_repositories": missing,
+            "summary": {"untagged": s.untagged, "deleted": s.deleted, "kept": s.kept, "failed": s.failed, "not_started": s.not_started},
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        Ok(())
+    }
 }

@@ -129,7 +129,15 @@ impl Backend {
         match self {
             Backend::Oci(_) => tags
                 .into_iter()
-                .map(|(i, tag)| (i, Op::Http(oci::Op::Untag { repo: repo.into(), tag })))
+                .map(|(i, tag)| {
+                    (
+                        i,
+                        Op::Http(oci::Op::Untag {
+                            repo: repo.into(),
+                            tag,
+                        }),
+                    )
+                })
                 .map(one)
                 .collect(),
             Backend::Acr(a) => tags
@@ -211,9 +219,9 @@ impl Backend {
     pub fn apply(&self, op: &Op) -> anyhow::Result<()> {
         match (self, op) {
             (Backend::Oci(c), Op::Http(h)) => c.apply(h),
-            (Backend::Acr(_), Op::Cmd(c)) => exec::capture(c)
-                .map(|_| ())
-                .map_err(super::acr::explain),
+            (Backend::Acr(_), Op::Cmd(c)) => {
+                exec::capture(c).map(|_| ()).map_err(super::acr::explain)
+            }
             (Backend::Gcloud(g), Op::Cmd(c)) => exec::capture(c)
                 .map(|_| ())
                 .map_err(|e| super::gcloud::explain(e, &g.host)),

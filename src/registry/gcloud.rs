@@ -48,11 +48,18 @@ pub fn classify(stderr: &str) -> Option<Trouble> {
         "problem refreshing your current auth tokens",
     ]) {
         Some(Trouble::NoAccount)
-    } else if has(&["SERVICE_DISABLED", "has not been used in project", "API has not been"])
-        || (stderr.contains("API") && stderr.contains("is disabled"))
+    } else if has(&[
+        "SERVICE_DISABLED",
+        "has not been used in project",
+        "API has not been",
+    ]) || (stderr.contains("API") && stderr.contains("is disabled"))
     {
         Some(Trouble::ApiDisabled)
-    } else if has(&["PERMISSION_DENIED", "does not have permission", "Permission denied"]) {
+    } else if has(&[
+        "PERMISSION_DENIED",
+        "does not have permission",
+        "Permission denied",
+    ]) {
         Some(Trouble::Denied)
     } else if has(&["Not found: ", "NOT_FOUND", "NAME_UNKNOWN"]) {
         Some(Trouble::NotFound)
@@ -74,7 +81,7 @@ pub fn explain(e: anyhow::Error, host: &str) -> anyhow::Error {
     };
     let hint = match trouble {
         Trouble::NotFound => return NotFound(format!("{e:#}")).into(),
-        Trouble::Network => format!("gcloud could not reach Google Cloud; check the network (and a proxy: `gcloud config get proxy/address`), then run again"),
+        Trouble::Network => "gcloud could not reach Google Cloud; check the network (and a proxy: `gcloud config get proxy/address`), then run again".to_string(),
         Trouble::NoAccount => "gcloud has no usable account: run `gcloud auth login` (in CI: `gcloud auth activate-service-account --key-file=KEY_FILE`); `gcloud auth configure-docker` alone does not log in".to_string(),
         Trouble::ApiDisabled => format!("the registry API is disabled in this project: run `gcloud services enable {api}` (or ask a project owner to)"),
         Trouble::Denied => format!("the active gcloud account may not do this on `{host}`; check it with `gcloud config get account` and ask for a role that may list and delete images"),
@@ -258,12 +265,7 @@ impl Gcloud {
         let image = format!("{}/{repo}", self.host);
         match self.flavor {
             Flavor::Gcr => vec![Cmd::new("gcloud")
-                .args([
-                    "container",
-                    "images",
-                    "delete",
-                    "--quiet",
-                ])
+                .args(["container", "images", "delete", "--quiet"])
                 .args(digests.iter().map(|d| format!("{image}@{d}")))],
             Flavor::Gar => digests
                 .iter()
@@ -293,11 +295,17 @@ mod tests {
             assert_eq!(classify(stderr), expected, "{stderr}")
         };
         check("ERROR: (gcloud.container.images.list-tags) You do not currently have an active account selected.\nPlease run:\n\n  $ gcloud auth login\n", Some(Trouble::NoAccount));
-        check("ERROR: (gcloud.container.images.list-tags) Not found: gcr.io/proj/app", Some(Trouble::NotFound));
+        check(
+            "ERROR: (gcloud.container.images.list-tags) Not found: gcr.io/proj/app",
+            Some(Trouble::NotFound),
+        );
         check("ERROR: (gcloud.artifacts.docker.images.list) PERMISSION_DENIED: Artifact Registry API has not been used in project 123 before or it is disabled.", Some(Trouble::ApiDisabled));
         check("ERROR: (gcloud.artifacts.docker.images.delete) PERMISSION_DENIED: Permission 'artifactregistry.versions.delete' denied", Some(Trouble::Denied));
         check("ERROR: gcloud crashed (ConnectionError): HTTPSConnectionPool(host='oauth2.googleapis.com', port=443): Max retries exceeded", Some(Trouble::Network));
-        check("ERROR: There was a problem refreshing your current auth tokens: Failed to connect", Some(Trouble::Network));
+        check(
+            "ERROR: There was a problem refreshing your current auth tokens: Failed to connect",
+            Some(Trouble::Network),
+        );
         check("ERROR: (gcloud.artifacts.docker.images.delete) Cannot delete image x@sha256:aa because it is tagged.", None);
     }
 
@@ -322,7 +330,14 @@ mod tests {
             "hint: gcloud has no usable account: run `gcloud auth login` (in CI: `gcloud auth activate-service-account --key-file=KEY_FILE`); `gcloud auth configure-docker` alone does not log in");
         assert_eq!(hint("ERROR: SERVICE_DISABLED", "us-docker.pkg.dev"),
             "hint: the registry API is disabled in this project: run `gcloud services enable artifactregistry.googleapis.com` (or ask a project owner to)");
-        assert!(explain(err("ERROR: (gcloud.container.images.list-tags) Not found: gcr.io/p/a"), "gcr.io").is::<NotFound>());
-        assert_eq!(hint("ERROR: something else", "gcr.io"), "  | ERROR: something else");
+        assert!(explain(
+            err("ERROR: (gcloud.container.images.list-tags) Not found: gcr.io/p/a"),
+            "gcr.io"
+        )
+        .is::<NotFound>());
+        assert_eq!(
+            hint("ERROR: something else", "gcr.io"),
+            "  | ERROR: something else"
+        );
     }
 }

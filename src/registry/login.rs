@@ -45,7 +45,9 @@ fn cli_login(kind: &Kind) -> &'static str {
 pub fn hint(reg: &Registry, output: &str) -> Option<String> {
     let text = output.to_lowercase();
     let google = matches!(reg.kind, Kind::Gar { .. } | Kind::Gcr { .. });
-    if google && (text.contains("has not been used in project") || text.contains("service_disabled")) {
+    if google
+        && (text.contains("has not been used in project") || text.contains("service_disabled"))
+    {
         let api = match reg.kind {
             Kind::Gar { .. } => "artifactregistry.googleapis.com",
             _ => "containerregistry.googleapis.com",
