@@ -708,6 +708,12 @@ fn a_listed_digest_that_is_no_digest_fails_its_repository_without_a_panic() {
          untagged 0, deleted 1, kept 0, failed 1\n",
         "error: repository `bad`: the registry listed `sha256:ééééééééééééééé` in `bad`, which is not a digest; nothing was changed in this repository\n",
     );
+    // A repository name is checked before it goes into a command or a URL.
+    t.run(&["clean", "--tag", "CI-42", "--repository", "../good"]).is(
+        1,
+        "untagged 0, deleted 0, kept 0, failed 1\n",
+        "error: repository `../good`: not a repository name imagemk can clean: `..` is not a valid registry host (host[:port])\n",
+    );
 }
 
 /// Issue 8 item 19: Ctrl-C during a clean-up: what ran is `done`, what never ran is `not

@@ -17,13 +17,14 @@ $FAKE_FAIL=WORD makes such a call fail; $FAKE_VANISH=REPO deletes that repositor
 the repository listing; $FAKE_ADD_TAG="REPO DIGEST TAG" adds TAG to that manifest just after
 the first listing of REPO (a push during the clean-up); $FAKE_NO_LOGIN=1: no account (gcloud)
 or no `az login` (az); $FAKE_OFFLINE=1: az cannot reach the registry; $FAKE_SIGNAL=WORD: the first call whose argv
-contains WORD sends SIGINT to its parent (imagemk) and then completes (Ctrl-C mid-run).
+contains WORD completes, then sends SIGINT to its parent (imagemk) as it exits (Ctrl-C mid-run).
 
 State: {"repos": {"proj/app": [{"digest": "sha256:..", "tags": ["a"], "created": RFC3339}]}}
 (repository names are paths under the host; for acr, the whole repository name). Two rows
 may share a digest: listings show them as the registry would (one row each); untag and
 delete act on the manifest, that is, every row of the digest.
 """
+import atexit
 import fcntl
 import json
 import os
@@ -167,7 +168,8 @@ signal_on = os.environ.get("FAKE_SIGNAL")
 if signal_on and signal_on in line and not state.get("signalled"):
     state["signalled"] = True
     save()
-    os.kill(os.getppid(), 2)
+    # After this call's work, as it exits: the call itself completes.
+    atexit.register(lambda: os.kill(os.getppid(), 2))
 
 fault = os.environ.get("FAKE_FAIL")
 if fault and fault in line:
