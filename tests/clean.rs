@@ -712,7 +712,7 @@ fn a_listed_digest_that_is_no_digest_fails_its_repository_without_a_panic() {
     t.run(&["clean", "--tag", "CI-42", "--repository", "../good"]).is(
         1,
         "untagged 0, deleted 0, kept 0, failed 1\n",
-        "error: repository `../good`: not a repository name imagemk can clean: `..` is not a valid registry host (host[:port])\n",
+        "error: repository `../good`: not a repository name imagemk can clean: `..` is not a valid repository name: path components are lowercase letters and digits separated by `.`, `_`, `__` or `-`\n",
     );
 }
 

@@ -109,7 +109,9 @@ fn clean_one(
     now: jiff::Timestamp,
 ) -> Outcome {
     let mut out = Outcome::default();
-    if let Err(e) = reference::check_repository(repo) {
+    // Component by component: a first component with a `.` is no host here.
+    let checked = repo.split('/').try_for_each(reference::check_repository);
+    if let Err(e) = checked.and_then(|_| reference::check_repository(repo)) {
         out.error = Some(format!("not a repository name imagemk can clean: {e}"));
         return out;
     }
