@@ -794,3 +794,41 @@ fn oci_a_tag_added_after_the_listing_is_never_deleted() {
         "error: registry `{host}` sent a `Link` to `http://elsewhere.example/v2/_catalog?last=ns/b&n=2` for the next page of `/v2/_catalog?n=100`, which is not on this registry; imagemk does not follow it\n"
     ));
 }
+
+/// gcr refuses a batch delete as a whole when one image in it got a tag: the others are
+/// still deleted, one call each, and only the tagged one fails.
+#[test]
+fn gcr_a_refused_batch_delete_is_retried_one_image_at_a_time() {
+    let mut t = Test::new();
+    t.file("images.yaml", GCR);
+    t.fake_cloud(&[(
+        "proj/app",
+        &[("a1", &["CI-1"][..], OLD), ("a2", &["CI-2"][..], OLD)][..],
+    )]);
+    t.env("FAKE_ADD_TAG", "proj/app sha256:a1 pushed-meanwhile");
+    let out = t.run(&["clean", "--match", "CI-.*", "--yes"]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(
+        out.stdout
+            .ends_with("untagged 0, deleted 1, kept 0, failed 1\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.starts_with("error: could not delete `proj/app@sha256:a1`: `gcloud container images delete --quiet gcr.io/proj/app@sha256:a1` failed with exit status 1\n"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(t.cloud_state(), ["proj/app a1 pushed-meanwhile"]);
+    calls(
+        &t,
+        &[
+            "gcloud container images list --repository=gcr.io/proj --format=json",
+            "gcloud container images list-tags gcr.io/proj/app --format=json",
+            "gcloud container images untag --quiet gcr.io/proj/app:CI-1 gcr.io/proj/app:CI-2",
+            "gcloud container images delete --quiet gcr.io/proj/app@sha256:a1 gcr.io/proj/app@sha256:a2",
+            "gcloud container images delete --quiet gcr.io/proj/app@sha256:a1",
+            "gcloud container images delete --quiet gcr.io/proj/app@sha256:a2",
+        ],
+    );
+}

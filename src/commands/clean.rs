@@ -186,6 +186,16 @@ fn apply(backend: &Backend, repo: &str, plan: &mut [(Action, Status)]) {
     };
     for step in backend.delete_steps(repo, &actions, &deletes) {
         run_step(backend, &step, &mut p);
+        if step.actions.len() > 1 && step.actions.iter().all(|&i| p[i].error.is_some()) {
+            // gcr refuses a batch as a whole, before deleting anything, when one of its
+            // images still carries a tag: find which by deleting one at a time.
+            for &i in &step.actions {
+                p[i].error = None;
+                for single in backend.delete_steps(repo, &actions, &[i]) {
+                    run_step(backend, &single, &mut p);
+                }
+            }
+        }
     }
     for ((a, status), p) in plan.iter_mut().zip(p) {
         if a.action == Verb::Keep {
