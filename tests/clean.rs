@@ -74,7 +74,8 @@ fn gcr_clean_tag_untags_deletes_and_batches_per_repository() {
             "gcloud container images list-tags gcr.io/proj/one --format=json",
             "gcloud container images list-tags gcr.io/proj/three --format=json",
             "gcloud container images list-tags gcr.io/proj/two --format=json",
-            "gcloud container images delete --quiet --force-delete-tags gcr.io/proj/one@sha256:a1",
+            "gcloud container images untag --quiet gcr.io/proj/one:CI-42",
+            "gcloud container images delete --quiet gcr.io/proj/one@sha256:a1",
             "gcloud container images untag --quiet gcr.io/proj/two:CI-42",
         ],
     );
@@ -119,8 +120,8 @@ fn gcr_batches_every_tag_and_digest_of_a_repository_into_one_call() {
         &[
             "gcloud container images list --repository=gcr.io/proj --format=json",
             "gcloud container images list-tags gcr.io/proj/app --format=json",
-            "gcloud container images delete --quiet --force-delete-tags gcr.io/proj/app@sha256:01 gcr.io/proj/app@sha256:02 gcr.io/proj/app@sha256:03 gcr.io/proj/app@sha256:04 gcr.io/proj/app@sha256:05 gcr.io/proj/app@sha256:06",
-            "gcloud container images untag --quiet gcr.io/proj/app:CI-8 gcr.io/proj/app:CI-9",
+            "gcloud container images untag --quiet gcr.io/proj/app:CI-1 gcr.io/proj/app:CI-2 gcr.io/proj/app:CI-3 gcr.io/proj/app:CI-4 gcr.io/proj/app:CI-5 gcr.io/proj/app:CI-6 gcr.io/proj/app:CI-8 gcr.io/proj/app:CI-9",
+            "gcloud container images delete --quiet gcr.io/proj/app@sha256:01 gcr.io/proj/app@sha256:02 gcr.io/proj/app@sha256:03 gcr.io/proj/app@sha256:04 gcr.io/proj/app@sha256:05 gcr.io/proj/app@sha256:06",
         ],
     );
 }
@@ -145,7 +146,8 @@ fn gar_clean_tag() {
             "gcloud artifacts docker images list us-docker.pkg.dev/proj/ci/one --include-tags --format=json",
             "gcloud artifacts docker images list us-docker.pkg.dev/proj/ci/three --include-tags --format=json",
             "gcloud artifacts docker images list us-docker.pkg.dev/proj/ci/two --include-tags --format=json",
-            "gcloud artifacts docker images delete --quiet --delete-tags us-docker.pkg.dev/proj/ci/one@sha256:a1",
+            "gcloud artifacts docker tags delete --quiet us-docker.pkg.dev/proj/ci/one:CI-42",
+            "gcloud artifacts docker images delete --quiet us-docker.pkg.dev/proj/ci/one@sha256:a1",
             "gcloud artifacts docker tags delete --quiet us-docker.pkg.dev/proj/ci/two:CI-42",
         ],
     );
@@ -190,6 +192,9 @@ fn acr_keep_age_and_untagged() {
             "az acr manifest list-metadata --registry myacr --name one --output json",
             "az acr manifest list-metadata --registry myacr --name three --output json",
             "az acr manifest list-metadata --registry myacr --name two --output json",
+            // The re-check right before each repository's deletes.
+            "az acr manifest list-metadata --registry myacr --name four --output json",
+            "az acr manifest list-metadata --registry myacr --name one --output json",
             "az acr repository delete --name myacr --image four@sha256:d1 --yes",
             "az acr repository delete --name myacr --image one@sha256:a0 --yes",
         ],
@@ -203,7 +208,8 @@ fn dry_run_prints_plan_and_commands_and_changes_nothing() {
     t.run(&["clean", "--tag", "CI-42", "--dry-run"]).is(
         0,
         "delete proj/one@sha256:a1  [CI-42]  `CI-42` is its only tag\n\
-         \x20 gcloud container images delete --quiet --force-delete-tags gcr.io/proj/one@sha256:a1\n\
+         \x20 gcloud container images untag --quiet gcr.io/proj/one:CI-42\n\
+         \x20 gcloud container images delete --quiet gcr.io/proj/one@sha256:a1\n\
          untag  proj/two@sha256:b1  [CI-42 latest]  remove `CI-42`; `latest` stays\n\
          \x20 gcloud container images untag --quiet gcr.io/proj/two:CI-42\n\
          dry run, nothing changed: would untag 1, would delete 1, kept 0, failed 0\n",
@@ -256,7 +262,8 @@ fn json_plan_and_result() {
                 "steps": ["az acr repository untag --name myacr --image two:CI-42"],
             }],
             "failed_repositories": [],
-            "summary": {"untagged": 1, "deleted": 0, "kept": 0, "failed": 0},
+            "missing_repositories": [],
+            "summary": {"untagged": 1, "deleted": 0, "kept": 0, "failed": 0, "not_started": 0},
         })
     );
     calls(
@@ -300,16 +307,18 @@ fn unexpected_json_from_the_repository_list_stops_everything() {
     assert_eq!(t.cloud_state(), before);
 }
 
+/// Issue 8 item 21, on gcr: a repository gone after the listing (gcloud's real `Not found`)
+/// holds nothing to clean; the others go on and the run succeeds.
 #[test]
-fn a_repository_deleted_during_the_run_is_reported_and_the_others_go_on() {
+fn a_repository_deleted_during_the_run_is_noted_and_the_others_go_on() {
     let mut t = setup(GCR, "proj/");
     t.env("FAKE_VANISH", "proj/one");
     let out = t.run(&["clean", "--tag", "CI-42"]);
     out.is(
-        1,
+        0,
         "untag  proj/two@sha256:b1  [CI-42 latest]  remove `CI-42`; `latest` stays\n\
-         untagged 1, deleted 0, kept 0, failed 1\n",
-        "error: repository `proj/one`: `gcloud container images list-tags gcr.io/proj/one --format=json` failed with exit status 1\n  | ERROR: (gcloud.container.images.list-tags) NAME_UNKNOWN: Repository \"gcr.io/proj/one\" not found\n",
+         untagged 1, deleted 0, kept 0, failed 0\n",
+        "note: repository `proj/one` does not exist or holds no manifest; nothing to clean there\n",
     );
     assert_eq!(
         t.cloud_state(),
@@ -343,17 +352,37 @@ fn a_failing_step_fails_the_run_but_not_the_other_repositories() {
     );
 }
 
+/// The hint fits the real text: no `az login` → `az login`; no gcloud account → `gcloud
+/// auth login`; an unreachable registry → no login hint at all.
 #[test]
-fn unauthorized_cli_names_the_login_command() {
+fn cli_failures_get_the_hint_that_fixes_them() {
     let mut t = setup(ACR, "");
-    t.env("FAKE_FAIL", "repository list");
-    t.fake(
-        "az",
-        "#!/bin/sh\necho 'ERROR: unauthorized: authentication required, visit https://aka.ms/acr/authorization' >&2\nexit 1\n",
-    );
+    t.env("FAKE_NO_LOGIN", "1");
     t.run(&["clean", "--tag", "CI-42"]).fails_with(
-        "error: not logged in? run `az acr login --name myacr`\n  caused by: `az acr repository list --name myacr --output json` failed with exit status 1\n  | ERROR: unauthorized: authentication required, visit https://aka.ms/acr/authorization\n",
+        "error: `az acr repository list --name myacr --output json` failed with exit status 1\n  | WARNING: Please run 'az login' to setup account.\n  | ERROR: Unable to authenticate using AAD or admin login credentials. Please specify both username and password in non-interactive mode.\nhint: az is not logged in: run `az login` (in CI: `az login --service-principal …`); `az acr login` alone fails the same way\n",
     );
+    t.env("FAKE_NO_LOGIN", "").env("FAKE_OFFLINE", "1");
+    let out = t.run(&["clean", "--tag", "CI-42", "--repository", "one"]);
+    assert_eq!(out.status, 1);
+    assert!(
+        out.stderr
+            .contains("ERROR: Could not connect to the registry login server 'myacr.azurecr.io'"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.ends_with("\nhint: the registry did not answer: check its `name` in images.yaml and the network (`az acr check-health --name NAME --yes` diagnoses it)\n"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("hint: az is not logged in"),
+        "{}",
+        out.stderr
+    );
+
+    let mut t = setup(GAR, "proj/ci/");
+    t.env("FAKE_NO_LOGIN", "1");
+    let out = t.run(&["clean", "--tag", "CI-42"]);
+    assert_eq!(out.status, 1);
+    assert!(out.stderr.starts_with("error: `gcloud artifacts docker images list us-docker.pkg.dev/proj/ci --format=json` failed with exit status 1\n  | ERROR: (gcloud.artifacts.docker.images.list) You do not currently have an active account selected.\n"), "{}", out.stderr);
+    assert!(out.stderr.ends_with("\nhint: gcloud has no usable account: run `gcloud auth login` (in CI: `gcloud auth activate-service-account --key-file=KEY_FILE`); `gcloud auth configure-docker` alone does not log in\n"), "{}", out.stderr);
 }
 
 /// Bad input fails before any call, with one exact message.
@@ -382,6 +411,8 @@ fn bad_input() {
     );
     rejects(GCR, &["--tag", "CI-1", "--exclude", "[z-a]"], "error: `--exclude [z-a]` is not a valid regular expression: error: invalid character class range, the start must be <= the end\n");
     rejects(GCR, &["--match", "CI-.*", "--older-than", "3days"], "error: `--older-than 3days` is not an age; write a whole number and a unit (`s`, `m`, `h`, `d`, `w`), e.g. `3d`\n");
+    // Issue 8 item 16: an age past the clock's range is an input error, not a panic.
+    rejects(GCR, &["--match", "CI-.*", "--older-than", "5000000d"], "error: `--older-than 5000000d` is longer than imagemk accepts; the largest age is `36500d` (100 years)\n");
     rejects(GCR, &[], "error: nothing to clean: pass `--tag T` (or `IMAGE_TAG=T`), `--match REGEX`, `--older-than AGE`, `--keep N` or `--untagged`\n");
 }
 
@@ -570,8 +601,10 @@ fn oci_credentials_from_a_credential_helper() {
     );
 }
 
+/// Issue 8 item 21, on the fake registry: NAME_UNKNOWN on `tags/list` (no manifest was ever
+/// stored there) is an empty repository, not a failure.
 #[test]
-fn oci_a_missing_repository_is_reported_and_the_others_go_on() {
+fn oci_a_missing_repository_is_empty_and_the_others_go_on() {
     use base64::Engine;
     let mut t = Test::new();
     let reg = FakeRegistry::start(&t, &oci_state(), "alice:s3cret");
@@ -587,9 +620,9 @@ fn oci_a_missing_repository_is_reported_and_the_others_go_on() {
     let config = t.path("docker").display().to_string();
     t.env("DOCKER_CONFIG", &config);
     t.run(&["clean", "--tag", "CI-42", "--repository", "gone", "--repository", "b"]).is(
-        1,
-        "untag  ns/b@sha256:bb  [CI-42 latest]  remove `CI-42`; `latest` stays\nuntagged 1, deleted 0, kept 0, failed 1\n",
-        "error: repository `ns/gone`: no such repository (NAME_UNKNOWN; deleted while the clean-up ran?)\n",
+        0,
+        "untag  ns/b@sha256:bb  [CI-42 latest]  remove `CI-42`; `latest` stays\nuntagged 1, deleted 0, kept 0, failed 0\n",
+        "note: repository `ns/gone` does not exist or holds no manifest; nothing to clean there\n",
     );
     assert_eq!(
         reg.tags()["ns/b"],
@@ -604,5 +637,198 @@ fn a_missing_cli_is_named_before_anything_runs() {
     t.without("az");
     t.run(&["clean", "--tag", "CI-42"]).fails_with(
         "error: `az` is not installed or not on PATH; install the Azure CLI (`pip install azure-cli`), or choose another registry with `REGISTRY=…`\n",
+    );
+}
+
+/// Issue 8 item 6: a tag pushed between the listing and the delete is never deleted. gcloud
+/// refuses the delete by itself (no force flag); on acr imagemk lists again right before.
+#[test]
+fn a_tag_added_after_the_listing_is_never_deleted() {
+    for (yaml, prefix, refusal) in [
+        (GCR, "proj/", "This operation will implicitly delete the tags listed above."),
+        (GAR, "proj/ci/", "because it is tagged. Existing tags are:"),
+        (ACR, "", "not deleted: the manifest now carries `pushed-meanwhile`, which the plan did not select (tagged after the listing?)"),
+    ] {
+        let mut t = setup(yaml, prefix);
+        t.env("FAKE_ADD_TAG", &format!("{prefix}one sha256:a1 pushed-meanwhile"));
+        let out = t.run(&["clean", "--tag", "CI-42"]);
+        assert_eq!(out.status, 1, "{yaml}: {out:?}");
+        assert!(
+            out.stderr.starts_with(&format!("error: could not delete `{prefix}one@sha256:a1`: ")),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(refusal), "{}", out.stderr);
+        assert!(
+            out.stdout.ends_with("untagged 1, deleted 0, kept 0, failed 1\n"),
+            "{}",
+            out.stdout
+        );
+        let one = t
+            .cloud_state()
+            .into_iter()
+            .find(|l| l.starts_with(&format!("{prefix}one a1 ")))
+            .unwrap_or_default();
+        // gcloud: CI-42 was untagged first; acr: nothing was changed on the manifest.
+        assert!(one.ends_with("pushed-meanwhile"), "{yaml}: {one}");
+        assert_eq!(t.cloud_calls().iter().filter(|c| c.contains("force") || c.contains("--delete-tags")).count(), 0);
+    }
+}
+
+/// Issue 8 item 5: one digest in two rows is one manifest; `latest` in the second row keeps it.
+#[test]
+fn rows_of_one_digest_are_one_manifest() {
+    let mut t = Test::new();
+    t.file("images.yaml", GCR);
+    t.fake_cloud(&[(
+        "proj/app",
+        &[("d1", &["CI-42"][..], OLD), ("d1", &["latest"][..], OLD)][..],
+    )]);
+    t.run(&["clean", "--tag", "CI-42"]).is(
+        0,
+        "untag  proj/app@sha256:d1  [CI-42 latest]  remove `CI-42`; `latest` stays\n\
+         untagged 1, deleted 0, kept 0, failed 0\n",
+        "",
+    );
+    assert_eq!(t.cloud_state(), ["proj/app d1 ", "proj/app d1 latest"]);
+}
+
+/// Issue 8 item 15: text from a registry that is no digest is refused, never sliced.
+#[test]
+fn a_listed_digest_that_is_no_digest_fails_its_repository_without_a_panic() {
+    let mut t = Test::new();
+    t.file("images.yaml", ACR);
+    t.fake_cloud(&[
+        ("bad", &[("ééééééééééééééé", &["CI-42"][..], OLD)][..]),
+        ("good", &[("aa", &["CI-42"][..], OLD)][..]),
+    ]);
+    t.run(&["clean", "--tag", "CI-42"]).is(
+        1,
+        "delete good@sha256:aa  [CI-42]  `CI-42` is its only tag\n\
+         untagged 0, deleted 1, kept 0, failed 1\n",
+        "error: repository `bad`: the registry listed `sha256:ééééééééééééééé` in `bad`, which is not a digest; nothing was changed in this repository\n",
+    );
+    // A repository name is checked before it goes into a command or a URL.
+    t.run(&["clean", "--tag", "CI-42", "--repository", "../good"]).is(
+        1,
+        "untagged 0, deleted 0, kept 0, failed 1\n",
+        "error: repository `../good`: not a repository name imagemk can clean: `..` is not a valid repository name: path components are lowercase letters and digits separated by `.`, `_`, `__` or `-`\n",
+    );
+}
+
+/// Issue 8 item 19: Ctrl-C during a clean-up: what ran is `done`, what never ran is `not
+/// started`, and the exit status is 130.
+#[test]
+fn an_interrupted_clean_reports_only_what_happened() {
+    let mut t = Test::new();
+    t.file("images.yaml", ACR);
+    t.fake_cloud(&[(
+        "app",
+        &[("a1", &["CI-1"][..], OLD), ("a2", &["CI-2"][..], MID)][..],
+    )]);
+    t.env("FAKE_SIGNAL", "repository delete");
+    let out = t.run(&["clean", "--match", "CI-.*", "--yes", "--json", "-j", "1"]);
+    assert_eq!(out.status, 130, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "error: interrupted; the report above says what was done and what was not started\n"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let got: Vec<(&str, &str)> = v["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["digest"].as_str().unwrap(), a["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, [("sha256:a2", "done"), ("sha256:a1", "not started")]);
+    assert_eq!(
+        v["summary"],
+        serde_json::json!({"untagged": 0, "deleted": 1, "kept": 0, "failed": 0, "not_started": 1})
+    );
+    assert_eq!(t.cloud_state(), ["app a1 CI-1"]);
+}
+
+/// Issue 8 item 6 on `oci`: the tags of a digest are listed again right before its DELETE.
+#[test]
+fn oci_a_tag_added_after_the_listing_is_never_deleted() {
+    use base64::Engine;
+    let mut t = Test::new();
+    let mut state = oci_state();
+    state["add_tag"] = serde_json::json!(["ns/a", "pushed-meanwhile", "sha256:aa"]);
+    let reg = FakeRegistry::start(&t, &state, "alice:s3cret");
+    oci_workspace(&t, &reg.host());
+    let auth = base64::engine::general_purpose::STANDARD.encode("alice:s3cret");
+    t.file(
+        "docker/config.json",
+        &format!(
+            "{{\"auths\": {{\"{}\": {{\"auth\": \"{auth}\"}}}}}}",
+            reg.host()
+        ),
+    );
+    let config = t.path("docker").display().to_string();
+    t.env("DOCKER_CONFIG", &config);
+    t.run(&["clean", "--tag", "CI-42", "--repository", "a"]).is(
+        1,
+        "delete ns/a@sha256:aa  [CI-42]  `CI-42` is its only tag\nuntagged 0, deleted 0, kept 0, failed 1\n",
+        "error: could not delete `ns/a@sha256:aa`: not deleted: the manifest now carries `pushed-meanwhile`, which the plan did not select (tagged after the listing?)\n",
+    );
+    assert_eq!(
+        reg.tags()["ns/a"],
+        serde_json::json!({"CI-42": "sha256:aa", "pushed-meanwhile": "sha256:aa"})
+    );
+
+    // Issue 8 item 21: a 200 catalog without `repositories` is no catalog.
+    let mut state = oci_state();
+    state["catalog_without_repositories"] = true.into();
+    std::fs::write(&reg.state, state.to_string()).unwrap();
+    let host = reg.host();
+    t.run(&["clean", "--tag", "CI-42"]).fails_with(&format!(
+        "error: registry `{host}` answered `/v2/_catalog` without a `repositories` list, so its repositories are unknown; check its `host` in images.yaml, or name the repositories with `--repository`\n"
+    ));
+
+    // Credentials never follow a `Link` to another host.
+    let mut state = oci_state();
+    state["foreign_link"] = true.into();
+    std::fs::write(&reg.state, state.to_string()).unwrap();
+    t.run(&["clean", "--tag", "CI-42"]).fails_with(&format!(
+        "error: registry `{host}` sent a `Link` to `http://elsewhere.example/v2/_catalog?last=ns/b&n=2` for the next page of `/v2/_catalog?n=100`, which is not on this registry; imagemk does not follow it\n"
+    ));
+}
+
+/// gcr refuses a batch delete as a whole when one image in it got a tag: the others are
+/// still deleted, one call each, and only the tagged one fails.
+#[test]
+fn gcr_a_refused_batch_delete_is_retried_one_image_at_a_time() {
+    let mut t = Test::new();
+    t.file("images.yaml", GCR);
+    t.fake_cloud(&[(
+        "proj/app",
+        &[("a1", &["CI-1"][..], OLD), ("a2", &["CI-2"][..], OLD)][..],
+    )]);
+    t.env("FAKE_ADD_TAG", "proj/app sha256:a1 pushed-meanwhile");
+    let out = t.run(&["clean", "--match", "CI-.*", "--yes"]);
+    assert_eq!(out.status, 1, "{out:?}");
+    assert!(
+        out.stdout
+            .ends_with("untagged 0, deleted 1, kept 0, failed 1\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.starts_with("error: could not delete `proj/app@sha256:a1`: `gcloud container images delete --quiet gcr.io/proj/app@sha256:a1` failed with exit status 1\n"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(t.cloud_state(), ["proj/app a1 pushed-meanwhile"]);
+    calls(
+        &t,
+        &[
+            "gcloud container images list --repository=gcr.io/proj --format=json",
+            "gcloud container images list-tags gcr.io/proj/app --format=json",
+            "gcloud container images untag --quiet gcr.io/proj/app:CI-1 gcr.io/proj/app:CI-2",
+            "gcloud container images delete --quiet gcr.io/proj/app@sha256:a1 gcr.io/proj/app@sha256:a2",
+            "gcloud container images delete --quiet gcr.io/proj/app@sha256:a1",
+            "gcloud container images delete --quiet gcr.io/proj/app@sha256:a2",
+        ],
     );
 }

@@ -259,3 +259,68 @@ fn make_image_cleanup_and_age_policy_against_the_registry() {
     assert!(state(&reg, &ns, "test").is_empty());
     remove_images(&ns);
 }
+
+/// Uploads one blob to `repo` by the raw distribution API and stores no manifest: what an
+/// interrupted first push leaves behind.
+fn upload_blob_only(reg: &Registry, repo: &str) {
+    let agent = ureq::Agent::new_with_defaults();
+    let base = format!("http://{}", reg.host());
+    let r = agent
+        .post(format!("{base}/v2/{repo}/blobs/uploads/"))
+        .send_empty()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let location = r
+        .headers()
+        .get("Location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let location = if location.starts_with("http") {
+        location
+    } else {
+        format!("{base}{location}")
+    };
+    let body = b"a layer of an interrupted push";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blob"), body).unwrap();
+    let sum = std::process::Command::new("sha256sum")
+        .arg(dir.path().join("blob"))
+        .output()
+        .unwrap();
+    let digest = format!("sha256:{}", &String::from_utf8(sum.stdout).unwrap()[..64]);
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let r = agent
+        .put(format!("{location}{sep}digest={digest}"))
+        .header("Content-Type", "application/octet-stream")
+        .send(&body[..])
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+}
+
+/// Issue 8 item 21 on the real registry: a repository with blobs but no manifest is listed by
+/// the catalog and answers NAME_UNKNOWN on `tags/list`; it is empty, and the run succeeds.
+#[test]
+fn a_repository_with_blobs_but_no_manifest_is_empty() {
+    let reg = Registry::start();
+    let (t, ns) = workspace(&reg);
+    upload_blob_only(&reg, &format!("{ns}/halfpushed"));
+    let out = t.run(&["clean", "--tag", "CI-42"]);
+    out.is(
+        0,
+        "untagged 0, deleted 0, kept 0, failed 0\n",
+        &format!("note: repository `{ns}/halfpushed` does not exist or holds no manifest; nothing to clean there\n"),
+    );
+    let out = t.run(&[
+        "clean",
+        "--match",
+        "CI-.*",
+        "--older-than",
+        "3d",
+        "--yes",
+        "--repository",
+        "halfpushed",
+    ]);
+    assert_eq!(out.status, 0, "{out:?}");
+}

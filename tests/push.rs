@@ -331,7 +331,7 @@ fn pull_failure_says_how_to_log_in_and_leaves_no_tag() {
              error: the pull of `km/buildenv` failed: `docker pull {remote}` exited with status 1\n  \
              | latest: Pulling from kube.azurecr.io/buildenv-km-linux\n  \
              | Error response from daemon: unauthorized: authentication required\n\
-             hint: registry `azure` refused the credentials docker has for `kube.azurecr.io`; log in with `imagemk login --registry azure` (`make login REGISTRY=azure`), which runs `az acr login --name kube`\n"
+             hint: registry `azure` refused the credentials docker has for `kube.azurecr.io`; log in with `imagemk login --registry azure` (`make login REGISTRY=azure`), which runs `az acr login --name kube` (and needs `az login` first)\n"
         ),
     );
     // No hint to remove a tag: the failed pull created none.

@@ -104,11 +104,17 @@ impl Policy {
             && !self.exclude.as_ref().is_some_and(|x| x.is_match(tag))
     }
 
-    /// The actions for one repository, newest manifests first.
-    pub fn plan(&self, repo: &Repo, now: Timestamp) -> Vec<Action> {
+    /// The actions for one repository, newest manifests first. The listing is merged by
+    /// digest first ([`Repo::merged`]), so every tag of a manifest is seen at once.
+    pub fn plan(&self, repo: &Repo, now: Timestamp) -> anyhow::Result<Vec<Action>> {
+        let repo = repo.merged()?;
         let mut manifests: Vec<&Manifest> = repo.manifests.iter().collect();
         manifests.sort_by(|a, b| b.created.cmp(&a.created).then(a.digest.cmp(&b.digest)));
-        let cutoff = self.older_than.as_ref().map(|(_, d)| now - *d);
+        // An age reaching before the representable range: nothing is that old.
+        let cutoff = self
+            .older_than
+            .as_ref()
+            .map(|(_, d)| now.checked_sub(*d).unwrap_or(Timestamp::MIN));
         let mut actions = Vec::new();
         let mut rank = 0;
         for m in manifests {
@@ -164,7 +170,7 @@ impl Policy {
                 actions.push(action(Verb::Untag, remove, reason));
             }
         }
-        actions
+        Ok(actions)
     }
 }
 
@@ -191,7 +197,11 @@ fn last_line(s: &str) -> String {
         .to_string()
 }
 
-/// `90s`, `15m`, `12h`, `3d`, `2w`.
+/// The largest age `--older-than` takes: 100 years (older is no image in any registry, and
+/// far older reaches outside the timestamps the clock can represent).
+pub const MAX_AGE_DAYS: i64 = 36_500;
+
+/// `90s`, `15m`, `12h`, `3d`, `2w`, at most [`MAX_AGE_DAYS`].
 pub fn parse_age(text: &str) -> anyhow::Result<SignedDuration> {
     let bad = || {
         anyhow::anyhow!(
@@ -200,8 +210,10 @@ pub fn parse_age(text: &str) -> anyhow::Result<SignedDuration> {
     };
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (n, unit) = text.split_at(split);
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let secs = match unit {
+    if n.is_empty() {
+        return Err(bad());
+    }
+    let secs: i64 = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
@@ -209,9 +221,13 @@ pub fn parse_age(text: &str) -> anyhow::Result<SignedDuration> {
         "w" => 7 * 86_400,
         _ => return Err(bad()),
     };
-    n.checked_mul(secs)
-        .map(SignedDuration::from_secs)
-        .ok_or_else(bad)
+    // Only digits remain in `n`: a number too large for i64 is too long an age.
+    match n.parse::<i64>().ok().and_then(|n| n.checked_mul(secs)) {
+        Some(s) if s <= MAX_AGE_DAYS * 86_400 => Ok(SignedDuration::from_secs(s)),
+        _ => anyhow::bail!(
+            "`--older-than {text}` is longer than imagemk accepts; the largest age is `{MAX_AGE_DAYS}d` (100 years)"
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -228,12 +244,27 @@ mod tests {
             manifests: manifests
                 .iter()
                 .map(|(d, tags, age)| Manifest {
-                    digest: format!("sha256:{d}"),
+                    digest: digest(d),
                     tags: tags.iter().map(|t| t.to_string()).collect(),
                     created: age.map(|days| now - SignedDuration::from_hours(24 * days)),
                 })
                 .collect(),
         }
+    }
+
+    /// A valid digest for a short hex name (`a1` → `sha256:a1000…`); lines show the name.
+    fn digest(name: &str) -> String {
+        format!("sha256:{name:0<64}")
+    }
+
+    fn short(line: String, state: &Repo) -> String {
+        state.manifests.iter().fold(line, |l, m| {
+            let name = m.digest[7..].trim_end_matches('0');
+            l.replace(
+                &format!("sha256:{}", &m.digest[7..19]),
+                &format!("sha256:{name}"),
+            )
+        })
     }
 
     fn req(f: impl FnOnce(&mut Request)) -> Request {
@@ -249,8 +280,9 @@ mod tests {
         let got: Vec<String> = Policy::new(&r)
             .unwrap()
             .plan(&state, NOW.parse().unwrap())
+            .unwrap()
             .iter()
-            .map(Action::line)
+            .map(|a| short(a.line(), &state))
             .collect();
         assert_eq!(got, expected);
     }
@@ -343,9 +375,9 @@ mod tests {
     #[test]
     fn untagged_and_several_tags() {
         let state = repo(&[
-            ("u1", &[], Some(3)),
-            ("m1", &["CI-1", "CI-2"], Some(1)),
-            ("p", &["latest", "prod"], Some(9)),
+            ("e1", &[], Some(3)),
+            ("f1", &["CI-1", "CI-2"], Some(1)),
+            ("fe", &["latest", "prod"], Some(9)),
         ]);
         check(
             req(|r| {
@@ -354,15 +386,15 @@ mod tests {
             }),
             state.clone(),
             &[
-                "delete app@sha256:m1  [CI-1 CI-2]  `CI-1`, `CI-2` are its only tags",
-                "delete app@sha256:u1  []  no tag",
+                "delete app@sha256:f1  [CI-1 CI-2]  `CI-1`, `CI-2` are its only tags",
+                "delete app@sha256:e1  []  no tag",
             ],
         );
         // Protected tags are never selected, even by a regex that matches them.
         check(
             req(|r| r.matches = Some(".*".into())),
             state,
-            &["delete app@sha256:m1  [CI-1 CI-2]  `CI-1`, `CI-2` are its only tags"],
+            &["delete app@sha256:f1  [CI-1 CI-2]  `CI-1`, `CI-2` are its only tags"],
         );
     }
 
@@ -388,7 +420,60 @@ mod tests {
             req(|r| r.older_than = Some("d".into())),
             "`--older-than d` is not an age; write a whole number and a unit (`s`, `m`, `h`, `d`, `w`), e.g. `3d`",
         );
+        for age in [
+            "5000000d",
+            "36501d",
+            "99999999999999999999d",
+            "9223372036854775807s",
+        ] {
+            fails(
+                req(|r| r.older_than = Some(age.into())),
+                &format!("`--older-than {age}` is longer than imagemk accepts; the largest age is `36500d` (100 years)"),
+            );
+        }
+        for age in ["", "-3d", "+3d", "3", "3é", "é", "3 d", "3D"] {
+            assert!(
+                Policy::new(&req(|r| r.older_than = Some(age.into())))
+                    .unwrap_err()
+                    .to_string()
+                    .ends_with("is not an age; write a whole number and a unit (`s`, `m`, `h`, `d`, `w`), e.g. `3d`"),
+                "{age}"
+            );
+        }
         fails(req(|_| {}), "nothing to clean: pass `--tag T` (or `IMAGE_TAG=T`), `--match REGEX`, `--older-than AGE`, `--keep N` or `--untagged`");
+    }
+
+    /// Issue 8 item 16: the largest age plans without overflow, whatever `now` is.
+    #[test]
+    fn the_largest_age_never_overflows() {
+        let p = Policy::new(&req(|r| {
+            r.matches = Some("CI-.*".into());
+            r.older_than = Some("36500d".into());
+        }))
+        .unwrap();
+        let state = repo(&[("a1", &["CI-1"], Some(10))]);
+        for now in [
+            Timestamp::MIN,
+            "0001-01-01T00:00:00Z".parse().unwrap(),
+            Timestamp::MAX,
+        ] {
+            let got = p.plan(&state, now).unwrap();
+            assert_eq!(got.len(), 1);
+        }
+        let got = p.plan(&state, Timestamp::MIN).unwrap();
+        assert_eq!(got[0].action, Verb::Keep);
+    }
+
+    /// Issue 8 item 5: a digest listed in two rows is one manifest; `CI-42` is untagged and
+    /// `latest` (in the other row) keeps the image.
+    #[test]
+    fn rows_of_one_digest_plan_as_one_manifest() {
+        let state = repo(&[("d1", &["CI-42"], Some(3)), ("d1", &["latest"], Some(3))]);
+        check(
+            req(|r| r.tag = Some("CI-42".into())),
+            state,
+            &["untag  app@sha256:d1  [CI-42 latest]  remove `CI-42`; `latest` stays"],
+        );
     }
 
     #[test]

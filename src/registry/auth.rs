@@ -175,14 +175,15 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
             .trim_start_matches(',')
             .trim()
             .to_ascii_lowercase();
-        let (value, next) = if let Some(q) = after.strip_prefix('"') {
-            let end = q.find('"').unwrap_or(q.len());
-            (q[..end].to_string(), q.get(end + 1..).unwrap_or(""))
-        } else {
-            let end = after.find(',').unwrap_or(after.len());
-            (after[..end].trim().to_string(), &after[end..])
+        // Split, never index: the header comes from the registry and may hold any text.
+        let (value, next) = match after.strip_prefix('"') {
+            Some(q) => q.split_once('"').unwrap_or((q, "")),
+            None => after
+                .split_once(',')
+                .map(|(v, n)| (v.trim(), n))
+                .unwrap_or((after.trim(), "")),
         };
-        params.insert(key, value);
+        params.insert(key, value.to_string());
         s = next.trim_start_matches(',').trim();
     }
     Some(Challenge::Bearer {
@@ -213,6 +214,15 @@ mod tests {
             Some(Challenge::Basic)
         );
         assert_eq!(parse_challenge("Negotiate"), None);
+        assert_eq!(
+            parse_challenge("Bearer realm=\"https://é/t\",service=ü,scope=\"ß"),
+            Some(Challenge::Bearer {
+                realm: "https://é/t".into(),
+                service: Some("ü".into()),
+                scope: Some("ß".into()),
+            })
+        );
+        assert_eq!(parse_challenge("Bearer é=\"ü"), None);
     }
 
     #[test]

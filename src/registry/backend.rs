@@ -1,6 +1,14 @@
 //! The clean-up backend of a registry, chosen from its [`Kind`] here and nowhere else: listing
 //! repositories and their manifests, and turning planned actions into steps (commands or HTTP
 //! operations, printable for `--dry-run`) that it then performs.
+//!
+//! Deleting a manifest deletes every tag on it, including tags added after the listing or
+//! never shown by it (gar shows at most 100 tags per version). So deletion runs in two
+//! phases: [`Backend::untag_steps`] removes selected tags alone; then, per backend, either the
+//! delete itself refuses a manifest that still carries a tag (gcloud without
+//! `--force-delete-tags` / `--delete-tags`), or the repository is listed again right before
+//! the delete and a manifest carrying a tag the plan did not select is not deleted (oci, acr:
+//! their deletes take every tag with them).
 
 use super::acr::Acr;
 use super::gcloud::{Flavor, Gcloud};
@@ -21,6 +29,9 @@ pub enum Backend {
 pub enum Op {
     Cmd(Cmd),
     Http(oci::Op),
+    /// List the repository again and keep only deletes whose manifest carries no tag the
+    /// plan did not select (rendered with the listing it runs).
+    Recheck(String),
 }
 
 /// A step and the actions (indices into the repository's plan) it carries out.
@@ -29,6 +40,19 @@ pub struct Step {
     pub actions: Vec<usize>,
     pub op: Op,
 }
+
+/// A listing that found no repository: nothing to clean (a repository with blobs but no
+/// manifest, one deleted meanwhile, a name given with `--repository` that does not exist).
+#[derive(Debug)]
+pub struct NotFound(pub String);
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::error::Error for NotFound {}
 
 impl Backend {
     pub fn new(reg: &Registry, env: &Env) -> anyhow::Result<Backend> {
@@ -64,10 +88,12 @@ impl Backend {
             Backend::Gcloud(g) => g.repositories()?,
         };
         names.sort();
+        names.dedup();
         Ok(names)
     }
 
-    /// `times`: creation times are needed (costs two requests per manifest on `oci`).
+    /// `times`: creation times are needed (costs two requests per manifest on `oci`). A
+    /// repository that does not exist fails with [`NotFound`].
     pub fn list(&self, repo: &str, times: bool) -> anyhow::Result<Repo> {
         match self {
             Backend::Oci(c) => c.list(repo, times),
@@ -76,95 +102,105 @@ impl Backend {
         }
     }
 
-    /// The steps that carry out `actions` (all of one repository). Deletes run before untags
-    /// so that a batch failure never leaves an image half-handled.
-    pub fn steps(&self, repo: &str, actions: &[Action]) -> Vec<Step> {
-        let of = |verb: Verb| -> Vec<usize> {
-            (0..actions.len())
-                .filter(|&i| actions[i].action == verb)
-                .collect()
+    /// Whether a delete by digest refuses by itself a manifest that carries a tag (then no
+    /// re-check is needed, and the selected tags must be removed first).
+    fn delete_refuses_tagged(&self) -> bool {
+        matches!(self, Backend::Gcloud(_))
+    }
+
+    /// Phase 1: remove the selected tags alone. Every backend untags the tags of untag
+    /// actions; gcloud also those of delete actions (its delete refuses a tagged manifest).
+    pub fn untag_steps(&self, repo: &str, actions: &[Action]) -> Vec<Step> {
+        let also_deletes = self.delete_refuses_tagged();
+        let tags: Vec<(usize, String)> = (0..actions.len())
+            .filter(|&i| {
+                actions[i].action == Verb::Untag
+                    || (also_deletes && actions[i].action == Verb::Delete)
+            })
+            .flat_map(|i| actions[i].remove.iter().map(move |t| (i, t.clone())))
+            .collect();
+        if tags.is_empty() {
+            return Vec::new();
+        }
+        let one = |(i, op): (usize, Op)| Step {
+            actions: vec![i],
+            op,
         };
-        let (deletes, untags) = (of(Verb::Delete), of(Verb::Untag));
-        let mut steps = Vec::new();
         match self {
-            Backend::Oci(_) => {
-                for &i in &deletes {
-                    let op = oci::Op::Delete {
-                        repo: repo.into(),
-                        digest: actions[i].digest.clone(),
-                    };
-                    steps.push(Step {
-                        actions: vec![i],
-                        op: Op::Http(op),
-                    });
-                }
-                for &i in &untags {
-                    for tag in &actions[i].remove {
-                        let op = oci::Op::Untag {
+            Backend::Oci(_) => tags
+                .into_iter()
+                .map(|(i, tag)| {
+                    (
+                        i,
+                        Op::Http(oci::Op::Untag {
                             repo: repo.into(),
-                            tag: tag.clone(),
-                        };
-                        steps.push(Step {
-                            actions: vec![i],
-                            op: Op::Http(op),
-                        });
-                    }
-                }
-            }
-            Backend::Acr(a) => {
-                for &i in &deletes {
-                    steps.push(Step {
-                        actions: vec![i],
-                        op: Op::Cmd(a.delete(repo, &actions[i].digest)),
-                    });
-                }
-                for &i in &untags {
-                    for tag in &actions[i].remove {
-                        steps.push(Step {
-                            actions: vec![i],
-                            op: Op::Cmd(a.untag(repo, tag)),
-                        });
-                    }
-                }
-            }
+                            tag,
+                        }),
+                    )
+                })
+                .map(one)
+                .collect(),
+            Backend::Acr(a) => tags
+                .into_iter()
+                .map(|(i, tag)| (i, Op::Cmd(a.untag(repo, &tag))))
+                .map(one)
+                .collect(),
             Backend::Gcloud(g) => {
-                let digests: Vec<String> =
-                    deletes.iter().map(|&i| actions[i].digest.clone()).collect();
-                let tags: Vec<(usize, String)> = untags
-                    .iter()
-                    .flat_map(|&i| actions[i].remove.iter().map(move |t| (i, t.clone())))
-                    .collect();
-                let batch = g.flavor == Flavor::Gcr;
-                if !digests.is_empty() {
-                    for (k, cmd) in g.delete(repo, &digests).into_iter().enumerate() {
-                        let carried = if batch {
-                            deletes.clone()
-                        } else {
-                            vec![deletes[k]]
-                        };
-                        steps.push(Step {
-                            actions: carried,
-                            op: Op::Cmd(cmd),
-                        });
-                    }
-                }
-                if !tags.is_empty() {
-                    let names: Vec<String> = tags.iter().map(|(_, t)| t.clone()).collect();
-                    for (k, cmd) in g.untag(repo, &names).into_iter().enumerate() {
-                        let carried = if batch {
-                            untags.clone()
-                        } else {
-                            vec![tags[k].0]
-                        };
-                        steps.push(Step {
-                            actions: carried,
-                            op: Op::Cmd(cmd),
-                        });
-                    }
-                }
+                let names: Vec<String> = tags.iter().map(|(_, t)| t.clone()).collect();
+                let cmds = g.untag(repo, &names);
+                batched(cmds, &tags.iter().map(|(i, _)| *i).collect::<Vec<_>>())
             }
         }
-        steps
+    }
+
+    /// The re-check before deleting, when the delete itself does not refuse tagged manifests.
+    pub fn recheck_step(&self, repo: &str, deletes: &[usize]) -> Option<Step> {
+        if deletes.is_empty() || self.delete_refuses_tagged() {
+            return None;
+        }
+        let listing = match self {
+            Backend::Oci(c) => format!(
+                "GET {} and HEAD each tag",
+                c.http.url(&format!("/v2/{repo}/tags/list"))
+            ),
+            Backend::Acr(a) => a.list_cmd(repo).to_string(),
+            Backend::Gcloud(_) => return None,
+        };
+        Some(Step {
+            actions: deletes.to_vec(),
+            op: Op::Recheck(listing),
+        })
+    }
+
+    /// Phase 2: delete the manifests of `which` (delete actions whose untag steps succeeded
+    /// and that passed the re-check).
+    pub fn delete_steps(&self, repo: &str, actions: &[Action], which: &[usize]) -> Vec<Step> {
+        if which.is_empty() {
+            return Vec::new();
+        }
+        let digests: Vec<String> = which.iter().map(|&i| actions[i].digest.clone()).collect();
+        match self {
+            Backend::Oci(_) => which
+                .iter()
+                .zip(digests)
+                .map(|(&i, digest)| Step {
+                    actions: vec![i],
+                    op: Op::Http(oci::Op::Delete {
+                        repo: repo.into(),
+                        digest,
+                    }),
+                })
+                .collect(),
+            Backend::Acr(a) => which
+                .iter()
+                .zip(digests)
+                .map(|(&i, d)| Step {
+                    actions: vec![i],
+                    op: Op::Cmd(a.delete(repo, &d)),
+                })
+                .collect(),
+            Backend::Gcloud(g) => batched(g.delete(repo, &digests), which),
+        }
     }
 
     /// The line `--dry-run` prints for a step.
@@ -173,14 +209,45 @@ impl Backend {
             (Backend::Oci(c), Op::Http(h)) => h.render(&c.http.url("")),
             (_, Op::Http(h)) => h.to_string(),
             (_, Op::Cmd(c)) => c.to_string(),
+            (_, Op::Recheck(listing)) => format!(
+                "{listing} (re-check: a manifest that now carries a tag not selected is not deleted)"
+            ),
         }
     }
 
+    /// Performs a step (a re-check is done by the caller, with [`Backend::list`]).
     pub fn apply(&self, op: &Op) -> anyhow::Result<()> {
         match (self, op) {
             (Backend::Oci(c), Op::Http(h)) => c.apply(h),
+            (Backend::Acr(_), Op::Cmd(c)) => {
+                exec::capture(c).map(|_| ()).map_err(super::acr::explain)
+            }
+            (Backend::Gcloud(g), Op::Cmd(c)) => exec::capture(c)
+                .map(|_| ())
+                .map_err(|e| super::gcloud::explain(e, &g.host)),
             (_, Op::Cmd(c)) => exec::capture(c).map(|_| ()),
             (_, Op::Http(_)) => anyhow::bail!("an HTTP step for a registry reached through a CLI"),
+            (_, Op::Recheck(_)) => Ok(()),
         }
     }
+}
+
+/// Steps for gcloud commands: one per item (gar) or one for all (gcr batches a repository).
+fn batched(cmds: Vec<Cmd>, items: &[usize]) -> Vec<Step> {
+    let single = cmds.len() == 1 && items.len() > 1;
+    cmds.into_iter()
+        .enumerate()
+        .map(|(k, cmd)| {
+            let mut actions = if single {
+                items.to_vec()
+            } else {
+                vec![items[k]]
+            };
+            actions.dedup();
+            Step {
+                actions,
+                op: Op::Cmd(cmd),
+            }
+        })
+        .collect()
 }

@@ -1,32 +1,31 @@
 //! Runs a cloud CLI listing command and parses its JSON output, so that every backend reports
-//! unexpected output the same way: naming the command, before anything is changed.
+//! unexpected output the same way: naming the command, before anything is changed. What a
+//! failure means (not found, not logged in, …) is decided by the CLI's own `explain`.
 
 use serde::de::DeserializeOwned;
 
 use crate::exec::{self, Cmd};
 
-/// Runs `cmd` and parses its stdout as `T`; a failure hints at `login` when it looks like one.
-pub fn run<T: DeserializeOwned>(cmd: &Cmd, login: &str) -> anyhow::Result<T> {
-    let out = exec::capture(cmd).map_err(|e| {
-        let lower = e.to_string().to_lowercase();
-        let auth = [
-            "unauthorized",
-            "login",
-            "credential",
-            "authenticat",
-            "permission",
-            "denied",
-        ]
-        .iter()
-        .any(|w| lower.contains(w));
-        if auth {
-            e.context(format!("not logged in? run `{login}`"))
-        } else {
-            e
-        }
-    })?;
+/// Runs `cmd` and parses its stdout as `T`; a failure goes through `explain` (which adds the
+/// hint that fits, or turns "not found" into [`super::backend::NotFound`]).
+pub fn run<T: DeserializeOwned>(
+    cmd: &Cmd,
+    explain: impl Fn(anyhow::Error) -> anyhow::Error,
+) -> anyhow::Result<T> {
+    let out = exec::capture(cmd).map_err(explain)?;
     serde_json::from_str(&out.stdout)
         .map_err(|e| anyhow::anyhow!("`{cmd}` printed unexpected JSON ({e}); nothing was changed"))
+}
+
+/// The stderr of a failed command, when `e` is one.
+pub fn stderr_of(e: &anyhow::Error) -> Option<&str> {
+    e.downcast_ref::<exec::CmdError>()
+        .map(|c| c.stderr.as_str())
+}
+
+/// `e` with a `hint:` line (the error's own text stays first, whole).
+pub fn with_hint(e: anyhow::Error, hint: &str) -> anyhow::Error {
+    anyhow::anyhow!("{e:#}\nhint: {hint}")
 }
 
 /// Parses a time as RFC 3339, also with a space instead of `T` (gcloud's `datetime`).
@@ -50,5 +49,6 @@ mod tests {
             Some("2024-05-01T10:00:00.5Z")
         );
         assert_eq!(t("yesterday"), None);
+        assert_eq!(t("ééé 12"), None);
     }
 }

@@ -1,13 +1,93 @@
 //! Google registries through `gcloud … --format=json`: Artifact Registry (`gcloud artifacts
 //! docker`) and Container Registry (`gcloud container images`). One listing call per
 //! repository; mutations always `--quiet` (they prompt otherwise); gcr batches every tag and
-//! digest of a repository into one call.
+//! digest of a repository into one call. Deletes never pass `--force-delete-tags` or
+//! `--delete-tags`: gcloud then refuses a manifest that still carries a tag. [`classify`]
+//! reads gcloud's stderr, in one place.
 
 use serde::Deserialize;
 
+use super::backend::NotFound;
 use super::cli_json;
 use crate::clean::{Manifest, Repo};
 use crate::exec::Cmd;
+
+/// What a failed gcloud call means, from its stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trouble {
+    /// The network or the API host did not answer.
+    Network,
+    /// No active account, or its credentials expired.
+    NoAccount,
+    /// The registry's API is not enabled in the project.
+    ApiDisabled,
+    /// The account may not do this.
+    Denied,
+    /// The repository or image does not exist.
+    NotFound,
+}
+
+/// Classifies gcloud's stderr (texts of Google Cloud SDK 528).
+pub fn classify(stderr: &str) -> Option<Trouble> {
+    let has = |words: &[&str]| words.iter().any(|w| stderr.contains(w));
+    if has(&[
+        "Failed to connect",
+        "Unable to find the server",
+        "Connection refused",
+        "ConnectionError",
+        "Max retries exceeded",
+        "Temporary failure in name resolution",
+        "Name or service not known",
+        "timed out",
+    ]) {
+        Some(Trouble::Network)
+    } else if has(&[
+        "You do not currently have an active account selected",
+        "does not have any valid credentials",
+        "Reauthentication failed",
+        "problem refreshing your current auth tokens",
+    ]) {
+        Some(Trouble::NoAccount)
+    } else if has(&[
+        "SERVICE_DISABLED",
+        "has not been used in project",
+        "API has not been",
+    ]) || (stderr.contains("API") && stderr.contains("is disabled"))
+    {
+        Some(Trouble::ApiDisabled)
+    } else if has(&[
+        "PERMISSION_DENIED",
+        "does not have permission",
+        "Permission denied",
+    ]) {
+        Some(Trouble::Denied)
+    } else if has(&["Not found: ", "NOT_FOUND", "NAME_UNKNOWN"]) {
+        Some(Trouble::NotFound)
+    } else {
+        None
+    }
+}
+
+/// A failed gcloud call, explained: not found becomes [`NotFound`]; known troubles get the
+/// hint that fixes them.
+pub fn explain(e: anyhow::Error, host: &str) -> anyhow::Error {
+    let Some(trouble) = cli_json::stderr_of(&e).and_then(classify) else {
+        return e;
+    };
+    let api = if host.ends_with("-docker.pkg.dev") {
+        "artifactregistry.googleapis.com"
+    } else {
+        "containerregistry.googleapis.com"
+    };
+    let hint = match trouble {
+        Trouble::NotFound => return NotFound(format!("{e:#}")).into(),
+        Trouble::Network => "gcloud could not reach Google Cloud; check the network (and a proxy: `gcloud config get proxy/address`), then run again".to_string(),
+        Trouble::NoAccount => "gcloud has no usable account: run `gcloud auth login` (in CI: `gcloud auth activate-service-account --key-file=KEY_FILE`); `gcloud auth configure-docker` alone does not log in".to_string(),
+        Trouble::ApiDisabled => format!("the registry API is disabled in this project: run `gcloud services enable {api}` (or ask a project owner to)"),
+        Trouble::Denied => format!("the active gcloud account may not do this on `{host}`; check it with `gcloud config get account` and ask for a role that may list and delete images"),
+    };
+    cli_json::with_hint(e, &hint)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -23,8 +103,8 @@ pub struct Gcloud {
 }
 
 impl Gcloud {
-    fn login(&self) -> String {
-        format!("gcloud auth configure-docker {}", self.host)
+    fn explain(&self) -> impl Fn(anyhow::Error) -> anyhow::Error + '_ {
+        |e| explain(e, &self.host)
     }
 
     fn strip<'a>(&self, full: &'a str) -> &'a str {
@@ -47,7 +127,7 @@ impl Gcloud {
                     &format!("--repository={root}"),
                     "--format=json",
                 ]);
-                let rows: Vec<Row> = cli_json::run(&cmd, &self.login())?;
+                let rows: Vec<Row> = cli_json::run(&cmd, self.explain())?;
                 rows.into_iter()
                     .map(|r| self.strip(&r.name).to_string())
                     .collect()
@@ -65,7 +145,7 @@ impl Gcloud {
                     &root,
                     "--format=json",
                 ]);
-                let rows: Vec<Row> = cli_json::run(&cmd, &self.login())?;
+                let rows: Vec<Row> = cli_json::run(&cmd, self.explain())?;
                 rows.into_iter()
                     .map(|r| self.strip(&r.package).to_string())
                     .collect()
@@ -97,7 +177,7 @@ impl Gcloud {
                     &image,
                     "--format=json",
                 ]);
-                let rows: Vec<Row> = cli_json::run(&cmd, &self.login())?;
+                let rows: Vec<Row> = cli_json::run(&cmd, self.explain())?;
                 rows.into_iter()
                     .map(|r| Manifest {
                         digest: r.digest,
@@ -111,7 +191,7 @@ impl Gcloud {
                 #[serde(untagged)]
                 enum Tags {
                     List(Vec<String>),
-                    Empty(String),
+                    Text(#[allow(dead_code)] String),
                 }
                 #[derive(Deserialize)]
                 #[serde(rename_all = "camelCase")]
@@ -130,22 +210,23 @@ impl Gcloud {
                     "--include-tags",
                     "--format=json",
                 ]);
-                let rows: Vec<Row> = cli_json::run(&cmd, &self.login())?;
-                rows.into_iter()
-                    .filter(|r| r.package == image)
-                    .map(|r| Manifest {
+                let rows: Vec<Row> = cli_json::run(&cmd, self.explain())?;
+                let mut manifests = Vec::new();
+                // Rows of nested packages (`image/sub`) are other repositories.
+                for r in rows.into_iter().filter(|r| r.package == image) {
+                    // With `--include-tags` the tags are a list; the string form means
+                    // "not asked for", and taking it as "no tags" would make a tagged
+                    // image look untagged.
+                    let Tags::List(tags) = r.tags else {
+                        anyhow::bail!("`{cmd}` printed the tags of `{image}@{}` as text, not as a list, so they are unknown; nothing was changed", r.version);
+                    };
+                    manifests.push(Manifest {
                         digest: r.version,
-                        tags: match r.tags {
-                            Tags::List(t) => t,
-                            Tags::Empty(s) => s
-                                .split(',')
-                                .filter(|t| !t.is_empty())
-                                .map(String::from)
-                                .collect(),
-                        },
+                        tags,
                         created: r.create_time.as_deref().and_then(cli_json::time),
-                    })
-                    .collect()
+                    });
+                }
+                manifests
             }
         };
         Ok(Repo {
@@ -177,18 +258,14 @@ impl Gcloud {
         }
     }
 
-    /// Commands that delete `digests` with their tags (the plan checked every tag may go).
+    /// Commands that delete `digests`, untagged first: without `--force-delete-tags` (gcr) or
+    /// `--delete-tags` (gar) gcloud refuses a manifest that carries any tag, including one
+    /// added after the listing or one the listing did not show.
     pub fn delete(&self, repo: &str, digests: &[String]) -> Vec<Cmd> {
         let image = format!("{}/{repo}", self.host);
         match self.flavor {
             Flavor::Gcr => vec![Cmd::new("gcloud")
-                .args([
-                    "container",
-                    "images",
-                    "delete",
-                    "--quiet",
-                    "--force-delete-tags",
-                ])
+                .args(["container", "images", "delete", "--quiet"])
                 .args(digests.iter().map(|d| format!("{image}@{d}")))],
             Flavor::Gar => digests
                 .iter()
@@ -199,11 +276,68 @@ impl Gcloud {
                         "images",
                         "delete",
                         "--quiet",
-                        "--delete-tags",
                         &format!("{image}@{d}"),
                     ])
                 })
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Real texts of Google Cloud SDK 528 (offline runs, REFERENCE.md, the SDK's sources).
+    #[test]
+    fn stderr_is_classified() {
+        let check = |stderr: &str, expected: Option<Trouble>| {
+            assert_eq!(classify(stderr), expected, "{stderr}")
+        };
+        check("ERROR: (gcloud.container.images.list-tags) You do not currently have an active account selected.\nPlease run:\n\n  $ gcloud auth login\n", Some(Trouble::NoAccount));
+        check(
+            "ERROR: (gcloud.container.images.list-tags) Not found: gcr.io/proj/app",
+            Some(Trouble::NotFound),
+        );
+        check("ERROR: (gcloud.artifacts.docker.images.list) PERMISSION_DENIED: Artifact Registry API has not been used in project 123 before or it is disabled.", Some(Trouble::ApiDisabled));
+        check("ERROR: (gcloud.artifacts.docker.images.delete) PERMISSION_DENIED: Permission 'artifactregistry.versions.delete' denied", Some(Trouble::Denied));
+        check("ERROR: gcloud crashed (ConnectionError): HTTPSConnectionPool(host='oauth2.googleapis.com', port=443): Max retries exceeded", Some(Trouble::Network));
+        check(
+            "ERROR: There was a problem refreshing your current auth tokens: Failed to connect",
+            Some(Trouble::Network),
+        );
+        check("ERROR: (gcloud.artifacts.docker.images.delete) Cannot delete image x@sha256:aa because it is tagged.", None);
+    }
+
+    #[test]
+    fn hints_fit_the_trouble() {
+        let err = |stderr: &str| -> anyhow::Error {
+            crate::exec::CmdError {
+                line: "gcloud x".into(),
+                status: Some(1),
+                stderr: stderr.into(),
+            }
+            .into()
+        };
+        let hint = |stderr: &str, host: &str| {
+            format!("{:#}", explain(err(stderr), host))
+                .lines()
+                .last()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(hint("ERROR: (gcloud.x) You do not currently have an active account selected.", "gcr.io"),
+            "hint: gcloud has no usable account: run `gcloud auth login` (in CI: `gcloud auth activate-service-account --key-file=KEY_FILE`); `gcloud auth configure-docker` alone does not log in");
+        assert_eq!(hint("ERROR: SERVICE_DISABLED", "us-docker.pkg.dev"),
+            "hint: the registry API is disabled in this project: run `gcloud services enable artifactregistry.googleapis.com` (or ask a project owner to)");
+        assert!(explain(
+            err("ERROR: (gcloud.container.images.list-tags) Not found: gcr.io/p/a"),
+            "gcr.io"
+        )
+        .is::<NotFound>());
+        assert_eq!(
+            hint("ERROR: something else", "gcr.io"),
+            "  | ERROR: something else"
+        );
     }
 }

@@ -190,8 +190,13 @@ impl Client {
             }
             out.push(reply);
             match next {
-                Some(n) if n.starts_with("http://") || n.starts_with("https://") => url = n,
-                Some(n) => url = self.url(&n),
+                // An absolute link must stay on this registry: credentials go with it.
+                Some(n) if n.starts_with(&format!("{}/", self.base)) => url = n,
+                Some(n) if n.starts_with('/') => url = self.url(&n),
+                Some(n) => bail!(
+                    "registry `{}` sent a `Link` to `{n}` for the next page of `{path}`, which is not on this registry; imagemk does not follow it",
+                    self.host
+                ),
                 None => return Ok(out),
             }
             if out.len() > 10_000 {

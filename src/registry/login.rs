@@ -1,6 +1,9 @@
 //! Logging in to a registry, per kind: `az acr login`, `gcloud auth configure-docker`, or
 //! `docker login`; and the hint a failed push or pull gets when the registry refused it as
-//! unauthorized (or did not answer).
+//! unauthorized, its API is disabled, the cloud CLI behind docker's credentials has no
+//! account, or it did not answer. `az acr login` and `gcloud auth configure-docker` give docker
+//! credentials only once the CLI itself is logged in (`az login`, `gcloud auth login`), so the
+//! hints name both steps.
 
 use super::{Kind, Registry};
 use crate::exec::Cmd;
@@ -29,17 +32,40 @@ const UNAUTHORIZED: &[&str] = &[
     "403 forbidden",
 ];
 
+/// What the cloud CLI needs before its docker login works, per kind.
+fn cli_login(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Acr { .. } => " (and needs `az login` first)",
+        Kind::Gar { .. } | Kind::Gcr { .. } => " (and needs a gcloud account first: `gcloud auth login`, in CI `gcloud auth activate-service-account --key-file=KEY_FILE`)",
+        Kind::Oci => "",
+    }
+}
+
 /// The `hint:` line for a failed push or pull of `reg`, when its output says what is wrong.
 pub fn hint(reg: &Registry, output: &str) -> Option<String> {
     let text = output.to_lowercase();
+    let google = matches!(reg.kind, Kind::Gar { .. } | Kind::Gcr { .. });
+    if google
+        && (text.contains("has not been used in project") || text.contains("service_disabled"))
+    {
+        let api = match reg.kind {
+            Kind::Gar { .. } => "artifactregistry.googleapis.com",
+            _ => "containerregistry.googleapis.com",
+        };
+        return Some(format!("hint: the registry API of `{}` is disabled in its project; run `gcloud services enable {api}` (or ask a project owner to)", reg.host));
+    }
+    if google && text.contains("you do not currently have an active account selected") {
+        return Some(format!("hint: gcloud, which gives docker its credentials for `{}`, has no account; run `gcloud auth login` (in CI: `gcloud auth activate-service-account --key-file=KEY_FILE`)", reg.host));
+    }
     if UNAUTHORIZED.iter().any(|s| text.contains(s)) {
         return Some(format!(
-            "hint: registry `{}` refused the credentials docker has for `{}`; log in with `imagemk login --registry {}` (`make login REGISTRY={}`), which runs `{}`",
+            "hint: registry `{}` refused the credentials docker has for `{}`; log in with `imagemk login --registry {}` (`make login REGISTRY={}`), which runs `{}`{}",
             reg.name,
             reg.host,
             reg.name,
             reg.name,
-            reg.login()
+            reg.login(),
+            cli_login(&reg.kind)
         ));
     }
     if text.contains("connection refused")
@@ -102,5 +128,21 @@ mod tests {
         assert_eq!(hint(&r, "dial tcp 127.0.0.1:5000: connect: connection refused").unwrap(),
             "hint: registry `r` does not answer at `localhost:5000`; check that it is running and that its host in `images.yaml` is right");
         assert_eq!(hint(&r, "manifest unknown"), None);
+        let gar = reg(
+            Kind::Gar {
+                location: "us".into(),
+                project: "p".into(),
+                repository: "r".into(),
+            },
+            "us-docker.pkg.dev",
+        );
+        assert_eq!(hint(&gar, "denied: Artifact Registry API has not been used in project 12 before or it is disabled.").unwrap(),
+            "hint: the registry API of `us-docker.pkg.dev` is disabled in its project; run `gcloud services enable artifactregistry.googleapis.com` (or ask a project owner to)");
+        assert_eq!(hint(&gar, "error getting credentials - err: exit status 1, out: `ERROR: (gcloud.auth.docker-helper) You do not currently have an active account selected.`").unwrap(),
+            "hint: gcloud, which gives docker its credentials for `us-docker.pkg.dev`, has no account; run `gcloud auth login` (in CI: `gcloud auth activate-service-account --key-file=KEY_FILE`)");
+        assert_eq!(hint(&gar, "unauthorized: authentication failed").unwrap(),
+            "hint: registry `r` refused the credentials docker has for `us-docker.pkg.dev`; log in with `imagemk login --registry r` (`make login REGISTRY=r`), which runs `gcloud auth configure-docker us-docker.pkg.dev --quiet` (and needs a gcloud account first: `gcloud auth login`, in CI `gcloud auth activate-service-account --key-file=KEY_FILE`)");
+        assert_eq!(hint(&gar, "dial tcp: lookup us-docker.pkg.dev: no such host").unwrap(),
+            "hint: registry `r` does not answer at `us-docker.pkg.dev`; check that it is running and that its host in `images.yaml` is right");
     }
 }

@@ -8,6 +8,7 @@ use std::fmt;
 use anyhow::bail;
 use serde::Deserialize;
 
+use super::backend::NotFound;
 use super::http::{Client, Reply};
 use crate::clean::{Manifest, Repo};
 use crate::config::Env;
@@ -60,7 +61,15 @@ impl Oci {
                     self.http.host
                 )
             })?;
-            names.extend(c.repositories.unwrap_or_default());
+            // A 200 without `repositories` is no registry catalog (a proxy's page, another
+            // API): taking it as "no repositories" would report a clean-up that never ran.
+            let Some(page) = c.repositories else {
+                bail!(
+                    "registry `{}` answered `/v2/_catalog` without a `repositories` list, so its repositories are unknown; check its `host` in images.yaml, or name the repositories with `--repository`",
+                    self.http.host
+                );
+            };
+            names.extend(page);
         }
         let under = |n: &String| prefix.is_empty() || n.starts_with(&format!("{prefix}/"));
         Ok(names.into_iter().filter(under).collect())
@@ -79,6 +88,15 @@ impl Oci {
         let scope = Self::scope(repo);
         let mut tags = Vec::new();
         for reply in self.http.pages(&format!("/v2/{repo}/tags/list"), &scope)? {
+            if reply.status == 404 && error_code(&reply) == Some("NAME_UNKNOWN".into()) {
+                // No manifest was ever stored (blobs of an interrupted first push) or the
+                // repository was deleted: nothing to clean.
+                return Err(NotFound(format!(
+                    "registry `{}` has no repository `{repo}` with manifests (NAME_UNKNOWN)",
+                    self.http.host
+                ))
+                .into());
+            }
             if reply.status != 200 {
                 bail!(self.failure("list the tags of", repo, &reply));
             }
@@ -210,6 +228,8 @@ impl Oci {
             .call("DELETE", &url, &Self::scope(repo), None, None)?;
         match reply.status {
             200 | 202 => Ok(()),
+            // Already gone (deleted by someone else meanwhile): the goal holds.
+            404 if error_code(&reply).as_deref() == Some("MANIFEST_UNKNOWN") => Ok(()),
             405 => bail!(
                 "registry `{}` does not allow deletes (405); enable `storage.delete.enabled` in its config",
                 self.http.host
@@ -220,18 +240,7 @@ impl Oci {
 
     /// An error for an unexpected status, with the registry's own error code and message.
     fn failure(&self, what: &str, name: &str, reply: &Reply) -> String {
-        #[derive(Deserialize)]
-        struct Errors {
-            errors: Vec<E>,
-        }
-        #[derive(Deserialize)]
-        struct E {
-            code: String,
-            message: Option<String>,
-        }
-        let detail = serde_json::from_slice::<Errors>(&reply.body)
-            .ok()
-            .and_then(|e| e.errors.into_iter().next())
+        let detail = first_error(reply)
             .map(|e| format!(" {}: {}", e.code, e.message.unwrap_or_default()))
             .unwrap_or_default();
         let target = if name.is_empty() {
@@ -251,6 +260,28 @@ impl Oci {
         }
         msg
     }
+}
+
+#[derive(Deserialize)]
+struct Errors {
+    errors: Vec<ApiError>,
+}
+
+#[derive(Deserialize)]
+struct ApiError {
+    code: String,
+    message: Option<String>,
+}
+
+/// The first entry of a distribution error body `{"errors":[{"code","message"}]}`.
+fn first_error(reply: &Reply) -> Option<ApiError> {
+    serde_json::from_slice::<Errors>(&reply.body)
+        .ok()
+        .and_then(|e| e.errors.into_iter().next())
+}
+
+fn error_code(reply: &Reply) -> Option<String> {
+    first_error(reply).map(|e| e.code)
 }
 
 impl Op {

@@ -1,15 +1,30 @@
 #!/usr/bin/env python3
 """Fake `gcloud` and `az` (by argv[0]) for clean-up tests and the clean-up benchmark.
 
-They replay the documented JSON (shared/REFERENCE.md sections 3 and 4) of a small registry held
-in the state file $FAKE_STATE, apply untag and delete to it, and append every call to
-$FAKE_LOG. Faults: $FAKE_BAD_JSON=WORD prints broken JSON for a call whose argv contains WORD;
+They replay what the real CLIs print (shared/REFERENCE.md sections 3 and 4, and the texts of
+Google Cloud SDK 528 and azure-cli 2.91) for a small registry held in the state file
+$FAKE_STATE, apply untag and delete to it, and append every call to $FAKE_LOG. Like the real
+CLIs they check their argv first: an unknown flag or command exits 2 with the real usage error.
+
+Real behaviour replayed: gcr `delete` without `--force-delete-tags` and gar `images delete`
+without `--delete-tags` refuse a tagged manifest; az `repository delete` by digest takes every
+tag with it; gar `--include-tags` shows at most 100 tags per version; a missing gcr image is
+`Not found`, a missing gar image lists as `[]`, a missing acr repository is `repository name
+not known to registry`; the acr manifest group warns that it is in preview.
+
+Faults: $FAKE_BAD_JSON=WORD prints broken JSON for a call whose argv contains WORD;
 $FAKE_FAIL=WORD makes such a call fail; $FAKE_VANISH=REPO deletes that repository just after
-the repository listing (as if someone removed it during the clean-up).
+the repository listing; $FAKE_ADD_TAG="REPO DIGEST TAG" adds TAG to that manifest just after
+the first listing of REPO (a push during the clean-up); $FAKE_NO_LOGIN=1: no account (gcloud)
+or no `az login` (az); $FAKE_OFFLINE=1: az cannot reach the registry; $FAKE_SIGNAL=WORD: the first call whose argv
+contains WORD completes, then sends SIGINT to its parent (imagemk) as it exits (Ctrl-C mid-run).
 
 State: {"repos": {"proj/app": [{"digest": "sha256:..", "tags": ["a"], "created": RFC3339}]}}
-(repository names are paths under the host; for acr, the whole repository name).
+(repository names are paths under the host; for acr, the whole repository name). Two rows
+may share a digest: listings show them as the registry would (one row each); untag and
+delete act on the manifest, that is, every row of the digest.
 """
+import atexit
 import fcntl
 import json
 import os
@@ -22,6 +37,97 @@ argv = sys.argv[1:]
 line = " ".join([prog] + argv)
 with open(os.environ["FAKE_LOG"], "a") as log:
     log.write(line + "\n")
+
+
+def fail(msg, code=1):
+    sys.stderr.write(msg + "\n")
+    sys.exit(code)
+
+
+# Commands: words -> (flags taking a value, flags alone, positional count (min, max)).
+GCLOUD = {
+    ("container", "images", "list"): ({"--repository", "--format", "--filter", "--limit"}, {"--quiet"}, (0, 0)),
+    ("container", "images", "list-tags"): ({"--format", "--filter", "--limit", "--sort-by"}, {"--quiet"}, (1, 1)),
+    ("container", "images", "untag"): ({"--format"}, {"--quiet"}, (1, 999)),
+    ("container", "images", "delete"): ({"--format"}, {"--quiet", "--force-delete-tags"}, (1, 999)),
+    ("artifacts", "docker", "images", "list"): ({"--format", "--filter", "--limit"}, {"--quiet", "--include-tags"}, (0, 1)),
+    ("artifacts", "docker", "tags", "delete"): ({"--format"}, {"--quiet"}, (1, 1)),
+    ("artifacts", "docker", "images", "delete"): ({"--format"}, {"--quiet", "--delete-tags", "--async"}, (1, 1)),
+    ("auth", "configure-docker"): (set(), {"--quiet"}, (0, 1)),
+}
+AZ = {
+    ("acr", "repository", "list"): ({"--name", "-n", "--output", "-o", "--top"}, set(), (0, 0)),
+    ("acr", "manifest", "list-metadata"): ({"--registry", "-r", "--name", "-n", "--output", "-o", "--orderby", "--top"}, set(), (0, 1)),
+    ("acr", "repository", "untag"): ({"--name", "-n", "--image", "-t", "--output", "-o"}, set(), (0, 0)),
+    ("acr", "repository", "delete"): ({"--name", "-n", "--image", "-t", "--repository", "--output", "-o"}, {"--yes", "-y"}, (0, 0)),
+    ("acr", "login"): ({"--name", "-n", "--output", "-o"}, {"--expose-token", "-t"}, (0, 0)),
+}
+REQUIRED = {("acr", "repository", "untag"): ["--image/-t", "--name/-n"], ("acr", "manifest", "list-metadata"): [], ("acr", "login"): ["--name/-n"]}
+
+
+def parse(table):
+    """(command words, {flag: value}, positionals); exits 2 as the real CLI does."""
+    for words in sorted(table, key=len, reverse=True):
+        if tuple(argv[: len(words)]) == words:
+            break
+    else:
+        if prog == "gcloud":
+            fail("ERROR: (gcloud) Invalid choice: '%s'." % (argv[0] if argv else ""), 2)
+        fail("ERROR: '%s' is misspelled or not recognized by the system." % " ".join(argv[:3]), 2)
+    valued, alone, (lo, hi) = table[words]
+    flags, pos, rest, bad = {}, [], list(argv[len(words):]), []
+    while rest:
+        a = rest.pop(0)
+        name, eq, value = a.partition("=")
+        if name in valued:
+            if not eq:
+                if not rest:
+                    bad.append(a)
+                    continue
+                value = rest.pop(0)
+            flags[name] = value
+        elif a in alone:
+            flags[a] = True
+        elif a.startswith("-"):
+            bad.append(a)
+        else:
+            pos.append(a)
+    if len(pos) > hi:
+        bad.extend(pos[hi:])
+    if bad:
+        if prog == "gcloud":
+            fail("ERROR: (gcloud.%s) unrecognized arguments: %s \n\nTo search the help text of gcloud commands, run:\n  gcloud help -- SEARCH_TERMS" % (".".join(words), " ".join(bad)), 2)
+        fail("ERROR: unrecognized arguments: %s\n\nhttps://aka.ms/cli_ref\nRead more about the command in reference docs" % " ".join(bad), 2)
+    if len(pos) < lo:
+        if prog == "gcloud":
+            fail("ERROR: (gcloud.%s) argument IMAGE_NAME: Must be specified." % ".".join(words), 2)
+    missing = [r for r in REQUIRED.get(words, []) if not any(f in flags for f in r.split("/"))]
+    if missing:
+        fail("ERROR: the following arguments are required: %s" % ", ".join(missing), 2)
+    return words, flags, pos
+
+
+words, flags, pos = parse(GCLOUD if prog == "gcloud" else AZ)
+
+
+def flag(*names):
+    for n in names:
+        if n in flags:
+            return flags[n]
+    return None
+
+
+if os.environ.get("FAKE_NO_LOGIN") and words != ("auth", "configure-docker"):
+    if prog == "gcloud":
+        fail("ERROR: (gcloud.%s) You do not currently have an active account selected.\nPlease run:\n\n  $ gcloud auth login\n\nto obtain new credentials.\n\nIf you have already logged in with a different account, run:\n\n  $ gcloud config set account ACCOUNT\n\nto select an already authenticated account to use." % ".".join(words))
+    fail("WARNING: Please run 'az login' to setup account.\nERROR: Unable to authenticate using AAD or admin login credentials. Please specify both username and password in non-interactive mode.")
+if prog == "az" and words[:2] == ("acr", "manifest"):
+    sys.stderr.write("WARNING: Command group 'acr manifest' is in preview and under development. Reference and support levels: https://aka.ms/CLI_refstatus\n")
+if prog == "az" and os.environ.get("FAKE_OFFLINE"):
+    name = flag("--registry", "-r", "--name", "-n")
+    fail("WARNING: Please run 'az login' to setup account.\nUsing '%s.azurecr.io' as the default registry login server.\nERROR: Could not connect to the registry login server '%s.azurecr.io'. Please verify that the registry exists and the URL 'https://%s.azurecr.io/v2/' is reachable from your environment.\nTry running 'az acr check-health -n %s --yes' to diagnose this issue." % (name, name, name, name))
+if words in (("auth", "configure-docker"), ("acr", "login")):
+    sys.exit(0)
 
 # $FAKE_DELAY seconds of "start-up" (gcloud and az take about a second), outside the lock
 # so that parallel calls overlap as real ones do; the state itself is read and written under
@@ -58,10 +164,12 @@ def out(value):
     sys.exit(0)
 
 
-def fail(msg, code=1):
-    sys.stderr.write(msg + "\n")
-    sys.exit(code)
-
+signal_on = os.environ.get("FAKE_SIGNAL")
+if signal_on and signal_on in line and not state.get("signalled"):
+    state["signalled"] = True
+    save()
+    # After this call's work, as it exits: the call itself completes.
+    atexit.register(lambda: os.kill(os.getppid(), 2))
 
 fault = os.environ.get("FAKE_FAIL")
 if fault and fault in line:
@@ -75,8 +183,16 @@ def vanish():
         save()
 
 
-def positional():
-    return [a for a in argv if not a.startswith("-")]
+def listed(repo):
+    """After the first listing of `repo`: $FAKE_ADD_TAG, as if pushed meanwhile."""
+    spec = os.environ.get("FAKE_ADD_TAG", "").split()
+    if len(spec) == 3 and spec[0] == repo and not state.get("added"):
+        for m in repos.get(repo, []):
+            if m["digest"] == spec[1]:
+                m["tags"].append(spec[2])
+                break
+        state["added"] = True
+        save()
 
 
 def split_host(ref):
@@ -84,12 +200,15 @@ def split_host(ref):
     return host, rest
 
 
-def find(repo, ref):
-    """Manifest of `repo` with digest or tag `ref`."""
-    for m in repos.get(repo, []):
-        if m["digest"] == ref or ref in m["tags"]:
-            return m
-    return None
+def rows_of(repo, ref):
+    """Every row of the manifest of `repo` with digest or tag `ref`."""
+    rows = repos.get(repo, [])
+    digest = next((m["digest"] for m in rows if m["digest"] == ref or ref in m["tags"]), None)
+    return [m for m in rows if m["digest"] == digest]
+
+
+def tags_of(rows):
+    return sorted({t for m in rows for t in m["tags"]})
 
 
 def parse_image(image):
@@ -100,57 +219,65 @@ def parse_image(image):
     return name, ref
 
 
+def untag(repo, tag):
+    for m in repos.get(repo, []):
+        if tag in m["tags"]:
+            m["tags"].remove(tag)
+            return True
+    return False
+
+
 def need_quiet():
-    if "--quiet" not in argv:
+    if "--quiet" not in flags:
         fail("ERROR: (gcloud) This command requires confirmation; run with --quiet.")
 
 
 def gcloud():
-    words = positional()
-    if words[:3] == ["container", "images", "list"]:
-        root = [a.split("=", 1)[1] for a in argv if a.startswith("--repository=")][0]
-        host, under = split_host(root)
+    cmd = ".".join(words)
+    if words == ("container", "images", "list"):
+        host, under = split_host(flags["--repository"])
         rows = [{"name": host + "/" + r} for r in sorted(repos) if r.rsplit("/", 1)[0] == under]
         vanish()
         out(rows)
-    if words[:3] == ["container", "images", "list-tags"]:
-        host, repo = split_host(words[3])
+    if words == ("container", "images", "list-tags"):
+        host, repo = split_host(pos[0])
         if repo not in repos:
-            fail("ERROR: (gcloud.container.images.list-tags) NAME_UNKNOWN: Repository \"%s\" not found" % words[3])
+            fail("ERROR: (gcloud.container.images.list-tags) Not found: %s" % pos[0])
         rows = []
         for m in sorted(repos[repo], key=created, reverse=True):
             t = datetime.fromisoformat(created(m).replace("Z", "+00:00"))
             stamp = {"datetime": str(t), "day": t.day, "fold": 0, "hour": t.hour, "microsecond": 0,
                      "minute": t.minute, "month": t.month, "second": t.second, "year": t.year}
-            rows.append({"digest": m["digest"], "tags": m["tags"], "timestamp": stamp})
+            rows.append({"digest": m["digest"], "tags": list(m["tags"]), "timestamp": stamp})
+        listed(repo)
         out(rows)
-    if words[:3] == ["container", "images", "untag"]:
+    if words == ("container", "images", "untag"):
         need_quiet()
-        for image in words[3:]:
+        for image in pos:
             name, tag = parse_image(image)
-            repo = split_host(name)[1]
-            m = find(repo, tag)
-            if m is None:
+            if not untag(split_host(name)[1], tag):
                 fail("ERROR: (gcloud.container.images.untag) Image could not be found: [%s]" % image)
-            m["tags"].remove(tag)
         save()
         sys.exit(0)
-    if words[:3] == ["container", "images", "delete"]:
+    if words == ("container", "images", "delete"):
         need_quiet()
-        for image in words[3:]:
+        found = []
+        for image in pos:
             name, ref = parse_image(image)
-            repo = split_host(name)[1]
-            m = find(repo, ref)
-            if m is None:
+            rows = rows_of(split_host(name)[1], ref)
+            if not rows:
                 fail("ERROR: (gcloud.container.images.delete) Image could not be found: [%s]" % image)
-            if m["tags"] and "--force-delete-tags" not in argv:
-                fail("ERROR: (gcloud.container.images.delete) Tags exist; use --force-delete-tags")
-            repos[repo].remove(m)
+            found.append((split_host(name)[1], rows))
+        if any(tags_of(rows) for _, rows in found) and "--force-delete-tags" not in flags:
+            fail("ERROR: Tags:\nERROR: (gcloud.container.images.delete) This operation will implicitly delete the tags listed above. Please manually remove with the `untag` command or re-run with --force-delete-tags to confirm.")
+        for repo, rows in found:
+            for m in rows:
+                repos[repo].remove(m)
         save()
         sys.exit(0)
-    if words[:4] == ["artifacts", "docker", "images", "list"]:
-        host, under = split_host(words[4])
-        include = "--include-tags" in argv
+    if words == ("artifacts", "docker", "images", "list"):
+        host, under = split_host(pos[0])
+        include = "--include-tags" in flags
         rows = []
         for r in sorted(repos):
             if r != under and not r.startswith(under + "/"):
@@ -158,7 +285,7 @@ def gcloud():
             for m in repos[r]:
                 rows.append({
                     "package": host + "/" + r, "version": m["digest"],
-                    "tags": m["tags"] if include else "",
+                    "tags": m["tags"][:100] if include else "",
                     "createTime": created(m), "updateTime": created(m),
                     "metadata": {"buildTime": created(m), "imageSizeBytes": "1024",
                                  "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -166,48 +293,42 @@ def gcloud():
                 })
         if not include:
             vanish()
-        elif under not in repos and "/" in under:
-            fail("ERROR: (gcloud.artifacts.docker.images.list) NOT_FOUND: package not found")
+        else:
+            listed(under)
         out(rows)
-    if words[:4] == ["artifacts", "docker", "tags", "delete"]:
+    if words == ("artifacts", "docker", "tags", "delete"):
         need_quiet()
-        name, tag = parse_image(words[4])
-        repo = split_host(name)[1]
-        m = find(repo, tag)
-        if m is None:
-            fail("ERROR: (gcloud.artifacts.docker.tags.delete) NOT_FOUND")
-        m["tags"].remove(tag)
+        name, tag = parse_image(pos[0])
+        if not untag(split_host(name)[1], tag):
+            fail("ERROR: (gcloud.artifacts.docker.tags.delete) NOT_FOUND: Requested entity was not found.")
         save()
         sys.exit(0)
-    if words[:4] == ["artifacts", "docker", "images", "delete"]:
+    if words == ("artifacts", "docker", "images", "delete"):
         need_quiet()
-        name, ref = parse_image(words[4])
+        name, ref = parse_image(pos[0])
         repo = split_host(name)[1]
-        m = find(repo, ref)
-        if m is None:
-            fail("ERROR: (gcloud.artifacts.docker.images.delete) NOT_FOUND")
-        if m["tags"] and "--delete-tags" not in argv:
-            fail("ERROR: (gcloud.artifacts.docker.images.delete) image is tagged; pass --delete-tags")
-        repos[repo].remove(m)
+        rows = rows_of(repo, ref)
+        if not rows:
+            fail("ERROR: (gcloud.artifacts.docker.images.delete) NOT_FOUND: Requested entity was not found.")
+        if tags_of(rows) and "--delete-tags" not in flags:
+            fail("ERROR: (gcloud.artifacts.docker.images.delete) Cannot delete image %s because it is tagged. Existing tags are:\n- %s"
+                 % (pos[0], "\n- ".join(name + ":" + t for t in tags_of(rows))))
+        for m in rows:
+            repos[repo].remove(m)
         save()
         sys.exit(0)
-    fail("fake gcloud: unknown command: " + line, 2)
-
-
-def opt(name):
-    return argv[argv.index(name) + 1]
+    fail("fake gcloud: no fake for " + cmd, 2)
 
 
 def az():
-    words = positional()
-    if words[:3] == ["acr", "repository", "list"]:
+    if words == ("acr", "repository", "list"):
         rows = sorted(repos)
         vanish()
         out(rows)
-    if words[:3] == ["acr", "manifest", "list-metadata"]:
-        repo = opt("--name")
+    if words == ("acr", "manifest", "list-metadata"):
+        repo = flag("--name", "-n")
         if repo not in repos:
-            fail("ERROR: The repository '%s' was not found." % repo)
+            fail("ERROR: Error: repository name not known to registry.")
         rows = []
         for m in repos[repo]:
             row = {"digest": m["digest"], "imageSize": 1024, "createdTime": created(m),
@@ -217,28 +338,28 @@ def az():
                    "changeableAttributes": {"deleteEnabled": True, "writeEnabled": True,
                                             "readEnabled": True, "listEnabled": True}}
             if m["tags"]:
-                row["tags"] = m["tags"]
+                row["tags"] = list(m["tags"])
             rows.append(row)
+        listed(repo)
         out(rows)
-    if words[:3] == ["acr", "repository", "untag"]:
-        repo, tag = parse_image(opt("--image"))
-        m = find(repo, tag)
-        if m is None:
-            fail("ERROR: tag not found")
-        m["tags"].remove(tag)
+    if words == ("acr", "repository", "untag"):
+        repo, tag = parse_image(flag("--image", "-t"))
+        if not untag(repo, tag):
+            fail("ERROR: Error: manifest tag not known to registry.")
         save()
         sys.exit(0)
-    if words[:3] == ["acr", "repository", "delete"]:
-        if "--yes" not in argv:
+    if words == ("acr", "repository", "delete"):
+        if not flag("--yes", "-y"):
             fail("ERROR: Are you sure you want to continue? (y/n): prompt needs a terminal")
-        repo, ref = parse_image(opt("--image"))
-        m = find(repo, ref)
-        if m is None:
-            fail("ERROR: manifest not found")
-        repos[repo].remove(m)
+        repo, ref = parse_image(flag("--image", "-t"))
+        rows = rows_of(repo, ref)
+        if not rows:
+            fail("ERROR: Error: manifest unknown.")
+        for m in rows:
+            repos[repo].remove(m)
         save()
         sys.exit(0)
-    fail("fake az: unknown command: " + line, 2)
+    fail("fake az: no fake for " + line, 2)
 
 
 gcloud() if prog == "gcloud" else az()

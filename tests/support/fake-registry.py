@@ -5,6 +5,11 @@ relative `Link` URLs, and manifest HEADs that answer 404 unless all four Accept 
 sent (as distribution 2.8 does for OCI content). Tag-only removal works as in 2.8: PUT a
 manifest at a tag, DELETE by digest removes the manifest and every tag on it.
 
+Faults, as keys of STATE: "catalog_without_repositories": true answers `/v2/_catalog` with
+200 `{}`; "foreign_link": true sends the catalog's next page `Link` to another host;
+"add_tag": [REPO, TAG, DIGEST] points TAG at DIGEST just after the first
+`tags/list` of REPO (a push during the clean-up).
+
 Usage: fake-registry.py STATE LOG USER:PASSWORD. Prints the port, then serves. STATE is
 {"repos": {"ns/app": {"tags": {"t": "sha256:.."}}}}; LOG gets `PORT METHOD PATH` lines.
 """
@@ -78,12 +83,16 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/v2/_catalog":
             if not self.authorized("registry:catalog:*"):
                 return
+            if load().get("catalog_without_repositories"):
+                return self.reply(200, b"{}", [("Content-Type", "application/json")])
             names = sorted(load()["repos"])
             last = q.get("last", [""])[0]
             rest = [n for n in names if n > last]
             page, more = rest[:2], rest[2:]
             headers = [("Content-Type", "application/json")]
-            if more:
+            if more and load().get("foreign_link"):
+                headers.append(("Link", '<http://elsewhere.example/v2/_catalog?last=%s&n=2>; rel="next"' % page[-1]))
+            elif more:
                 headers.append(("Link", '</v2/_catalog?last=%s&n=2>; rel="next"' % page[-1]))
             return self.reply(200, json.dumps({"repositories": page}).encode(), headers)
         parts = url.path[len("/v2/"):].rsplit("/", 2)
@@ -100,6 +109,11 @@ class Handler(BaseHTTPRequestHandler):
             tags = state["repos"][repo]["tags"]
             if kind == "tags":
                 body = json.dumps({"name": repo, "tags": sorted(tags)})
+                add = state.get("add_tag")
+                if add and add[0] == repo:
+                    tags[add[1]] = add[2]
+                    del state["add_tag"]
+                    save(state)
                 return self.reply(200, body.encode(), [("Content-Type", "application/json")])
             if self.command == "HEAD":
                 accept = [a.strip() for a in self.headers.get("Accept", "").split(",")]
