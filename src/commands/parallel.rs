@@ -9,9 +9,7 @@ pub const TRANSFERS: usize = 4;
 
 /// Jobs at once: `-j`, else `JOBS`, else `default`; at least one.
 pub fn jobs(ctx: &Ctx, flag: Option<usize>, default: usize) -> usize {
-    flag.or_else(|| ctx.env.jobs())
-        .unwrap_or(default)
-        .max(1)
+    flag.or_else(|| ctx.env.jobs()).unwrap_or(default).max(1)
 }
 
 /// Ok when every job is done; otherwise one error with every failure's message. `what` is

@@ -58,9 +58,7 @@ fn tag_id_by(
         .arg("tag")
         .arg(id)
         .arg(name.to_string());
-    run(&cmd)
-        .map(|_| ())
-        .map_err(docker::explain_engine_error)
+    run(&cmd).map(|_| ()).map_err(docker::explain_engine_error)
 }
 
 /// Removes `name`, which this run created, if it still points at `id` (any image when `id` is
