@@ -185,7 +185,17 @@ fn stage_to_outside_the_context_is_refused_before_any_docker_command() {
         t.file("f", "");
         // Through a dependency too: `top` needs `app`.
         let out = t.run(&["build", "top"]);
-        out.fails_with(&format!("error: image `c/app`: `stage` `to: {shown}` must be a relative path inside the build context (no `..`, not absolute); fix `stage:` in its images.yaml\n"));
+        // Refused when the workspace loads, with the value's position; `plan::check_inputs`
+        // refuses the same again before planning (unit-tested there).
+        assert_eq!(out.status, 1, "{out:?}");
+        assert!(
+            out.stderr.starts_with("error: `$ROOT/images.yaml:6:")
+                && out.stderr.contains(&format!(
+                    "stage destination `{shown}` must be a path inside the build context"
+                )),
+            "{}",
+            out.stderr
+        );
         assert!(t.docker_log().is_empty(), "{:?}", t.docker_log());
     }
 }
