@@ -129,7 +129,7 @@ fn make_targets_build_the_example_workspace() {
         // A dry run prints the command and builds nothing new.
         let out = t.make(&["test-image", "DRY_RUN=1", "IMAGE_TAG=never-built"]);
         out.ok();
-        assert!(out.stdout.contains("docker build --force-rm --file $ROOT/docker/buildenv-busybox.dockerfile --tag kontain/buildenv-km-busybox:never-built"), "{}", out.stdout);
+        assert!(out.stdout.contains("docker build --force-rm --file buildenv-busybox.dockerfile --tag kontain/buildenv-km-busybox:never-built"), "{}", out.stdout);
         assert!(!exists("kontain/test-km-busybox:never-built"));
     });
     cleanup(&tag);
