@@ -168,8 +168,14 @@ signal_on = os.environ.get("FAKE_SIGNAL")
 if signal_on and signal_on in line and not state.get("signalled"):
     state["signalled"] = True
     save()
-    # After this call's work, as it exits: the call itself completes.
-    atexit.register(lambda: os.kill(os.getppid(), 2))
+    # After this call's work, as it exits: the call itself completes, so it ignores the
+    # SIGTERM imagemk then sends its running children.
+    def interrupt_parent():
+        import signal
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        os.kill(os.getppid(), signal.SIGINT)
+
+    atexit.register(interrupt_parent)
 
 fault = os.environ.get("FAKE_FAIL")
 if fault and fault in line:
