@@ -42,11 +42,16 @@ fn is_loopback(host: &str) -> bool {
 
 impl Client {
     pub fn new(host: &str, env: &Env) -> anyhow::Result<Client> {
+        Client::with_timeout(host, env, Duration::from_secs(120))
+    }
+
+    /// [`Client::new`] whose every request (connect included) ends after `timeout`.
+    pub fn with_timeout(host: &str, env: &Env, timeout: Duration) -> anyhow::Result<Client> {
         let scheme = if is_loopback(host) { "http" } else { "https" };
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .timeout_global(Some(Duration::from_secs(120)))
+            .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
+            .timeout_global(Some(timeout))
             .build()
             .into();
         Ok(Client {

@@ -13,6 +13,7 @@ pub mod local_tag;
 pub mod login;
 pub mod oci;
 pub mod pulled;
+pub mod reuse;
 pub mod transfer;
 
 use std::collections::BTreeMap;
