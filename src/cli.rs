@@ -100,6 +100,13 @@ pub struct BuildArgs {
     /// With --dry-run: print the plan as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Pull an image that another run pushed with the same inputs instead of building it
+    /// [env: REUSE=1; images.yaml: `workspace.reuse: registry`].
+    #[arg(long, conflicts_with = "no_reuse")]
+    pub reuse: bool,
+    /// Build locally even when `workspace.reuse` or `REUSE` asks for reuse [env: REUSE=0].
+    #[arg(long)]
+    pub no_reuse: bool,
 }
 
 #[derive(Debug, Args)]

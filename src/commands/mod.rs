@@ -11,6 +11,7 @@ mod login;
 mod parallel;
 mod pull;
 mod push;
+pub mod reuse;
 mod run;
 mod select;
 mod stream;

@@ -13,6 +13,7 @@ use super::stream::run_job;
 use super::{engine, parallel, select::select, Ctx};
 use crate::cli::PullArgs;
 use crate::progress::Task;
+use crate::reference::ImageRef;
 use crate::registry::pulled::{self, Pulled};
 use crate::registry::transfer::{self, PullJob};
 use crate::registry::{self, local_tag, login, Registry};
@@ -79,6 +80,32 @@ pub fn run(ctx: &Ctx, args: &PullArgs) -> anyhow::Result<i32> {
     parallel::fail_on(&states, "pull")?;
     report(&jobs, &records, args.json)?;
     Ok(0)
+}
+
+/// Pulls `remote` and gives `local` the pulled image's ID, as `imagemk pull` does for one
+/// image (per-name lock, no remote-named tag left behind that this run created, the user's put
+/// back), and records it in `.imagemk/pulled.json`. `id` names the image in messages. For
+/// `build --reuse` (see `commands::reuse`), from inside a scheduled job.
+pub fn pull_as(
+    ctx: &Ctx,
+    reg: &Registry,
+    id: &str,
+    remote: &ImageRef,
+    local: &ImageRef,
+    children: &Children,
+    task: &Task,
+) -> anyhow::Result<Pulled> {
+    let job = PullJob {
+        image: 0,
+        id: id.to_string(),
+        local: local.clone(),
+        remote: remote.clone(),
+    };
+    let pulled = pull_one(reg, &engine::daemon_key(ctx), 0, &job, children, task)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let record = BTreeMap::from([(local.to_string(), pulled.clone())]);
+    pulled::record(&ctx.ws.root, &record)?;
+    Ok(pulled)
 }
 
 /// Pulls under the lock on the remote name, tags the pulled image's ID with the local name,

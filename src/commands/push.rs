@@ -47,8 +47,9 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
     // Guards and names first: they need no engine.
     transfer::plan_push(ws, &reg, &req, None)?;
     let present = engine::local_images(ctx, "assuming every image was built")?;
-    let jobs = transfer::plan_push(ws, &reg, &req, present.as_ref())?;
+    let mut jobs = transfer::plan_push(ws, &reg, &req, present.as_ref())?;
     if present.is_some() {
+        add_input_tags(ctx, &mut jobs)?;
         check_existing_tags(&jobs)?;
     }
     if ctx.dry_run {
@@ -252,6 +253,25 @@ fn push_once(
             job.id, remote.tag
         )
     })
+}
+
+/// Adds the input-digest tag to every job whose local image carries an `io.imagemk.inputs`
+/// label; an image without one (built before input digests) is pushed as before. A label that
+/// is not a digest gets a warning and no tag.
+fn add_input_tags(ctx: &Ctx, jobs: &mut [PushJob]) -> anyhow::Result<()> {
+    for job in jobs {
+        let Some(inputs) = local_tag::inputs_label(&job.local.to_string())? else {
+            continue;
+        };
+        if let Err(e) = job.add_input_tag(&inputs) {
+            ctx.progress.println(&format!(
+                "warning: `{}` carries the label `{}` but {e}; it is pushed without an input-digest tag",
+                job.local,
+                crate::registry::reuse::LABEL
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Before anything runs: every remote-named tag that already exists must be the image to push.

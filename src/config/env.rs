@@ -22,6 +22,7 @@ pub const READ: &[&str] = &[
     "LOGNAME",
     "PLATFORM",
     "REGISTRY",
+    "REUSE",
     "USER",
     "VARIANT",
 ];

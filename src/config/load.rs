@@ -115,6 +115,7 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
         channels: ws_raw.map(|w| w.channels.clone()).unwrap_or_default(),
         protected_tags,
         publish: ws_raw.map(|w| w.publish.clone()).unwrap_or_default(),
+        reuse: ws_raw.and_then(|w| w.reuse) == Some(super::raw::RawReuse::Registry),
     })
 }
 

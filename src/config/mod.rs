@@ -60,6 +60,9 @@ pub struct Workspace {
     pub protected_tags: Vec<String>,
     /// `workspace.publish`: push guards and extra tags.
     pub publish: raw::RawPublish,
+    /// `workspace.reuse: registry`: `build` reuses images from the registry by input digest
+    /// unless `--no-reuse` / `REUSE=0`.
+    pub reuse: bool,
 }
 
 #[derive(Debug)]

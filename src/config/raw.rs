@@ -38,6 +38,18 @@ pub struct RawWorkspace {
     /// Rules for `push`: refused tags, images that need `--force`, extra tags.
     #[serde(default)]
     pub publish: RawPublish,
+    /// `registry`: `build` first looks for an image's inputs in the registry (`--reuse`).
+    pub reuse: Option<RawReuse>,
+}
+
+/// `workspace.reuse`: where `build` looks for images already built from the same inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawReuse {
+    /// Look the input-digest tag up in the chosen registry and pull it when found.
+    Registry,
+    /// Never (the default).
+    Off,
 }
 
 /// `workspace.publish`: what `push` refuses, what it needs `--force` for, what it adds.

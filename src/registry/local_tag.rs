@@ -38,6 +38,20 @@ fn image_id_by(
     }
 }
 
+/// The input digest label (`io.imagemk.inputs`) of the local image `name`: None when the
+/// image has no such label (built before input digests) or does not exist.
+pub fn inputs_label(name: &str) -> anyhow::Result<Option<String>> {
+    let template = format!("{{{{index .Config.Labels \"{}\"}}}}", super::reuse::LABEL);
+    match exec::capture(&docker::inspect(name, &template)) {
+        Ok(out) => {
+            let v = out.stdout.trim();
+            Ok((!v.is_empty() && v != "<no value>").then(|| v.to_string()))
+        }
+        Err(e) if no_such_image(&e) => Ok(None),
+        Err(e) => Err(docker::explain_engine_error(e)),
+    }
+}
+
 /// True when a docker command failed because the image or tag does not exist.
 pub fn no_such_image(err: &anyhow::Error) -> bool {
     let text = format!("{err:#}");

@@ -58,6 +58,18 @@ impl PushJob {
         self.temporary().into_iter().map(docker::untag).collect()
     }
 
+    /// Adds the input-digest tag (`in-<hex16>` of `inputs`, see `registry::reuse`) of the
+    /// first remote name, so later builds anywhere find the image by its inputs. It passes no
+    /// publish guard: it names content, not a release, and clean-up ages it out.
+    pub fn add_input_tag(&mut self, inputs: &str) -> anyhow::Result<()> {
+        let tag = super::reuse::input_tag(inputs)?;
+        let remote = self.remotes[0].with_tag(&tag);
+        if !self.remotes.contains(&remote) {
+            self.remotes.push(remote);
+        }
+        Ok(())
+    }
+
     /// The lines `--dry-run` prints, in the order they run.
     pub fn lines(&self) -> Vec<String> {
         let all = [self.tags(), self.pushes(), self.untags()];
