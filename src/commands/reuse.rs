@@ -75,7 +75,10 @@ impl Reuse {
         for answer in &answers {
             self.warn_once(ctx, answer);
         }
-        self.answers.lock().unwrap().extend(names.into_iter().zip(answers));
+        self.answers
+            .lock()
+            .unwrap()
+            .extend(names.into_iter().zip(answers));
         Ok(())
     }
 

@@ -8,7 +8,9 @@ manifest at a tag, DELETE by digest removes the manifest and every tag on it.
 Faults, as keys of STATE: "catalog_without_repositories": true answers `/v2/_catalog` with
 200 `{}`; "foreign_link": true sends the catalog's next page `Link` to another host;
 "add_tag": [REPO, TAG, DIGEST] points TAG at DIGEST just after the first
-`tags/list` of REPO (a push during the clean-up).
+`tags/list` of REPO (a push during the clean-up); "manifest_faults": {TAG: 500} answers a
+manifest HEAD of TAG (any repository) with that status, {TAG: "hang"} never answers it.
+A token for the pull scope alone (`repository:NAME:pull`) is enough for HEAD and GET.
 
 Usage: fake-registry.py STATE LOG USER:PASSWORD. Prints the port, then serves. STATE is
 {"repos": {"ns/app": {"tags": {"t": "sha256:.."}}}}; LOG gets `PORT METHOD PATH` lines.
@@ -18,6 +20,7 @@ import hashlib
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -63,6 +66,9 @@ class Handler(BaseHTTPRequestHandler):
     def authorized(self, scope):
         got = self.headers.get("Authorization", "")
         if got == "Bearer tok:" + scope:
+            return True
+        read_only = scope.replace(":pull,push,delete", ":pull")
+        if self.command in ("HEAD", "GET") and got == "Bearer tok:" + read_only:
             return True
         port = self.server.server_address[1]
         challenge = 'Bearer realm="http://127.0.0.1:%d/token",service="fake",scope="%s"' % (port, scope)
@@ -115,6 +121,16 @@ class Handler(BaseHTTPRequestHandler):
                     del state["add_tag"]
                     save(state)
                 return self.reply(200, body.encode(), [("Content-Type", "application/json")])
+            fault = state.get("manifest_faults", {}).get(ref) if kind == "manifests" else None
+            if fault == "hang":
+                lock.release()
+                try:
+                    time.sleep(60)
+                finally:
+                    lock.acquire()
+                return
+            if fault:
+                return self.error(fault, "INTERNAL_ERROR")
             if self.command == "HEAD":
                 accept = [a.strip() for a in self.headers.get("Accept", "").split(",")]
                 if not all(a in accept for a in ACCEPT) or ref not in tags:

@@ -1,0 +1,278 @@
+//! Reuse from the registry without an engine: `push` adds the input-digest tag of a labelled
+//! image (fake docker), `workspace.reuse` / `REUSE` / make's `REUSE`, and the look-up against
+//! the fake registry (found, missing, unauthorized, 500, no answer), which only ever reads.
+
+mod support;
+
+use std::path::Path;
+
+use imagemk::commands::{reuse as build_reuse, Ctx};
+use imagemk::config::{self, Env, Overrides};
+use imagemk::progress::Progress;
+use imagemk::reference::ImageRef;
+use imagemk::registry::reuse::{self, Lookup};
+use imagemk::registry::{Kind, Registry};
+use serde_json::json;
+use support::{digest_of, FakeRegistry, Test};
+
+const INPUTS: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const LOCAL: &str = "kontain/test-km-linux:CI-42";
+const REMOTE: &str = "registry.example.com:5000/team/test-km-linux:CI-42";
+const IN_TAG: &str = "registry.example.com:5000/team/test-km-linux:in-0123456789abcdef";
+
+fn workspace(extra_ws: &str) -> Test {
+    let mut t = Test::new();
+    let engine = format!("unix://{}/docker.sock", t.root.display());
+    t.env("DOCKER_HOST", &engine);
+    t.file(
+        "images.yaml",
+        &format!(
+            "workspace:\n  registry: local\n  registries:\n    local: {{kind: oci, host: \"registry.example.com:5000\", path: team}}\n  publish:\n    refuse_tags:\n      test: [latest]\n{extra_ws}defaults:\n  namespace: kontain\ncomponent: km\nimages:\n  test: {{}}\n"
+        ),
+    )
+    .file("docker/test-linux.dockerfile", "FROM scratch\n")
+    .file("images", &format!("{LOCAL}\n"))
+    .file("tags", &format!("{LOCAL} {}\n", digest_of(LOCAL)))
+    .fake_docker();
+    t
+}
+
+fn labels_query(name: &str) -> String {
+    format!("docker image inspect --format \\{{\\{{index\\ .Config.Labels\\ \\\"io.imagemk.inputs\\\"\\}}\\}} {name}")
+}
+
+#[test]
+fn push_adds_the_input_digest_tag_of_a_labelled_image_and_removes_only_its_own_tags() {
+    let t = workspace("");
+    t.file("labels", &format!("{LOCAL} {INPUTS}\n"));
+    let out = t.run(&["push", "test", "--tag", "CI-42"]);
+    out.ok();
+    assert_eq!(
+        out.stdout,
+        format!(
+            "{REMOTE}@{}\n{IN_TAG}@{}\n",
+            digest_of(REMOTE),
+            digest_of(IN_TAG)
+        )
+    );
+    let log = t.docker_log();
+    assert!(log.contains(&labels_query(LOCAL)), "{log:#?}");
+    let id = digest_of(LOCAL);
+    for line in [
+        format!("docker tag {id} {IN_TAG}"),
+        format!("docker push {IN_TAG}"),
+        format!("docker image rm --no-prune {IN_TAG}"),
+    ] {
+        assert!(log.contains(&line), "{line} in {log:#?}");
+    }
+    // Only the user's tag is left.
+    assert_eq!(
+        std::fs::read_to_string(t.path("tags")).unwrap(),
+        format!("{LOCAL} {id}\n")
+    );
+    // The dry run shows the input-digest tag too.
+    let dry = t.run(&["push", "test", "--tag", "CI-42", "--dry-run"]);
+    assert!(
+        dry.stdout
+            .starts_with(&format!("docker tag {LOCAL} {REMOTE}\ndocker tag {LOCAL} {IN_TAG}\ndocker push {REMOTE}\ndocker push {IN_TAG}\n")),
+        "{}",
+        dry.stdout
+    );
+}
+
+#[test]
+fn push_without_the_label_is_unchanged_and_a_bad_label_is_a_warning() {
+    let t = workspace("");
+    let out = t.run(&["push", "test", "--tag", "CI-42"]);
+    out.ok();
+    assert_eq!(out.stdout, format!("{REMOTE}@{}\n", digest_of(REMOTE)));
+    assert!(!out.stderr.contains("in-"), "{}", out.stderr);
+    t.file("labels", &format!("{LOCAL} sha256:abc\n"));
+    let out = t.run(&["push", "test", "--tag", "CI-42"]);
+    out.ok();
+    assert_eq!(out.stdout, format!("{REMOTE}@{}\n", digest_of(REMOTE)));
+    assert!(out.stderr.starts_with(&format!(
+        "warning: `{LOCAL}` carries the label `io.imagemk.inputs` but input digest `sha256:abc` is not `sha256:` and 64 lowercase hex digits; it is pushed without an input-digest tag\n"
+    )), "{}", out.stderr);
+}
+
+#[test]
+fn the_input_digest_tag_passes_no_publish_guard() {
+    // `latest` is refused for kind `test`; the image's own push is refused, and so nothing runs.
+    let t = workspace("");
+    t.file("labels", &format!("{LOCAL} {INPUTS}\n"));
+    t.run(&["push", "test"]).fails_with("error: image `km/test` may not be pushed with tag `latest`: images of kind `test` refuse tags `latest` (`workspace.publish.refuse_tags` in `$ROOT/images.yaml`); push it with another `IMAGE_TAG`\n");
+    // With a tag the guard allows, the `in-` tag goes along although no rule names it.
+    t.run(&["push", "test", "--tag", "CI-42"]).ok();
+}
+
+fn ctx(t: &Test, env: &[(&str, &str)]) -> anyhow::Result<Ctx> {
+    let env = Env::from_pairs(env);
+    let ws = config::load(&t.root, &Overrides::default(), &env)?;
+    Ok(Ctx {
+        ws,
+        env,
+        progress: Progress::plain(),
+        dry_run: false,
+        cwd: t.root.clone(),
+    })
+}
+
+#[test]
+fn reuse_is_on_by_flag_environment_or_images_yaml() {
+    let off = workspace("");
+    let on = workspace("  reuse: registry\n");
+    let wanted = |t: &Test, env: &[(&str, &str)], flag: bool, no: bool| {
+        build_reuse::wanted(&ctx(t, env).unwrap(), flag, no).map_err(|e| e.to_string())
+    };
+    assert_eq!(wanted(&off, &[], false, false), Ok(false));
+    assert_eq!(wanted(&on, &[], false, false), Ok(true));
+    assert_eq!(wanted(&off, &[("REUSE", "1")], false, false), Ok(true));
+    assert_eq!(wanted(&on, &[("REUSE", "0")], false, false), Ok(false));
+    assert_eq!(wanted(&on, &[("REUSE", "1")], false, true), Ok(false));
+    assert_eq!(wanted(&off, &[("REUSE", "0")], true, false), Ok(true));
+    assert_eq!(
+        wanted(&off, &[("REUSE", "maybe")], false, false),
+        Err("`REUSE=maybe` is not yes or no; use `REUSE=1` to pull images built from the same inputs, `REUSE=0` to build locally".into())
+    );
+    let bad = workspace("  reuse: registri\n");
+    let err = ctx(&bad, &[]).err().unwrap();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("images.yaml:8:10") && text.contains("registri"),
+        "{text}"
+    );
+    // On without any registry: an error before anything runs.
+    let none = Test::new();
+    none.file("images.yaml", "component: app\n");
+    let err = build_reuse::Reuse::new(&ctx(&none, &[]).unwrap(), true)
+        .err()
+        .unwrap();
+    assert_eq!(err.to_string(), "reuse from the registry: no registry is configured; add one under `workspace.registries` in the root images.yaml");
+}
+
+#[test]
+fn make_passes_reuse_as_a_yes_no_flag() {
+    let t = workspace("");
+    let mk = concat!(env!("CARGO_MANIFEST_DIR"), "/make/images.mk");
+    t.file("Makefile", &format!("include {mk}\n"));
+    let recipe = |var: &[&str]| {
+        let mut args = vec!["-n", "-s", "test-image", "IMAGEMK=/bin/true"];
+        args.extend(var);
+        t.make(&args)
+    };
+    let line = |o: &support::Output| o.stdout.lines().last().unwrap_or("").to_string();
+    assert!(line(&recipe(&["REUSE=1"])).ends_with("--reuse"));
+    assert!(line(&recipe(&["REUSE=no"])).ends_with("--no-reuse"));
+    assert!(!line(&recipe(&[])).contains("reuse"));
+    let bad = recipe(&["REUSE=$(shell touch pwned)"]);
+    assert_ne!(bad.status, 0);
+    assert!(
+        bad.stderr.contains("REUSE must be 1 or 0"),
+        "{}",
+        bad.stderr
+    );
+    assert!(!t.exists("pwned"));
+}
+
+fn oci(host: &str) -> Registry {
+    Registry {
+        name: "local".into(),
+        kind: Kind::Oci,
+        host: host.into(),
+        path: String::new(),
+    }
+}
+
+fn name(host: &str, tag: &str) -> ImageRef {
+    ImageRef::parse(&format!("{host}/ns/app:{tag}")).unwrap()
+}
+
+/// A docker config with `user:pass` for `host`.
+fn creds(t: &Test, host: &str) -> Env {
+    t.file(
+        ".docker/config.json",
+        &json!({"auths": {host: {"auth": "dXNlcjpwYXNz"}}}).to_string(),
+    );
+    Env::from_pairs(&[("DOCKER_CONFIG", t.path(".docker").to_str().unwrap())])
+}
+
+#[test]
+fn lookup_against_the_fake_registry_reads_only() {
+    let t = Test::new();
+    let d = format!("sha256:{}", "ab".repeat(32));
+    let state = json!({"repos": {"ns/app": {"tags": {"in-0123456789abcdef": d}}},
+        "manifest_faults": {"in-5000000000000000": 500, "in-dead000000000000": "hang"}});
+    let reg = FakeRegistry::start(&t, &state, "user:pass");
+    let host = reg.host();
+    let r = oci(&host);
+    let env = creds(&t, &host);
+    let names: Vec<ImageRef> = [
+        "in-0123456789abcdef",
+        "in-ffffffffffffffff",
+        "in-5000000000000000",
+    ]
+    .iter()
+    .map(|tag| name(&host, tag))
+    .collect();
+    let got = reuse::lookup_all(&r, &env, &names, 4);
+    assert_eq!(
+        got[0],
+        Lookup::Found {
+            digest: Some(d.clone())
+        }
+    );
+    assert_eq!(got[1], Lookup::Missing);
+    assert_eq!(got[2], Lookup::Unavailable {
+        why: format!("registry `{host}` answered 500 to the look-up of `{host}/ns/app:in-5000000000000000`"),
+    });
+    // A repository that does not exist is missing too.
+    assert_eq!(
+        reuse::lookup(
+            &r,
+            &env,
+            &ImageRef::parse(&format!("{host}/ns/other:in-0123456789abcdef")).unwrap()
+        ),
+        Lookup::Missing
+    );
+    // Without credentials: unavailable, with the login hint.
+    let got = reuse::lookup(&r, &Env::from_pairs(&[]), &names[0]);
+    let Lookup::Unavailable { why } = got else {
+        panic!("{got:?}")
+    };
+    assert!(
+        why.starts_with(&format!("registry `{host}` is unauthorized")),
+        "{why}"
+    );
+    assert!(why.ends_with(&format!("\nhint: registry `local` refused the credentials docker has for `{host}`; log in with `imagemk login --registry local` (`make login REGISTRY=local`), which runs `docker login {host}`")), "{why}");
+    // Nothing but reads reached the registry.
+    let methods: Vec<String> = reg.requests().into_iter().map(|(_, r)| r).collect();
+    assert!(
+        methods
+            .iter()
+            .all(|m| m.starts_with("HEAD /v2/ns/") || m.starts_with("GET /token?")),
+        "{methods:#?}"
+    );
+    assert!(methods.iter().filter(|m| m.starts_with("HEAD")).count() >= 4);
+}
+
+#[test]
+fn a_registry_that_hangs_is_unavailable_after_the_timeout() {
+    let t = Test::new();
+    let state = json!({"repos": {"ns/app": {"tags": {}}}, "manifest_faults": {"in-dead000000000000": "hang"}});
+    let reg = FakeRegistry::start(&t, &state, "user:pass");
+    let host = reg.host();
+    let env = creds(&t, &host);
+    let start = std::time::Instant::now();
+    let got = reuse::lookup(&oci(&host), &env, &name(&host, "in-dead000000000000"));
+    let took = start.elapsed();
+    let Lookup::Unavailable { why } = got else {
+        panic!("{got:?}")
+    };
+    assert!(why.contains("is unreachable"), "{why}");
+    assert!(
+        took >= reuse::TIMEOUT && took < reuse::TIMEOUT * 2,
+        "{took:?}"
+    );
+    let _ = Path::new(&reg.log);
+}
