@@ -276,3 +276,45 @@ fn a_registry_that_hangs_is_unavailable_after_the_timeout() {
     );
     let _ = Path::new(&reg.log);
 }
+
+const GCR: &str = "workspace:\n  registry: gc\n  registries:\n    gc:\n      kind: gcr\n      project: proj\ncomponent: app\n";
+
+#[test]
+fn clean_ages_out_input_digest_tags_on_the_fake_cloud() {
+    let mut t = Test::new();
+    t.file("images.yaml", GCR);
+    t.fake_cloud(&[(
+        "proj/app",
+        &[
+            ("a1", &["CI-42", "in-0123456789abcdef"][..], "now-40d"),
+            ("a2", &["in-1111111111111111"][..], "now-1d"),
+            ("a3", &["in-2222222222222222", "latest"][..], "now-20d"),
+            ("a4", &["in-3333333333333333"][..], "now-30d"),
+        ][..],
+    )]);
+    // `--tag CI-42` never takes the `in-` tag on the same image.
+    let out = t.run(&["clean", "--tag", "CI-42", "--dry-run"]);
+    out.ok();
+    assert_eq!(
+        out.stdout,
+        "untag  proj/app@sha256:a1  [CI-42 in-0123456789abcdef]  remove `CI-42`; `in-0123456789abcdef` stays\n  gcloud container images untag --quiet gcr.io/proj/app:CI-42\ndry run, nothing changed: would untag 1, would delete 0, kept 0, failed 0\n"
+    );
+    let out = t.run(&["clean", "--match", "^in-", "--older-than", "14d", "--yes"]);
+    out.ok();
+    assert_eq!(
+        out.stdout,
+        "keep   proj/app@sha256:a2  [in-1111111111111111]  not older than 14d\n\
+         untag  proj/app@sha256:a3  [in-2222222222222222 latest]  remove `in-2222222222222222`; `latest` stays\n\
+         delete proj/app@sha256:a4  [in-3333333333333333]  `in-3333333333333333` is its only tag\n\
+         untag  proj/app@sha256:a1  [CI-42 in-0123456789abcdef]  remove `in-0123456789abcdef`; `CI-42` stays\n\
+         untagged 2, deleted 1, kept 1, failed 0\n"
+    );
+    assert_eq!(
+        t.cloud_state(),
+        [
+            "proj/app a1 CI-42",
+            "proj/app a2 in-1111111111111111",
+            "proj/app a3 latest",
+        ]
+    );
+}

@@ -50,7 +50,7 @@ impl Policy {
         let regex = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<Regex>> {
             v.as_deref()
                 .map(|p| {
-                    Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                    Regex::new(&anchored(p)).map_err(|e| {
                         anyhow::anyhow!(
                             "`{flag} {p}` is not a valid regular expression: {}",
                             last_line(&e.to_string())
@@ -171,6 +171,18 @@ impl Policy {
             }
         }
         Ok(actions)
+    }
+}
+
+/// A `--match` / `--exclude` pattern as a regex over the whole tag (`CI-.*` does not match
+/// `xCI-1`), except that a pattern anchored by its author (`^` first or `$` last) is taken as
+/// written: `^in-` selects every tag starting with `in-`.
+fn anchored(p: &str) -> String {
+    let own_end = p.ends_with('$') && !p.ends_with("\\$");
+    if p.starts_with('^') || own_end {
+        p.to_string()
+    } else {
+        format!("^(?:{p})$")
     }
 }
 
@@ -485,5 +497,16 @@ mod tests {
             r.tag = Some("CI-1".into());
             r.keep = Some(2);
         }));
+    }
+
+    #[test]
+    fn patterns_match_the_whole_tag_unless_anchored() {
+        let m = |p: &str, tag: &str| Regex::new(&anchored(p)).unwrap().is_match(tag);
+        assert!(m("CI-.*", "CI-1") && !m("CI-.*", "xCI-1"));
+        assert!(!m("in-", "in-0123456789abcdef"));
+        assert!(m("^in-", "in-0123456789abcdef") && !m("^in-", "xin-1"));
+        assert!(m("-1$", "CI-1") && !m("-1$", "CI-12"));
+        assert!(m("a|b", "a") && !m("a|b", "ab"));
+        assert!(!m("a\\$", "xa$") && m("a\\$", "a$"));
     }
 }
