@@ -115,7 +115,7 @@ fn push_then_reuse_pulls_the_same_image_under_its_local_name() {
     );
     assert_eq!(
         tags_of(&ns),
-        [local.clone()],
+        vec![local.clone()],
         "push left only the user's tag"
     );
 
@@ -155,7 +155,11 @@ fn push_then_reuse_pulls_the_same_image_under_its_local_name() {
     task.finish(true, "pulled");
     assert_eq!(pulled.id, id);
     assert_eq!(image_id(&local), id);
-    assert_eq!(tags_of(&ns), [local.clone()], "no stray remote-named tag");
+    assert_eq!(
+        tags_of(&ns),
+        vec![local.clone()],
+        "no stray remote-named tag"
+    );
     // Another input digest is not there: None, nothing pulled.
     let other = format!("sha256:{}", "f".repeat(64));
     let task = c.progress.task("app/base", "reusing");
