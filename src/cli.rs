@@ -209,10 +209,11 @@ pub struct CleanArgs {
     /// Only this repository, as a path under the registry's path (repeatable).
     #[arg(long = "repository", value_name = "NAME")]
     pub repositories: Vec<String>,
-    /// Tags matching this regex (whole tag) [wide: needs --yes].
+    /// Tags matching this regex (whole tag; `^in-` or `-rc$`, anchored by you, as written) [wide:
+    /// needs --yes].
     #[arg(long = "match", value_name = "REGEX")]
     pub matches: Option<String>,
-    /// Never tags matching this regex (whole tag).
+    /// Never tags matching this regex (whole tag, unless anchored with `^` or `$`).
     #[arg(long, value_name = "REGEX")]
     pub exclude: Option<String>,
     /// Only images created longer ago than AGE: `90s`, `15m`, `12h`, `3d`, `2w` [wide].

@@ -16,7 +16,7 @@ use imagemk::reference::ImageRef;
 use imagemk::registry::reuse::{self, Lookup};
 use imagemk::registry::Registry as Reg;
 use imagemk::scheduler::Children;
-use support::{docker, remove_images, Registry, Test};
+use support::{docker, remove_images, FakeRegistry, Registry, Test};
 
 fn tags_of(ns: &str) -> Vec<String> {
     let (_, list) = docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
@@ -48,7 +48,11 @@ fn registry_tags(host: &str, repo: &str) -> Vec<String> {
 }
 
 fn ctx(t: &Test) -> Ctx {
-    let env = Env::from_pairs(&[]);
+    ctx_with(t, &[])
+}
+
+fn ctx_with(t: &Test, env: &[(&str, &str)]) -> Ctx {
+    let env = Env::from_pairs(env);
     Ctx {
         ws: config::load(
             &t.root,
@@ -219,5 +223,48 @@ fn clean_ages_out_input_tags(t: &Test, host: &str, repo: &str, in_tag: &str) {
         ["v1".to_string()],
         "{}",
         out.stdout
+    );
+}
+
+#[test]
+fn a_found_image_that_cannot_be_pulled_is_built_and_leaves_no_tag() {
+    if !support::engine() {
+        return;
+    }
+    let t = Test::new();
+    let ns = t.namespace();
+    let inputs = support::digest_of(&ns);
+    let in_tag = format!("in-{}", &inputs["sha256:".len()..][..16]);
+    let repo = format!("{ns}/base-app-linux");
+    let state = serde_json::json!({"repos": {&repo: {"tags": {&in_tag: format!("sha256:{}", "ab".repeat(32))}}}});
+    let fake = FakeRegistry::start(&t, &state, "user:pass");
+    let host = fake.host();
+    t.file(
+        "images.yaml",
+        &format!(
+            "workspace:\n  registries:\n    local: {{kind: oci, host: \"{host}\", path: {ns}}}\ndefaults:\n  namespace: {ns}\ncomponent: app\nimages:\n  base: {{}}\n"
+        ),
+    )
+    .file(
+        ".docker/config.json",
+        &serde_json::json!({"auths": {&host: {"auth": "dXNlcjpwYXNz"}}}).to_string(),
+    );
+    let config = t.path(".docker").display().to_string();
+    let c = ctx_with(&t, &[("DOCKER_CONFIG", &config)]);
+    let reuse = build_reuse::Reuse::new(&c, true).unwrap().unwrap();
+    // The look-up (with credentials) finds it; docker's pull (without) cannot get it.
+    let task = c.progress.task("app/base", "reusing");
+    let got = reuse
+        .reuse(&c, 0, &inputs, &Children::default(), &task)
+        .unwrap();
+    task.finish(true, "building");
+    assert!(got.is_none());
+    assert_eq!(tags_of(&ns), Vec::<String>::new());
+    let methods: Vec<String> = fake.requests().into_iter().map(|(_, r)| r).collect();
+    assert!(
+        methods
+            .iter()
+            .all(|m| m.starts_with("HEAD ") || m.starts_with("GET ")),
+        "{methods:#?}"
     );
 }

@@ -17,6 +17,7 @@ use crate::registry::pulled::Pulled;
 use crate::registry::reuse::{self, Lookup};
 use crate::registry::{self, transfer, Registry};
 use crate::scheduler::Children;
+use crate::signal;
 
 /// Whether reuse is on: `--reuse` / `--no-reuse`, else `REUSE` (1/yes/true, 0/no/false),
 /// else `workspace.reuse: registry`.
@@ -120,6 +121,17 @@ impl Reuse {
         }
         let img = &ctx.ws.images[image];
         task.line(&format!("found {name}: pulling it instead of building"));
-        pull::pull_as(ctx, &self.reg, &img.id, &name, &img.name, children, task).map(Some)
+        match pull::pull_as(ctx, &self.reg, &img.id, &name, &img.name, children, task) {
+            Ok(pulled) => Ok(Some(pulled)),
+            Err(e) if signal::interrupted() => Err(e),
+            // The pull left every tag as it was (see `pull::pull_as`): build instead.
+            Err(e) => {
+                ctx.progress.println(&format!(
+                    "warning: `{}` was found in registry `{}` but could not be pulled, building it locally: {e:#}",
+                    img.id, self.reg.name
+                ));
+                Ok(None)
+            }
+        }
     }
 }

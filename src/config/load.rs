@@ -100,6 +100,15 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
     let protected_tags = ws_raw
         .and_then(|w| w.protected_tags.clone())
         .unwrap_or_else(|| vec!["latest".into(), "prod".into()]);
+    if let Some(t) = protected_tags
+        .iter()
+        .find(|t| crate::registry::reuse::is_input_tag(t))
+    {
+        bail!(
+            "`workspace.protected_tags` in `{}` lists `{t}`, an input-digest tag: those name an image's inputs, not a release, and clean-up must be able to age them out (`--match '^in-' --older-than 14d`); remove it from the list",
+            root_file.display()
+        );
+    }
     Ok(Workspace {
         root,
         components,
