@@ -170,17 +170,22 @@ pub fn inspect_cmd(remote: &ImageRef) -> Cmd {
 /// (exit 1) is missing; anything else is unavailable.
 fn inspect(reg: &Registry, remote: &ImageRef) -> Lookup {
     match exec::capture(&inspect_cmd(remote)) {
-        Ok(out) => Lookup::Found {
-            digest: verbose_digest(&out.stdout),
+        Ok(out) => cli_answer(reg, Ok(&out.stdout)),
+        Err(e) => cli_answer(reg, Err(&format!("{e:#}"))),
+    }
+}
+
+/// The look-up's answer from `docker manifest inspect --verbose`: its stdout, or the error
+/// (command, status and stderr).
+pub fn cli_answer(reg: &Registry, outcome: Result<&str, &str>) -> Lookup {
+    match outcome {
+        Ok(stdout) => Lookup::Found {
+            digest: verbose_digest(stdout),
         },
-        Err(e) => {
-            let text = format!("{e:#}");
-            if text.contains("no such manifest") || text.contains("manifest unknown") {
-                Lookup::Missing
-            } else {
-                unavailable(reg, &text)
-            }
+        Err(text) if text.contains("no such manifest") || text.contains("manifest unknown") => {
+            Lookup::Missing
         }
+        Err(text) => unavailable(reg, text),
     }
 }
 
@@ -285,6 +290,31 @@ mod tests {
                 .to_string(),
             "docker manifest inspect --verbose us-docker.pkg.dev/p/r/app:in-0123456789abcdef"
         );
+    }
+
+    #[test]
+    fn cli_answers() {
+        let gar = Registry {
+            name: "google".into(),
+            kind: Kind::Gar {
+                location: "us".into(),
+                project: "p".into(),
+                repository: "r".into(),
+            },
+            host: "us-docker.pkg.dev".into(),
+            path: "p/r".into(),
+        };
+        let a = |o| cli_answer(&gar, o);
+        assert_eq!(a(Err("`docker manifest inspect --verbose us-docker.pkg.dev/p/r/app:in-0123456789abcdef` exited with status 1\nno such manifest: us-docker.pkg.dev/p/r/app:in-0123456789abcdef")), Lookup::Missing);
+        assert_eq!(a(Ok("[]")), Lookup::Found { digest: None });
+        let hint = |o| match a(Err(o)) {
+            Lookup::Unavailable { why } => why.lines().last().unwrap().to_string(),
+            other => panic!("{other:?}"),
+        };
+        assert!(hint("unauthorized: authentication failed")
+            .starts_with("hint: registry `google` refused the credentials"));
+        assert!(hint("error getting credentials - err: exit status 1, out: `ERROR: (gcloud.auth.docker-helper) You do not currently have an active account selected.`").starts_with("hint: gcloud, which gives docker its credentials"));
+        assert!(hint("failed to configure transport: error pinging v2 registry: dial tcp: lookup us-docker.pkg.dev: no such host").starts_with("hint: registry `google` does not answer"));
     }
 
     #[test]
