@@ -27,8 +27,17 @@ fn a_missing_host_file_names_its_hint_before_any_docker_command() {
     // Through a dependency: `b` needs `a`, which is not built yet (only `image ls` ran).
     let out = t.run(&["build", "b"]);
     assert_eq!(out.status, 1);
-    assert!(out.stderr.starts_with("error: image `c/a` stages `/nonexistent/busybox`"), "{}", out.stderr);
-    assert!(!t.docker_log().iter().any(|l| l.starts_with("docker build")), "{:?}", t.docker_log());
+    assert!(
+        out.stderr
+            .starts_with("error: image `c/a` stages `/nonexistent/busybox`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !t.docker_log().iter().any(|l| l.starts_with("docker build")),
+        "{:?}",
+        t.docker_log()
+    );
     // Other commands still load the workspace.
     assert_eq!(t.run(&["list"]).status, 0);
 }

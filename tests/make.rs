@@ -340,7 +340,10 @@ fn target_and_cmd_are_words_not_shell() {
 /// `id -u` prints, `$ROOT/sudo-ok` lets `sudo -n` through; both log to `$ROOT/<program>.log`.
 fn host_deps_test() -> Test {
     let (t, _) = example();
-    t.fake("id", "#!/bin/sh\ncat \"$(dirname \"$0\")/../uid\" 2>/dev/null || echo 1000\n");
+    t.fake(
+        "id",
+        "#!/bin/sh\ncat \"$(dirname \"$0\")/../uid\" 2>/dev/null || echo 1000\n",
+    );
     t.fake(
         "sudo",
         "#!/bin/sh\nroot=\"$(dirname \"$0\")/..\"\necho \"sudo $*\" >> \"$root/sudo.log\"\n[ -e \"$root/sudo-ok\" ] || exit 1\n[ \"$1\" = -n ] && exit 0\nexec \"$@\"\n",
@@ -379,34 +382,60 @@ fn host_deps_says_what_it_runs_then_installs_as_root_or_with_sudo() {
     assert_eq!(out.status, 2, "{out:?}");
     assert_eq!(out.stdout, "host-deps: this machine lacks /nonexistent/busybox; running: apt-get update && apt-get install -y busybox-static\n");
     assert!(out.stderr.starts_with("error: `/nonexistent/busybox` is still missing after installing busybox-static; install what provides it by hand\n"), "{}", out.stderr);
-    assert_eq!(t.log("apt-get"), ["apt-get update", "apt-get install -y busybox-static"]);
+    assert_eq!(
+        t.log("apt-get"),
+        ["apt-get update", "apt-get install -y busybox-static"]
+    );
     assert!(t.log("sudo").is_empty());
 
     let t = host_deps_test();
     t.file("sudo-ok", "");
     let out = t.make(&["-s", "host-deps", MISSING]);
-    assert!(out.stdout.contains("running: sudo apt-get update && sudo apt-get install -y busybox-static\n"), "{out:?}");
-    assert_eq!(t.log("apt-get"), ["apt-get update", "apt-get install -y busybox-static"]);
-    assert_eq!(t.log("sudo"), ["sudo -n true", "sudo apt-get update", "sudo apt-get install -y busybox-static"]);
+    assert!(
+        out.stdout
+            .contains("running: sudo apt-get update && sudo apt-get install -y busybox-static\n"),
+        "{out:?}"
+    );
+    assert_eq!(
+        t.log("apt-get"),
+        ["apt-get update", "apt-get install -y busybox-static"]
+    );
+    assert_eq!(
+        t.log("sudo"),
+        [
+            "sudo -n true",
+            "sudo apt-get update",
+            "sudo apt-get install -y busybox-static"
+        ]
+    );
 
     // DRY_RUN=1 prints the commands and runs none.
     let t = host_deps_test();
     t.file("uid", "0\n");
     let out = t.make(&["-s", "host-deps", MISSING, "DRY_RUN=1"]);
     assert_eq!(out.status, 0, "{out:?}");
-    assert!(out.stdout.ends_with("(DRY_RUN=1: nothing was run)\n"), "{out:?}");
+    assert!(
+        out.stdout.ends_with("(DRY_RUN=1: nothing was run)\n"),
+        "{out:?}"
+    );
     assert!(t.log("apt-get").is_empty());
 }
 
 #[test]
 fn host_deps_is_silent_when_nothing_is_missing_and_refuses_shell_text() {
     let t = host_deps_test();
-    t.make(&["-s", "host-deps", "HOST_DEPS=/bin/sh=dash"]).is(0, "", "");
+    t.make(&["-s", "host-deps", "HOST_DEPS=/bin/sh=dash"])
+        .is(0, "", "");
     // The example's own list: everything is on this machine (the tests need busybox-static).
     t.make(&["-s", "host-deps"]).is(0, "", "");
     let out = t.make(&["-s", "host-deps", "HOST_DEPS=/x=a;touch${IFS}pwned"]);
     assert_eq!(out.status, 2);
-    assert!(out.stderr.starts_with("error: `a;touch${IFS}pwned` in HOST_DEPS is not a Debian package name\n"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: `a;touch${IFS}pwned` in HOST_DEPS is not a Debian package name\n"),
+        "{}",
+        out.stderr
+    );
     let out = t.make(&["-s", "host-deps", "HOST_DEPS=$(shell touch pwned)"]);
     assert_eq!(out.status, 2);
     assert!(!t.exists("pwned"));

@@ -41,8 +41,8 @@ fn generated() -> String {
 
 #[test]
 fn the_committed_schema_is_the_generated_one() {
-    let committed = std::fs::read_to_string(repo().join("schema/images.schema.json"))
-        .unwrap_or_default();
+    let committed =
+        std::fs::read_to_string(repo().join("schema/images.schema.json")).unwrap_or_default();
     assert!(
         committed == generated(),
         "schema/images.schema.json differs from the generated schema; run `imagemk schema > schema/images.schema.json`"
@@ -90,12 +90,17 @@ fn every_schema_comment_points_at_an_existing_file() {
     for file in examples() {
         let text = std::fs::read_to_string(&file).unwrap();
         let first = text.lines().next().unwrap_or("");
-        let target = first.strip_prefix(MARK).unwrap_or_else(|| {
-            panic!("{} does not start with `{MARK}<path>`", file.display())
-        });
+        let target = first
+            .strip_prefix(MARK)
+            .unwrap_or_else(|| panic!("{} does not start with `{MARK}<path>`", file.display()));
         let path = file.parent().unwrap().join(target);
         assert!(
-            path.is_file() && path.canonicalize().unwrap() == repo().join("schema/images.schema.json").canonicalize().unwrap(),
+            path.is_file()
+                && path.canonicalize().unwrap()
+                    == repo()
+                        .join("schema/images.schema.json")
+                        .canonicalize()
+                        .unwrap(),
             "{}: the schema comment points at `{target}`, which is not schema/images.schema.json",
             file.display()
         );
@@ -106,8 +111,19 @@ fn every_schema_comment_points_at_an_existing_file() {
 fn completions_and_the_man_page_name_every_subcommand() {
     let t = Test::new();
     let subcommands = [
-        "build", "list", "push", "pull", "login", "run", "withdocker", "extract", "clean",
-        "doctor", "schema", "completions", "man",
+        "build",
+        "list",
+        "push",
+        "pull",
+        "login",
+        "run",
+        "withdocker",
+        "extract",
+        "clean",
+        "doctor",
+        "schema",
+        "completions",
+        "man",
     ];
     for shell in ["bash", "zsh", "fish"] {
         let out = t.run(&["completions", shell]);
@@ -118,11 +134,19 @@ fn completions_and_the_man_page_name_every_subcommand() {
     }
     let out = t.run(&["man"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
-    assert!(out.stdout.starts_with(".ie \\n(.g .ds Aq") || out.stdout.contains(".TH imagemk"), "{}", &out.stdout[..200.min(out.stdout.len())]);
+    assert!(
+        out.stdout.starts_with(".ie \\n(.g .ds Aq") || out.stdout.contains(".TH imagemk"),
+        "{}",
+        &out.stdout[..200.min(out.stdout.len())]
+    );
     for sub in subcommands {
         assert!(out.stdout.contains(sub), "man: no `{sub}`");
     }
     let out = t.run(&["completions", "tcsh"]);
     assert_eq!(out.status, 2);
-    assert!(out.stderr.contains("invalid value 'tcsh'"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("invalid value 'tcsh'"),
+        "{}",
+        out.stderr
+    );
 }

@@ -315,75 +315,97 @@ fn registries(ws: &Workspace, env: &Env) -> Vec<Check> {
     checks
 }
 
+/// How a registry answered `GET /v2/` (with docker's credentials when it asked for them).
+enum Reach {
+    /// Not an `oci` registry: not asked (its CLI and credentials are checked instead).
+    NotAsked,
+    Answered(u16),
+    /// 401 with no credentials, or with credentials it refused: the message says which.
+    Refused(String),
+    Down(String),
+}
+
 /// Reachability (`oci`: GET /v2/) and credentials of one registry.
 fn registry(reg: &Registry, env: &Env) -> Vec<Check> {
     let name = format!("registry {}", reg.name);
+    let reach = if reg.kind == Kind::Oci {
+        ping(reg, env)
+    } else {
+        Reach::NotAsked
+    };
     let mut checks = Vec::new();
-    let mut answered_without_credentials = false;
-    let mut unreachable = false;
-    if reg.kind == Kind::Oci {
-        match ping(reg, env) {
-            Ok(Some(status)) => {
-                answered_without_credentials = status == 200;
-                checks.push(Check::ok(
-                    &name,
-                    format!("`{}` answered GET /v2/ with {status}", reg.host),
-                ));
-            }
-            Ok(None) => checks.push(Check::ok(
-                &name,
-                format!("`{}` is reachable and wants credentials", reg.host),
-            )),
-            Err(e) => checks.push({
-                unreachable = true;
-                let text = format!("{e:#}");
-                let short = text.split("; check that").next().unwrap_or(&text);
-                Check::bad(
-                    &name,
-                    short.to_string(),
-                    format!(
-                        "start the registry at `{}`, or fix `host` of registry `{}` in images.yaml",
-                        reg.host, reg.name
-                    ),
-                )
-            }),
-        }
+    match &reach {
+        Reach::NotAsked => {}
+        Reach::Answered(status) => checks.push(Check::ok(
+            &name,
+            format!("`{}` answered GET /v2/ with {status}", reg.host),
+        )),
+        Reach::Refused(_) => checks.push(Check::ok(
+            &name,
+            format!("`{}` answered GET /v2/ and wants credentials", reg.host),
+        )),
+        Reach::Down(why) => checks.push(Check::bad(
+            &name,
+            why.clone(),
+            format!(
+                "start the registry at `{}`, or fix `host` of registry `{}` in images.yaml",
+                reg.host, reg.name
+            ),
+        )),
     }
-    let creds = credentials(reg, env, answered_without_credentials);
-    // An unreachable registry without credentials: whether it needs any is unknown.
-    if !(unreachable && !creds.ok) {
+    let creds = credentials(reg, env, &reach);
+    // Down and no credentials: whether it needs any is unknown, so no second ✗.
+    if creds.ok || !matches!(reach, Reach::Down(_)) {
         checks.push(creds);
     }
     checks
 }
 
-/// GET /v2/: Ok(Some(status)) when it answered, Ok(None) when it refused the credentials
-/// docker has (or has none), Err when it is unreachable or the config is unreadable.
-fn ping(reg: &Registry, env: &Env) -> anyhow::Result<Option<u16>> {
-    let client = http::Client::new(&reg.host, env)?;
+fn ping(reg: &Registry, env: &Env) -> Reach {
+    let client = match http::Client::new(&reg.host, env) {
+        Ok(c) => c,
+        Err(e) => return Reach::Down(format!("{e:#}")),
+    };
     match client.call("GET", &client.url("/v2/"), "registry:catalog:*", None, None) {
-        Ok(reply) => Ok(Some(reply.status)),
-        Err(e) if e.to_string().contains("is unauthorized") => Ok(None),
-        Err(e) => Err(e),
+        Ok(reply) => Reach::Answered(reply.status),
+        Err(e) => {
+            let text = format!("{e:#}");
+            let short = text.split("; ").next().unwrap_or(&text).to_string();
+            if text.contains("is unauthorized") {
+                Reach::Refused(short)
+            } else {
+                Reach::Down(short)
+            }
+        }
     }
 }
 
-/// Whether docker has credentials for the registry (the secret is never shown).
-fn credentials(reg: &Registry, env: &Env, open: bool) -> Check {
+/// Whether docker has credentials for the registry (the secret is never shown), and whether
+/// the registry took them.
+fn credentials(reg: &Registry, env: &Env, reach: &Reach) -> Check {
     let name = format!("registry {} credentials", reg.name);
     let login = reg.login().to_string();
-    match auth::lookup(env, &reg.host) {
-        Ok(Some(_)) => Check::ok(name, format!("docker has credentials for `{}`", reg.host)),
-        Ok(None) if open => Check::ok(
+    let fix = format!("`{login}`{}", before_login(&reg.kind));
+    match (auth::lookup(env, &reg.host), reach) {
+        (Err(e), _) => Check::bad(name, format!("{e:#}"), fix),
+        (Ok(_), Reach::Refused(why)) => Check::bad(name, why.clone(), fix),
+        (Ok(Some(_)), Reach::Answered(200)) => Check::ok(
+            name,
+            format!(
+                "docker has credentials for `{}` and it accepts them",
+                reg.host
+            ),
+        ),
+        (Ok(Some(_)), _) => Check::ok(name, format!("docker has credentials for `{}`", reg.host)),
+        (Ok(None), Reach::Answered(_)) => Check::ok(
             name,
             format!("none needed (`{}` answered without them)", reg.host),
         ),
-        Ok(None) => Check::bad(
+        (Ok(None), _) => Check::bad(
             name,
             format!("docker has no credentials for `{}`", reg.host),
-            format!("`{login}`{}", before_login(&reg.kind)),
+            fix,
         ),
-        Err(e) => Check::bad(name, format!("{e:#}"), format!("`{login}`")),
     }
 }
 
