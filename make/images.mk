@@ -167,7 +167,8 @@ IMAGEMK_LR_PORT = $(strip $(if $(filter-out 1,$(words $(call imagemk_raw,LOCAL_R
 IMAGEMK_LR_DIR = $(call imagemk_q,$(call imagemk_raw,LOCAL_REGISTRY_DIR))
 
 local-registry: ## start a registry on localhost:5000 (LOCAL_REGISTRY_PORT) for REGISTRY=local
-	@if curl -sf http://127.0.0.1:$(IMAGEMK_LR_PORT)/v2/ >/dev/null 2>&1; then \
+	@command -v curl >/dev/null || { echo "error: \`curl\` is not installed (it checks that the registry answers); install it (\`apt-get install curl\`)" >&2; exit 1; }; \
+	if curl -sf http://127.0.0.1:$(IMAGEMK_LR_PORT)/v2/ >/dev/null 2>&1; then \
 	  echo "a registry already answers on localhost:$(IMAGEMK_LR_PORT)"; exit 0; fi; \
 	command -v docker-registry >/dev/null || { echo "error: \`docker-registry\` is not installed; install it (\`apt-get install docker-registry\`) or run any registry on localhost:$(IMAGEMK_LR_PORT)" >&2; exit 1; }; \
 	mkdir -p $(IMAGEMK_LR_DIR)/data && \

@@ -441,3 +441,18 @@ fn host_deps_is_silent_when_nothing_is_missing_and_refuses_shell_text() {
     assert!(!t.exists("pwned"));
     assert!(t.log("apt-get").is_empty() && t.log("sudo").is_empty());
 }
+
+#[test]
+fn local_registry_names_a_missing_curl() {
+    let (mut t, _) = example();
+    let dir = t.path(".only");
+    std::fs::create_dir_all(&dir).unwrap();
+    for tool in ["make", "sh"] {
+        let p = support::which(tool).unwrap();
+        std::os::unix::fs::symlink(p, dir.join(tool)).unwrap();
+    }
+    t.env("PATH", &dir.display().to_string());
+    let out = t.make(&["-s", "local-registry"]);
+    assert_eq!(out.status, 2, "{out:?}");
+    assert!(out.stderr.starts_with("error: `curl` is not installed (it checks that the registry answers); install it (`apt-get install curl`)\n"), "{}", out.stderr);
+}
