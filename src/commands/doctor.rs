@@ -471,6 +471,28 @@ mod tests {
     }
 
     #[test]
+    fn a_socket_without_permission_gets_the_docker_group_fix() {
+        let err: anyhow::Error = CmdError {
+            line: "docker info".into(),
+            status: Some(1),
+            stderr: "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock: Get \"http://%2Fvar%2Frun%2Fdocker.sock/v1.24/info\": dial unix /var/run/docker.sock: connect: permission denied\n".into(),
+        }
+        .into();
+        let c = engine_down(&err);
+        assert!(!c.ok);
+        assert_eq!(
+            c.fix.as_deref(),
+            Some("add yourself to the `docker` group (`sudo usermod -aG docker $USER`, then log in again)")
+        );
+        assert!(
+            c.detail
+                .starts_with("unreachable: permission denied while trying"),
+            "{}",
+            c.detail
+        );
+    }
+
+    #[test]
     fn a_failed_check_shows_its_fix_on_its_line() {
         let c = Check::bad("x", "gone", "`make it`");
         assert_eq!(c.line(), "✗ x: gone; fix: `make it`");
