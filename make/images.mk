@@ -69,7 +69,14 @@ BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--n
 PULL_FLAGS =
 
 .PHONY: imagemk-bin images all-images list-images help push-images pull-images login \
-  local-registry stop-local-registry withdocker image-cleanup
+  local-registry stop-local-registry withdocker image-cleanup host-deps doctor
+
+# Host files the workspace's `stage:` entries take from this machine, as FILE=PACKAGE words (the
+# Debian package that provides FILE). The workspace lists them in make/host-deps.mk; the build
+# targets install what is missing first (`make host-deps`).
+HOST_DEPS ?=
+unexport $(if $(filter command line,$(origin HOST_DEPS)),HOST_DEPS)
+-include $(IMAGEMK_TOP)/make/host-deps.mk
 
 imagemk-bin:
 ifeq ($(IMAGEMK_FROM_SOURCE),1)
@@ -78,7 +85,7 @@ else
 	@test -n "$(IMAGEMK)" || { echo "error: imagemk is not installed; run \`cargo install --path <imagemk source>\` or set IMAGEMK=/path/to/imagemk" >&2; exit 1; }
 endif
 
-%-image: imagemk-bin ## build this component's images of kind % (and what they lack)
+%-image: imagemk-bin host-deps ## build this component's images of kind % (and what they lack)
 	$(IMAGEMK_RUN) build --kind $(call imagemk_q,$*) $(IMAGEMK_FLAGS) $(BUILD_FLAGS)
 
 run-%-image: imagemk-bin ## run this component's % image with its run options (CMD="…" replaces its command)
@@ -90,10 +97,10 @@ withdocker: imagemk-bin ## run `make $(TARGET)` in this component's buildenv con
 extract-%-artifacts: imagemk-bin ## copy the `artifacts:` of this component's % image into the tree
 	$(IMAGEMK_RUN) extract $(call imagemk_q,$*) $(IMAGEMK_FLAGS)
 
-images: imagemk-bin ## build every image of this component
+images: imagemk-bin host-deps ## build every image of this component
 	$(IMAGEMK_RUN) build $(IMAGEMK_FLAGS) $(BUILD_FLAGS)
 
-all-images: imagemk-bin ## build every image of the workspace
+all-images: imagemk-bin host-deps ## build every image of the workspace
 	$(IMAGEMK_RUN) build --all $(IMAGEMK_FLAGS) $(BUILD_FLAGS)
 
 # push-%-image and pull-%-image win over %-image for push-test-image: GNU make picks the
@@ -119,6 +126,28 @@ list-images: imagemk-bin ## list the workspace's images, names and dependencies
 image-cleanup: imagemk-bin ## remove IMAGE_TAG from every repository of REGISTRY (DRY_RUN=1 to preview)
 	$(IMAGEMK_RUN) clean $(IMAGEMK_FLAGS) $(if $(call yes,YES),--yes)
 
+doctor: imagemk-bin ## check the engine, registries, cloud CLIs, workspace and host files
+	$(IMAGEMK_RUN) doctor
+
+# host-deps: the packages of the HOST_DEPS files that are missing, installed with apt-get by root
+# or through passwordless sudo after printing the commands; otherwise an error naming them.
+# Each FILE=PACKAGE word is one single-quoted shell word; a package name is checked first.
+host-deps: ## install the Debian packages of missing host files the images stage (HOST_DEPS)
+	@set -f; missing=; files=; for dep in $(call imagemk_words,$(call imagemk_raw,HOST_DEPS)); do \
+	  case "$$dep" in ?*=?*) ;; *) echo "error: HOST_DEPS word \`$$dep\` is not FILE=PACKAGE" >&2; exit 1;; esac; \
+	  file="$${dep%=*}"; pkg="$${dep##*=}"; \
+	  case "$$pkg" in *[!a-z0-9.+-]*) echo "error: \`$$pkg\` in HOST_DEPS is not a Debian package name" >&2; exit 1;; esac; \
+	  test -e "$$file" || { missing="$$missing $$pkg"; files="$$files $$file"; }; done; \
+	test -z "$$missing" && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo='sudo '; \
+	else echo "error: this machine lacks$$files, which the images stage; install them with \`sudo apt-get install -y$$missing\` (as root: \`apt-get install -y$$missing\`)" >&2; exit 1; fi; \
+	command -v apt-get >/dev/null 2>&1 || { echo "error: this machine lacks$$files, which the images stage, and has no apt-get; install the packages that provide them ($$missing on Debian) by hand" >&2; exit 1; }; \
+	echo "host-deps: this machine lacks$$files; running: $${sudo}apt-get update && $${sudo}apt-get install -y$$missing"; \
+	$(if $(call yes,DRY_RUN),echo "(DRY_RUN=1: nothing was run)"; exit 0;) \
+	$${sudo}apt-get update && $${sudo}apt-get install -y $$missing || { echo "error: \`$${sudo}apt-get install -y$$missing\` failed; run it by hand" >&2; exit 1; }; \
+	for f in $$files; do test -e "$$f" || { echo "error: \`$$f\` is still missing after installing$$missing; install what provides it by hand" >&2; exit 1; }; done
+
 help: imagemk-bin ## show these targets and this component's images
 	@echo "targets (variables: IMAGE_TAG PLATFORM VARIANT REGISTRY CHANNEL JOBS DRY_RUN=1 KEEP_GOING=1 DEPS=1 FORCE=1 YES=1):"
 	@grep -hE '^[A-Za-z%_.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([^:]+):.*## (.*)/\1|\2/' | \
@@ -142,7 +171,8 @@ IMAGEMK_LR_PORT = $(strip $(if $(filter-out 1,$(words $(call imagemk_raw,LOCAL_R
 IMAGEMK_LR_DIR = $(call imagemk_q,$(call imagemk_raw,LOCAL_REGISTRY_DIR))
 
 local-registry: ## start a registry on localhost:5000 (LOCAL_REGISTRY_PORT) for REGISTRY=local
-	@if curl -sf http://127.0.0.1:$(IMAGEMK_LR_PORT)/v2/ >/dev/null 2>&1; then \
+	@command -v curl >/dev/null || { echo "error: \`curl\` is not installed (it checks that the registry answers); install it (\`apt-get install curl\`)" >&2; exit 1; }; \
+	if curl -sf http://127.0.0.1:$(IMAGEMK_LR_PORT)/v2/ >/dev/null 2>&1; then \
 	  echo "a registry already answers on localhost:$(IMAGEMK_LR_PORT)"; exit 0; fi; \
 	command -v docker-registry >/dev/null || { echo "error: \`docker-registry\` is not installed; install it (\`apt-get install docker-registry\`) or run any registry on localhost:$(IMAGEMK_LR_PORT)" >&2; exit 1; }; \
 	mkdir -p $(IMAGEMK_LR_DIR)/data && \

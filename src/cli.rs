@@ -67,6 +67,15 @@ pub enum Command {
     /// Remove a tag (or tags by regex, age, keep-N) from every repository of a registry:
     /// untag where the image has other tags, delete where it has none; protected tags stay.
     Clean(CleanArgs),
+    /// Check what the workspace needs: the engine (version, builder, rootless, storage), each
+    /// registry (reachable, credentials), the cloud CLIs, the workspace and its host files.
+    Doctor(DoctorArgs),
+    /// Print the JSON Schema of images.yaml (`schema/images.schema.json`, for editors).
+    Schema,
+    /// Print a shell completion script, e.g. `imagemk completions bash`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), e.g. `imagemk man > imagemk.1`.
+    Man,
 }
 
 /// Which images a command acts on.
@@ -234,4 +243,18 @@ pub struct CleanArgs {
     /// Repositories handled at once (default 8) [env: JOBS].
     #[arg(short = 'j', long, value_name = "N", value_parser = crate::config::env::parse_jobs)]
     pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print `{"schema":1,"checks":[{"name","ok","detail","fix"}…]}`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }

@@ -65,6 +65,8 @@ fn help_lists_targets_and_images() {
         "  %-image                    build this component's images of kind % (and what they lack)",
         "  images                     build every image of this component",
         "  help                       show these targets and this component's images",
+        "  doctor                     check the engine, registries, cloud CLIs, workspace and host files",
+        "  host-deps                  install the Debian packages of missing host files the images stage (HOST_DEPS)",
         "  node/test        kontain/test-node-busybox:latest        payloads/node/docker/test-busybox.dockerfile        node/buildenv",
     ] {
         assert!(out.stdout.contains(want), "missing {want:?} in\n{}", out.stdout);
@@ -332,4 +334,125 @@ fn target_and_cmd_are_words_not_shell() {
             "sh -c touch\\ pwned"
         ]
     );
+}
+
+/// `make host-deps` with fake `id`, `sudo` and `apt-get` ahead on PATH: `$ROOT/uid` is the uid
+/// `id -u` prints, `$ROOT/sudo-ok` lets `sudo -n` through; both log to `$ROOT/<program>.log`.
+fn host_deps_test() -> Test {
+    let (t, _) = example();
+    t.fake(
+        "id",
+        "#!/bin/sh\ncat \"$(dirname \"$0\")/../uid\" 2>/dev/null || echo 1000\n",
+    );
+    t.fake(
+        "sudo",
+        "#!/bin/sh\nroot=\"$(dirname \"$0\")/..\"\necho \"sudo $*\" >> \"$root/sudo.log\"\n[ -e \"$root/sudo-ok\" ] || exit 1\n[ \"$1\" = -n ] && exit 0\nexec \"$@\"\n",
+    );
+    t.fake(
+        "apt-get",
+        "#!/bin/sh\necho \"apt-get $*\" >> \"$(dirname \"$0\")/../apt-get.log\"\n",
+    );
+    t.fake_docker();
+    t
+}
+
+const MISSING: &str = "HOST_DEPS=/nonexistent/busybox=busybox-static /bin/sh=dash";
+
+#[test]
+fn host_deps_names_the_install_command_without_root_or_sudo() {
+    let t = host_deps_test();
+    let out = t.make(&["-s", "all-images", MISSING]);
+    assert_eq!(out.status, 2, "{out:?}");
+    assert!(
+        out.stderr.starts_with("error: this machine lacks /nonexistent/busybox, which the images stage; install them with `sudo apt-get install -y busybox-static` (as root: `apt-get install -y busybox-static`)\n"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(t.log("sudo"), ["sudo -n true"]);
+    assert!(t.log("apt-get").is_empty());
+    assert!(t.docker_log().is_empty(), "{:?}", t.docker_log());
+}
+
+#[test]
+fn host_deps_says_what_it_runs_then_installs_as_root_or_with_sudo() {
+    let t = host_deps_test();
+    t.file("uid", "0\n");
+    let out = t.make(&["-s", "host-deps", MISSING]);
+    // The fake apt-get installs nothing, so the file is still missing afterwards.
+    assert_eq!(out.status, 2, "{out:?}");
+    assert_eq!(out.stdout, "host-deps: this machine lacks /nonexistent/busybox; running: apt-get update && apt-get install -y busybox-static\n");
+    assert!(out.stderr.starts_with("error: `/nonexistent/busybox` is still missing after installing busybox-static; install what provides it by hand\n"), "{}", out.stderr);
+    assert_eq!(
+        t.log("apt-get"),
+        ["apt-get update", "apt-get install -y busybox-static"]
+    );
+    assert!(t.log("sudo").is_empty());
+
+    let t = host_deps_test();
+    t.file("sudo-ok", "");
+    let out = t.make(&["-s", "host-deps", MISSING]);
+    assert!(
+        out.stdout
+            .contains("running: sudo apt-get update && sudo apt-get install -y busybox-static\n"),
+        "{out:?}"
+    );
+    assert_eq!(
+        t.log("apt-get"),
+        ["apt-get update", "apt-get install -y busybox-static"]
+    );
+    assert_eq!(
+        t.log("sudo"),
+        [
+            "sudo -n true",
+            "sudo apt-get update",
+            "sudo apt-get install -y busybox-static"
+        ]
+    );
+
+    // DRY_RUN=1 prints the commands and runs none.
+    let t = host_deps_test();
+    t.file("uid", "0\n");
+    let out = t.make(&["-s", "host-deps", MISSING, "DRY_RUN=1"]);
+    assert_eq!(out.status, 0, "{out:?}");
+    assert!(
+        out.stdout.ends_with("(DRY_RUN=1: nothing was run)\n"),
+        "{out:?}"
+    );
+    assert!(t.log("apt-get").is_empty());
+}
+
+#[test]
+fn host_deps_is_silent_when_nothing_is_missing_and_refuses_shell_text() {
+    let t = host_deps_test();
+    t.make(&["-s", "host-deps", "HOST_DEPS=/bin/sh=dash"])
+        .is(0, "", "");
+    // The example's own list: everything is on this machine (the tests need busybox-static).
+    t.make(&["-s", "host-deps"]).is(0, "", "");
+    let out = t.make(&["-s", "host-deps", "HOST_DEPS=/x=a;touch${IFS}pwned"]);
+    assert_eq!(out.status, 2);
+    assert!(
+        out.stderr
+            .starts_with("error: `a;touch${IFS}pwned` in HOST_DEPS is not a Debian package name\n"),
+        "{}",
+        out.stderr
+    );
+    let out = t.make(&["-s", "host-deps", "HOST_DEPS=$(shell touch pwned)"]);
+    assert_eq!(out.status, 2);
+    assert!(!t.exists("pwned"));
+    assert!(t.log("apt-get").is_empty() && t.log("sudo").is_empty());
+}
+
+#[test]
+fn local_registry_names_a_missing_curl() {
+    let (mut t, _) = example();
+    let dir = t.path(".only");
+    std::fs::create_dir_all(&dir).unwrap();
+    for tool in ["make", "sh"] {
+        let p = support::which(tool).unwrap();
+        std::os::unix::fs::symlink(p, dir.join(tool)).unwrap();
+    }
+    t.env("PATH", &dir.display().to_string());
+    let out = t.make(&["-s", "local-registry"]);
+    assert_eq!(out.status, 2, "{out:?}");
+    assert!(out.stderr.starts_with("error: `curl` is not installed (it checks that the registry answers); install it (`apt-get install curl`)\n"), "{}", out.stderr);
 }

@@ -3,7 +3,9 @@
 
 mod build;
 mod clean;
+mod completions;
 mod container;
+mod doctor;
 mod engine;
 mod extract;
 mod list;
@@ -13,6 +15,7 @@ mod pull;
 mod push;
 pub mod reuse;
 mod run;
+mod schema;
 mod select;
 mod stream;
 mod withdocker;
@@ -35,6 +38,14 @@ pub struct Ctx {
 }
 
 pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
+    // Commands that need no workspace (doctor loads it itself and reports a failure as a check).
+    match &cli.command {
+        Command::Doctor(args) => return doctor::run(&cli.global, env, args),
+        Command::Schema => return schema::run(),
+        Command::Completions(args) => return completions::completions(args.shell),
+        Command::Man => return completions::man(),
+        _ => {}
+    }
     let mut global = cli.global;
     // `clean` checks its own tag (empty, protected) with messages about cleaning.
     let clean_tag = match &cli.command {
@@ -57,25 +68,15 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
         Command::Run(args) => run::run(&ctx, &args),
         Command::Withdocker(args) => withdocker::run(&ctx, &args),
         Command::Extract(args) => extract::run(&ctx, &args),
+        Command::Doctor(_) | Command::Schema | Command::Completions(_) | Command::Man => {
+            unreachable!("dispatched before the workspace loads")
+        }
     }
 }
 
 fn context(global: &Global, env: Env) -> anyhow::Result<Ctx> {
-    let cwd = match &global.directory {
-        Some(d) => {
-            std::path::absolute(d).with_context(|| format!("directory `{}`", d.display()))?
-        }
-        None => std::env::current_dir().context("reading the current directory")?,
-    };
-    let cwd: PathBuf = cwd.canonicalize().unwrap_or(cwd);
-    let overrides = Overrides {
-        tag: global.tag.clone(),
-        platform: global.platform.clone(),
-        variant: global.variant.clone(),
-        registry: global.registry.clone(),
-        channel: global.channel.clone(),
-    };
-    let ws = config::load(&cwd, &overrides, &env)?;
+    let cwd = directory(global)?;
+    let ws = config::load(&cwd, &overrides(global), &env)?;
     Ok(Ctx {
         progress: Progress::new(env.is_ci()),
         ws,
@@ -83,4 +84,25 @@ fn context(global: &Global, env: Env) -> anyhow::Result<Ctx> {
         dry_run: global.dry_run,
         cwd,
     })
+}
+
+/// The directory imagemk acts in: `-C DIR` or the current one, canonical.
+fn directory(global: &Global) -> anyhow::Result<PathBuf> {
+    let cwd = match &global.directory {
+        Some(d) => {
+            std::path::absolute(d).with_context(|| format!("directory `{}`", d.display()))?
+        }
+        None => std::env::current_dir().context("reading the current directory")?,
+    };
+    Ok(cwd.canonicalize().unwrap_or(cwd))
+}
+
+fn overrides(global: &Global) -> Overrides {
+    Overrides {
+        tag: global.tag.clone(),
+        platform: global.platform.clone(),
+        variant: global.variant.clone(),
+        registry: global.registry.clone(),
+        channel: global.channel.clone(),
+    }
 }

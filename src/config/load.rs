@@ -359,14 +359,16 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
     if let Some((_, rv)) = variant {
         args.extend(rv.args.clone());
     }
-    let stage = raw
+    let stage: Vec<Stage> = raw
         .stage
         .iter()
         .map(|st| Stage {
             from: comp.dir.join(&st.from),
             to: context.join(&st.to),
+            hint: st.hint.clone(),
         })
         .collect();
+    problems.extend(missing_host_files(&comp.name, key, &stage, raw));
     Ok(Image {
         id: format!("{}/{key}", comp.name),
         component: ci,
@@ -385,6 +387,29 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
         artifacts: raw.artifacts.clone(),
         problems,
     })
+}
+
+/// The host files (`stage: from:` written as an absolute path, or given a `hint:`) that do not
+/// exist: a build cannot make them, so a selected image that needs one is refused before any
+/// docker command, with the hint when the workspace gives one.
+fn missing_host_files(component: &str, key: &str, stage: &[Stage], raw: &RawImage) -> Vec<String> {
+    stage
+        .iter()
+        .zip(&raw.stage)
+        .filter(|(st, rs)| {
+            (Path::new(&rs.from).is_absolute() || rs.hint.is_some()) && !st.from.exists()
+        })
+        .map(|(st, _)| {
+            let fix = match &st.hint {
+                Some(h) => format!("\nhint: {h}"),
+                None => String::new(),
+            };
+            format!(
+                "image `{component}/{key}` stages `{}` from this machine, which does not have it; install it or fix `stage:`{fix}",
+                st.from.display()
+            )
+        })
+        .collect()
 }
 
 /// What `{variant}` becomes for variant `v`.

@@ -102,6 +102,8 @@ pub struct Image {
 pub struct Stage {
     pub from: PathBuf,
     pub to: PathBuf,
+    /// How to get `from` when it is missing (`stage: hint:`).
+    pub hint: Option<String>,
 }
 
 impl Workspace {

@@ -1,14 +1,16 @@
 //! Serde structs that mirror `images.yaml` exactly. Unknown keys are rejected here (with the
-//! nearest valid key suggested by `config::error`); meaning is given in `config::load`.
+//! nearest valid key suggested by `config::error`); meaning is given in `config::load`. The
+//! same types give the JSON Schema of `imagemk schema` (`schema/images.schema.json`).
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::check;
 
 /// One `images.yaml`: the workspace root has `workspace:`, every file may have the rest.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFile {
     pub workspace: Option<RawWorkspace>,
@@ -20,7 +22,7 @@ pub struct RawFile {
     pub images: BTreeMap<String, RawImage>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWorkspace {
     /// Globs of component directories, relative to the workspace root.
@@ -53,7 +55,7 @@ pub enum RawReuse {
 }
 
 /// `workspace.publish`: what `push` refuses, what it needs `--force` for, what it adds.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPublish {
     /// Kind → tags its images are never pushed with (e.g. `test: [latest]`).
@@ -68,7 +70,7 @@ pub struct RawPublish {
 }
 
 /// Values that the command line and the environment override.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDefaults {
     pub namespace: Option<String>,
@@ -79,7 +81,7 @@ pub struct RawDefaults {
     pub channel: Option<String>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRegistry {
     pub kind: String,
@@ -97,7 +99,7 @@ pub struct RawRegistry {
     pub repository: Option<String>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawImage {
     /// `buildenv`, `test`, `runenv`, …; defaults to the image's key.
@@ -126,7 +128,7 @@ pub struct RawImage {
     pub artifacts: Vec<RawArtifact>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStage {
     /// Source, from the component directory.
@@ -134,9 +136,12 @@ pub struct RawStage {
     /// Destination, from the build context (inside it).
     #[serde(deserialize_with = "check::stage_to")]
     pub to: String,
+    /// How to get `from` when it is missing, e.g. `apt-get install busybox-static`: shown by
+    /// the build and by `imagemk doctor`.
+    pub hint: Option<String>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawVariant {
     #[serde(default, deserialize_with = "check::args")]
@@ -146,7 +151,7 @@ pub struct RawVariant {
 }
 
 /// How `run` and `withdocker` start a container of this image.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRun {
     #[serde(default)]
@@ -165,7 +170,7 @@ pub struct RawRun {
     pub network: Option<String>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawArtifact {
     /// Path inside the image.

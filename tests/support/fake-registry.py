@@ -86,6 +86,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(401, b'{"details":"bad credentials"}')
             body = json.dumps({"token": "tok:" + q["scope"][0], "expires_in": 300})
             return self.reply(200, body.encode(), [("Content-Type", "application/json")])
+        if url.path == "/v2/":  # the version check (imagemk doctor)
+            if not self.authorized("registry:catalog:*"):
+                return
+            return self.reply(200, b"{}", [("Content-Type", "application/json")])
         if url.path == "/v2/_catalog":
             if not self.authorized("registry:catalog:*"):
                 return
