@@ -45,7 +45,7 @@ pub struct RawWorkspace {
 }
 
 /// `workspace.reuse`: where `build` looks for images already built from the same inputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RawReuse {
     /// Look the input-digest tag up in the chosen registry and pull it when found.
