@@ -1,0 +1,171 @@
+//! The facts a build plan is made from, gathered before planning: which images exist locally
+//! (one `docker image ls`), their IDs and input-digest labels (one `docker image inspect` of
+//! every name concerned, external bases included), and the input digest of every image of
+//! the closure (Dockerfiles read, contexts walked and hashed, with the file-hash cache).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{engine, Ctx};
+use crate::config::Workspace;
+use crate::dockerfile::Dockerfile;
+use crate::inputs::{self, Given, HashCache};
+use crate::plan::{self, BuildRequest, Facts, LocalImage};
+use crate::reference::ImageRef;
+use crate::{docker, exec};
+
+/// Everything planning needs for `req`. Bad input (an unreadable context file, a bad
+/// `.dockerignore`) fails here, before any build.
+pub fn gather(ctx: &Ctx, req: &BuildRequest) -> anyhow::Result<Facts> {
+    let ws = &ctx.ws;
+    let closure = plan::closure(ws, req);
+    let present = engine::local_images(ctx, "planning every image as out of date")?;
+    let mut facts = Facts::default();
+    let bases = external_bases(ws, &closure);
+    let mut base_ids = BTreeMap::new();
+    if let Some(present) = &present {
+        let local = local_images(ws, &closure, present, &bases);
+        for (raw, name) in &bases {
+            if let Some(l) = local.get(name) {
+                base_ids.insert(raw.clone(), l.id.clone());
+            }
+        }
+        facts.local = Some(local);
+    }
+    let cache = HashCache::load(&ws.root);
+    for &i in &closure {
+        let img = &ws.images[i];
+        let Ok(text) = std::fs::read_to_string(&img.dockerfile) else {
+            continue; // reported as the image's problem if it must be built
+        };
+        let appendable = inputs::dockerfile_facts(&text).appendable;
+        facts.appendable.insert(i, appendable);
+        let mut spec = plan::context_spec(ws, img)?;
+        if plan::one_label_step(img, appendable, &plan::build_labels(img, None)) {
+            spec.append = Some(String::new());
+        }
+        let parents = img
+            .depends
+            .iter()
+            .filter_map(|d| {
+                facts
+                    .inputs
+                    .get(d)
+                    .map(|(dg, _)| (ws.images[*d].id.clone(), dg.clone()))
+            })
+            .collect();
+        let given = Given {
+            ws,
+            image: img,
+            spec: &spec,
+            parents,
+            bases: &base_ids,
+        };
+        let found = inputs::image_inputs(&given, &cache)?;
+        let digest = inputs::digest(&found);
+        inputs::record(&ws.root, &digest, &found);
+        facts.inputs.insert(i, (digest, found));
+    }
+    cache.save();
+    facts.recorded = recorded(ws, &facts);
+    Ok(facts)
+}
+
+/// `raw reference → repository:tag` of every image a closure image starts from that is not a
+/// workspace image (stage names included: they are simply never found locally).
+fn external_bases(ws: &Workspace, closure: &[usize]) -> BTreeMap<String, String> {
+    let ours: BTreeSet<String> = ws.images.iter().map(|i| i.name.to_string()).collect();
+    let mut out = BTreeMap::new();
+    for &i in closure {
+        let img = &ws.images[i];
+        let Ok(text) = std::fs::read_to_string(&img.dockerfile) else {
+            continue;
+        };
+        for r in Dockerfile::parse(&text).expanded_refs(&img.args) {
+            if let Ok(name) = ImageRef::parse(&r) {
+                if !ours.contains(&name.to_string()) {
+                    out.insert(r, name.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The ID and label of every local name that matters, in one `docker image inspect`: the
+/// closure's images, other tags of their repositories (an image carrying the same inputs
+/// under another tag is tagged, not built), and external bases.
+fn local_images(
+    ws: &Workspace,
+    closure: &[usize],
+    present: &BTreeSet<String>,
+    bases: &BTreeMap<String, String>,
+) -> BTreeMap<String, LocalImage> {
+    let repos: BTreeSet<&str> = closure
+        .iter()
+        .map(|&i| ws.images[i].name.repository.as_str())
+        .collect();
+    let names: Vec<String> = present
+        .iter()
+        .filter(|n| {
+            bases.values().any(|b| b == *n)
+                || ImageRef::parse(n).is_ok_and(|r| repos.contains(r.repository.as_str()))
+        })
+        .cloned()
+        .collect();
+    if names.is_empty() {
+        return BTreeMap::new();
+    }
+    let lines = exec::capture(&docker::inspect_inputs(&names))
+        .map(|c| c.stdout.lines().map(str::to_string).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if lines.len() != names.len() {
+        // Something moved between the two calls: nothing is known to be up to date.
+        return BTreeMap::new();
+    }
+    names
+        .into_iter()
+        .zip(lines)
+        .map(|(n, line)| (n, parse_inspect(&line)))
+        .collect()
+}
+
+fn parse_inspect(line: &str) -> LocalImage {
+    let (id, label) = line.split_once(' ').unwrap_or((line, ""));
+    let label = label.trim();
+    LocalImage {
+        id: id.to_string(),
+        inputs: (!label.is_empty() && label != "<no value>").then(|| label.to_string()),
+    }
+}
+
+/// The recorded inputs of the digests the closure's local images carry.
+fn recorded(ws: &Workspace, facts: &Facts) -> BTreeMap<String, inputs::Inputs> {
+    let Some(local) = &facts.local else {
+        return BTreeMap::new();
+    };
+    local
+        .values()
+        .filter_map(|l| l.inputs.clone())
+        .filter_map(|d| inputs::recorded(&ws.root, &d).map(|r| (d, r)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspect_lines_give_the_id_and_label() {
+        let l = parse_inspect("sha256:1 sha256:2");
+        assert_eq!(
+            (l.id.as_str(), l.inputs.as_deref()),
+            ("sha256:1", Some("sha256:2"))
+        );
+        assert_eq!(parse_inspect("sha256:1 <no value>").inputs, None);
+        assert_eq!(parse_inspect("sha256:1 ").inputs, None);
+        assert_eq!(
+            parse_inspect("sha256:1 not a digest").inputs.as_deref(),
+            Some("not a digest")
+        );
+    }
+}
