@@ -60,7 +60,12 @@ impl Spec {
     pub fn describe(&self, quote: impl Fn(&str) -> String) -> String {
         let q = |p: &Path| quote(&p.to_string_lossy());
         let mut out = format!("(tar of context {}", q(&self.dir));
-        if self.dockerfile_outside() {
+        if self.append.as_ref().is_some_and(|a| !a.is_empty()) {
+            out += &format!(
+                " + {} and a LABEL line as {DOCKERFILE_NAME}",
+                q(&self.dockerfile)
+            );
+        } else if self.dockerfile_outside() {
             out += &format!(" + {} as {DOCKERFILE_NAME}", q(&self.dockerfile));
         }
         for s in &self.staged {

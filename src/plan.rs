@@ -202,9 +202,6 @@ fn decide_one(
     if forced {
         return (Action::Build, vec!["forced".into()]);
     }
-    if let Some(p) = rebuilt_parent {
-        return (Action::Build, vec![format!("parent {p} rebuilt")]);
-    }
     if let Some(id) = facts.pulled.get(&i) {
         return (
             Action::Pulled(id.clone()),
@@ -212,12 +209,18 @@ fn decide_one(
         );
     }
     if up_to_date {
+        if let Some(p) = rebuilt_parent {
+            return (Action::Build, vec![format!("parent {p} rebuilt")]);
+        }
         return (
             Action::UpToDate,
             vec![format!("up to date (inputs {})", inputs::short(digest))],
         );
     }
     let reasons = why_out_of_date(ws, img, mine, inputs, facts);
+    if rebuilt_parent.is_some() {
+        return (Action::Build, reasons);
+    }
     let twin = local
         .iter()
         .find(|(n, l)| **n != name && l.inputs.as_deref() == Some(digest.as_str()));
