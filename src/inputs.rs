@@ -127,20 +127,24 @@ pub fn plain_label(text: &str) -> bool {
         .any(|c| matches!(c, '"' | '\\' | '$' | '`') || c.is_control())
 }
 
-/// What one image's digest is computed from besides its files.
+/// What one image's digest is computed from: its own inputs (read from disk before the
+/// engine is asked anything, so bad input fails before any docker command), then its
+/// parents' digests and its external bases' local IDs.
 pub struct Given<'a> {
     pub ws: &'a Workspace,
     pub image: &'a Image,
     pub spec: &'a Spec,
-    /// `(image id, input digest)` of its workspace parents.
-    pub parents: Vec<(String, String)>,
-    /// Local image IDs of external bases the engine has.
-    pub bases: &'a BTreeMap<String, String>,
 }
 
-/// The inputs of one image. Reads its Dockerfile and walks its context (an unreadable file,
-/// a bad `.dockerignore` or a symlink loop is an error naming it).
-pub fn image_inputs(g: &Given, cache: &HashCache) -> anyhow::Result<Inputs> {
+/// An image's own inputs and the external images its `FROM` lines name.
+pub struct Own {
+    pub inputs: Inputs,
+    pub bases: Vec<String>,
+}
+
+/// The inputs of one image that need no engine. Reads its Dockerfile and walks its context
+/// (an unreadable file, a bad `.dockerignore` or a symlink loop is an error naming it).
+pub fn own_inputs(g: &Given, cache: &HashCache) -> anyhow::Result<Own> {
     let img = g.image;
     let text = fs::read(&img.dockerfile)
         .with_context(|| format!("cannot read `{}`", img.dockerfile.display()))?;
@@ -154,23 +158,15 @@ pub fn image_inputs(g: &Given, cache: &HashCache) -> anyhow::Result<Inputs> {
         }
     }
     let df = crate::dockerfile::Dockerfile::parse(&text);
+    let mut bases = Vec::new();
     for r in df.expanded_refs(&img.args) {
         let full = crate::reference::ImageRef::parse(&r).map(|n| n.to_string());
         let workspace = full
             .as_ref()
             .is_ok_and(|f| g.ws.images.iter().any(|i| i.name.to_string() == *f));
-        if workspace || facts.stages.contains(&r.to_ascii_lowercase()) {
-            continue;
+        if !workspace && !facts.stages.contains(&r.to_ascii_lowercase()) {
+            bases.push(r);
         }
-        let id = g
-            .bases
-            .get(&r)
-            .cloned()
-            .unwrap_or_else(|| "not local".into());
-        inputs.insert(format!("base:{r}"), id);
-    }
-    for (id, d) in &g.parents {
-        inputs.insert(format!("parent:{id}"), d.clone());
     }
     for (k, v) in &img.labels {
         inputs.insert(format!("label:{k}"), v.clone());
@@ -186,7 +182,28 @@ pub fn image_inputs(g: &Given, cache: &HashCache) -> anyhow::Result<Inputs> {
     }
     let archive = context::walk(g.spec)?;
     inputs.extend(entry_inputs(&archive.entries, cache)?);
-    Ok(inputs)
+    Ok(Own { inputs, bases })
+}
+
+/// Completes `own` with the parents' digests (`(image id, digest)`) and the external bases'
+/// local IDs (`base_ids`; a base the engine lacks counts by its reference).
+pub fn complete(
+    own: &Own,
+    parents: &[(String, String)],
+    base_ids: &BTreeMap<String, String>,
+) -> Inputs {
+    let mut inputs = own.inputs.clone();
+    for r in &own.bases {
+        let id = base_ids
+            .get(r)
+            .cloned()
+            .unwrap_or_else(|| "not local".into());
+        inputs.insert(format!("base:{r}"), id);
+    }
+    for (id, d) in parents {
+        inputs.insert(format!("parent:{id}"), d.clone());
+    }
+    inputs
 }
 
 /// `file:<path>` → kind, mode and content hash of every archive entry but the Dockerfile
@@ -407,7 +424,10 @@ pub fn diff(old: &Inputs, new: &Inputs, shown: &Shown) -> Vec<String> {
             (Some(a), Some(b)) if a == b => continue,
             (a, b) => describe(k, a.map(String::as_str), b.map(String::as_str), shown),
         };
-        out.push(line);
+        // A Dockerfile inside the context is also one of its files: said once.
+        if !out.contains(&line) {
+            out.push(line);
+        }
     }
     if out.len() > 10 {
         let more = out.len() - 10;

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{engine, Ctx};
 use crate::config::Workspace;
-use crate::dockerfile::Dockerfile;
 use crate::inputs::{self, Given, HashCache};
 use crate::plan::{self, BuildRequest, Facts, LocalImage};
 use crate::reference::ImageRef;
@@ -18,9 +17,14 @@ use crate::{docker, exec};
 pub fn gather(ctx: &Ctx, req: &BuildRequest) -> anyhow::Result<Facts> {
     let ws = &ctx.ws;
     let closure = plan::closure(ws, req);
-    let present = engine::local_images(ctx, "planning every image as out of date")?;
     let mut facts = Facts::default();
-    let bases = external_bases(ws, &closure);
+    let own = own_inputs(ws, &closure, &mut facts)?;
+    let present = engine::local_images(ctx, "planning every image as out of date")?;
+    let bases: BTreeMap<String, String> = own
+        .values()
+        .flat_map(|o| o.bases.iter())
+        .filter_map(|r| ImageRef::parse(r).ok().map(|n| (r.clone(), n.to_string())))
+        .collect();
     let mut base_ids = BTreeMap::new();
     if let Some(present) = &present {
         let local = local_images(ws, &closure, present, &bases);
@@ -31,11 +35,39 @@ pub fn gather(ctx: &Ctx, req: &BuildRequest) -> anyhow::Result<Facts> {
         }
         facts.local = Some(local);
     }
-    let cache = HashCache::load(&ws.root);
     for &i in &closure {
+        let Some(o) = own.get(&i) else { continue };
+        let parents: Vec<(String, String)> = ws.images[i]
+            .depends
+            .iter()
+            .filter_map(|d| {
+                let (dg, _) = facts.inputs.get(d)?;
+                Some((ws.images[*d].id.clone(), dg.clone()))
+            })
+            .collect();
+        let found = inputs::complete(o, &parents, &base_ids);
+        let digest = inputs::digest(&found);
+        inputs::record(&ws.root, &digest, &found);
+        facts.inputs.insert(i, (digest, found));
+    }
+    facts.recorded = recorded(ws, &facts);
+    Ok(facts)
+}
+
+/// The inputs of every closure image that need no engine (files hashed with the cache),
+/// before any docker command: bad input fails here. An image without a Dockerfile is left
+/// out (its problem is reported if it must be built).
+fn own_inputs(
+    ws: &Workspace,
+    closure: &[usize],
+    facts: &mut Facts,
+) -> anyhow::Result<BTreeMap<usize, inputs::Own>> {
+    let cache = HashCache::load(&ws.root);
+    let mut out = BTreeMap::new();
+    for &i in closure {
         let img = &ws.images[i];
         let Ok(text) = std::fs::read_to_string(&img.dockerfile) else {
-            continue; // reported as the image's problem if it must be built
+            continue;
         };
         let appendable = inputs::dockerfile_facts(&text).appendable;
         facts.appendable.insert(i, appendable);
@@ -43,52 +75,15 @@ pub fn gather(ctx: &Ctx, req: &BuildRequest) -> anyhow::Result<Facts> {
         if plan::one_label_step(img, appendable, &plan::build_labels(img, None)) {
             spec.append = Some(String::new());
         }
-        let parents = img
-            .depends
-            .iter()
-            .filter_map(|d| {
-                facts
-                    .inputs
-                    .get(d)
-                    .map(|(dg, _)| (ws.images[*d].id.clone(), dg.clone()))
-            })
-            .collect();
         let given = Given {
             ws,
             image: img,
             spec: &spec,
-            parents,
-            bases: &base_ids,
         };
-        let found = inputs::image_inputs(&given, &cache)?;
-        let digest = inputs::digest(&found);
-        inputs::record(&ws.root, &digest, &found);
-        facts.inputs.insert(i, (digest, found));
+        out.insert(i, inputs::own_inputs(&given, &cache)?);
     }
     cache.save();
-    facts.recorded = recorded(ws, &facts);
-    Ok(facts)
-}
-
-/// `raw reference → repository:tag` of every image a closure image starts from that is not a
-/// workspace image (stage names included: they are simply never found locally).
-fn external_bases(ws: &Workspace, closure: &[usize]) -> BTreeMap<String, String> {
-    let ours: BTreeSet<String> = ws.images.iter().map(|i| i.name.to_string()).collect();
-    let mut out = BTreeMap::new();
-    for &i in closure {
-        let img = &ws.images[i];
-        let Ok(text) = std::fs::read_to_string(&img.dockerfile) else {
-            continue;
-        };
-        for r in Dockerfile::parse(&text).expanded_refs(&img.args) {
-            if let Ok(name) = ImageRef::parse(&r) {
-                if !ours.contains(&name.to_string()) {
-                    out.insert(r, name.to_string());
-                }
-            }
-        }
-    }
-    out
+    Ok(out)
 }
 
 /// The ID and label of every local name that matters, in one `docker image inspect`: the
