@@ -182,3 +182,105 @@ fn the_file_hash_cache_is_written_atomically_and_used() {
         .collect();
     assert_eq!(leftovers, ["file-hashes.json"]);
 }
+
+/// Marks `names` (image `name` → digest of `id`) as local images carrying their digests.
+fn local(t: &Test, images: &[(&str, &str)]) {
+    let mut ls = String::new();
+    let mut labels = String::new();
+    for (n, (name, id)) in images.iter().enumerate() {
+        let d = digest(t, id);
+        ls += &format!("{name}\n");
+        labels += &format!("{name} sha256:{n} {d}\n");
+    }
+    t.file("images", &ls);
+    t.file("labels", &labels);
+}
+
+#[test]
+fn dependents_are_selected_and_skipped_when_unchanged() {
+    let t = Test::new();
+    workspace(&t, &FILES);
+    local(
+        &t,
+        &[
+            ("ns/base-c-p:latest", "c/base"),
+            ("ns/app-c-p:latest", "c/app"),
+        ],
+    );
+    let out = t.run(&["build", "base", "--dependents", "--dry-run"]);
+    out.ok();
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains("c/app: up to date (inputs "),
+        "{}",
+        out.stderr
+    );
+    // Without --dependents only `base` is looked at.
+    let out = t.run(&["build", "base", "--dry-run"]);
+    assert!(!out.stderr.contains("c/app"), "{}", out.stderr);
+    // A changed dependent is built; --force builds the selected image regardless, and
+    // what is built on it follows; --no-cache reaches docker.
+    t.file("ctx/a.txt", "changed\n");
+    let out = t.run(&["build", "base", "--dependents", "--dry-run"]);
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("--tag ns/app-c-p:latest"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("c/app: build: ctx/a.txt changed\n"),
+        "{}",
+        out.stderr
+    );
+    let out = t.run(&[
+        "build",
+        "base",
+        "--dependents",
+        "--force",
+        "--no-cache",
+        "--dry-run",
+    ]);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert!(lines[0].starts_with("docker build --force-rm --no-cache --file .imagemk-dockerfile --tag ns/base-c-p:latest"), "{}", lines[0]);
+    assert!(
+        out.stderr.contains("c/base: build: forced\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn build_json_prints_the_outcome_per_image_and_why_explains() {
+    let t = Test::new();
+    workspace(&t, &FILES);
+    local(&t, &[("ns/base-c-p:latest", "c/base")]);
+    let out = t.run(&["build", "app", "--json"]);
+    out.ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let rows = v["images"].as_array().unwrap();
+    let got: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["image"].as_str().unwrap(), r["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, [("c/base", "up to date"), ("c/app", "built")]);
+    assert_eq!(rows[1]["reasons"][0], "no local image");
+    assert!(rows[1]["inputs"].as_str().unwrap().starts_with("sha256:"));
+    std::fs::remove_file(t.path("docker.log")).unwrap();
+    let out = t.run(&["why", "app"]);
+    out.ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("c/base: up to date (inputs "),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(&lines[1..], ["c/app: build", "  no local image"]);
+    // `why` ran no build.
+    assert!(!t
+        .docker_log()
+        .iter()
+        .skip(4)
+        .any(|l| l.starts_with("docker build")));
+}
