@@ -164,7 +164,9 @@ pub fn own_inputs(g: &Given, cache: &HashCache) -> anyhow::Result<Own> {
         let workspace = full
             .as_ref()
             .is_ok_and(|f| g.ws.images.iter().any(|i| i.name.to_string() == *f));
-        if !workspace && !facts.stages.contains(&r.to_ascii_lowercase()) {
+        // `scratch` is no image: nothing to ask the engine about.
+        let stage = facts.stages.contains(&r.to_ascii_lowercase()) || r == "scratch";
+        if !workspace && !stage {
             bases.push(r);
         }
     }

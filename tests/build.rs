@@ -97,10 +97,15 @@ fn dry_run_prints_every_build_in_dependency_order() {
         out.stderr,
         "core/base: build: no local image\napp/lib: build: no local image\napp/tool: build: no local image\nweb/site: build: no local image\n"
     );
-    // The fake logs argv with bash's `printf %q`; only the read-only query ran.
+    // The fake logs argv with bash's `printf %q`; only the read-only queries ran: one
+    // inspect of every name (all present and up to date would end the look-up there), then
+    // the list of local images.
     assert_eq!(
         t.docker_log(),
-        ["docker image ls --format \\{\\{.Repository\\}\\}:\\{\\{.Tag\\}\\}"]
+        [
+            "docker image inspect --format \\{\\{.Id\\}\\}\\ \\{\\{index\\ .Config.Labels\\ \\\"io.imagemk.inputs\\\"\\}\\} acme/base-core-tiny:latest acme/lib-app-tiny:latest acme/site-web-tiny:latest acme/tool-app-tiny:latest",
+            "docker image ls --format \\{\\{.Repository\\}\\}:\\{\\{.Tag\\}\\}"
+        ]
     );
 }
 
@@ -124,7 +129,7 @@ fn builds_run_in_dependency_order_with_their_flags() {
         ]
     );
     assert_eq!(
-        log[0],
+        log[1],
         "docker image ls --format \\{\\{.Repository\\}\\}:\\{\\{.Tag\\}\\}"
     );
 }
@@ -566,7 +571,13 @@ fn engine_not_reachable() {
   | Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?
 ",
     );
-    assert_eq!(t.docker_log().len(), 1, "only the probe ran");
+    // The one-call look-up of the images failed, then the probe said why.
+    let log = t.docker_log();
+    assert_eq!(log.len(), 2, "only the read-only queries ran: {log:?}");
+    assert!(
+        log[0].starts_with("docker image inspect --format "),
+        "{log:?}"
+    );
 }
 
 #[test]

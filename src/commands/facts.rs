@@ -19,23 +19,66 @@ pub fn gather(ctx: &Ctx, req: &BuildRequest) -> anyhow::Result<Facts> {
     let closure = plan::closure(ws, req);
     let mut facts = Facts::default();
     let own = own_inputs(ws, &closure, &mut facts)?;
-    let present = engine::local_images(ctx, "planning every image as out of date")?;
     let bases: BTreeMap<String, String> = own
         .values()
         .flat_map(|o| o.bases.iter())
         .filter_map(|r| ImageRef::parse(r).ok().map(|n| (r.clone(), n.to_string())))
         .collect();
+    // The no-op path: one `docker image inspect` of the closure's names and bases; when it
+    // finds them all and every image is up to date, nothing more is asked.
+    if exec::require(docker::DOCKER).is_ok() {
+        let mut names: BTreeSet<String> = closure
+            .iter()
+            .map(|&i| ws.images[i].name.to_string())
+            .collect();
+        names.extend(bases.values().cloned());
+        if let Some(local) = inspect(&names.into_iter().collect::<Vec<_>>()) {
+            let quick = digests(ws, &closure, &own, &bases, Some(local));
+            let fresh = closure.iter().all(|i| {
+                let name = ws.images[*i].name.to_string();
+                let local = quick.local.as_ref().and_then(|l| l.get(&name));
+                let digest = quick.inputs.get(i).map(|(d, _)| d.as_str());
+                digest.is_some() && local.and_then(|l| l.inputs.as_deref()) == digest
+            });
+            if fresh {
+                return Ok(Facts {
+                    appendable: facts.appendable,
+                    ..quick
+                });
+            }
+        }
+    }
+    let present = engine::local_images(ctx, "planning every image as out of date")?;
+    let local = present.map(|p| local_images(ws, &closure, &p, &bases));
+    let mut full = digests(ws, &closure, &own, &bases, local);
+    full.appendable = facts.appendable;
+    for (digest, found) in full.inputs.values() {
+        inputs::record(&ws.root, digest, found);
+    }
+    full.recorded = recorded(ws, &full);
+    Ok(full)
+}
+
+/// The input digest of every closure image, in dependency order, from its own inputs, its
+/// parents' digests and the local IDs of its bases.
+fn digests(
+    ws: &Workspace,
+    closure: &[usize],
+    own: &BTreeMap<usize, inputs::Own>,
+    bases: &BTreeMap<String, String>,
+    local: Option<BTreeMap<String, LocalImage>>,
+) -> Facts {
+    let mut facts = Facts::default();
     let mut base_ids = BTreeMap::new();
-    if let Some(present) = &present {
-        let local = local_images(ws, &closure, present, &bases);
-        for (raw, name) in &bases {
+    if let Some(local) = &local {
+        for (raw, name) in bases {
             if let Some(l) = local.get(name) {
                 base_ids.insert(raw.clone(), l.id.clone());
             }
         }
-        facts.local = Some(local);
     }
-    for &i in &closure {
+    facts.local = local;
+    for &i in closure {
         let Some(o) = own.get(&i) else { continue };
         let parents: Vec<(String, String)> = ws.images[i]
             .depends
@@ -46,12 +89,9 @@ pub fn gather(ctx: &Ctx, req: &BuildRequest) -> anyhow::Result<Facts> {
             })
             .collect();
         let found = inputs::complete(o, &parents, &base_ids);
-        let digest = inputs::digest(&found);
-        inputs::record(&ws.root, &digest, &found);
-        facts.inputs.insert(i, (digest, found));
+        facts.inputs.insert(i, (inputs::digest(&found), found));
     }
-    facts.recorded = recorded(ws, &facts);
-    Ok(facts)
+    facts
 }
 
 /// The inputs of every closure image that need no engine (files hashed with the cache),
@@ -110,18 +150,24 @@ fn local_images(
     if names.is_empty() {
         return BTreeMap::new();
     }
-    let lines = exec::capture(&docker::inspect_inputs(&names))
-        .map(|c| c.stdout.lines().map(str::to_string).collect::<Vec<_>>())
-        .unwrap_or_default();
-    if lines.len() != names.len() {
-        // Something moved between the two calls: nothing is known to be up to date.
-        return BTreeMap::new();
-    }
-    names
-        .into_iter()
-        .zip(lines)
-        .map(|(n, line)| (n, parse_inspect(&line)))
-        .collect()
+    inspect(&names).unwrap_or_default()
+}
+
+/// One `docker image inspect` of `names`: `None` unless every name was found.
+fn inspect(names: &[String]) -> Option<BTreeMap<String, LocalImage>> {
+    let lines: Vec<String> = exec::capture(&docker::inspect_inputs(names))
+        .ok()?
+        .stdout
+        .lines()
+        .map(str::to_string)
+        .collect();
+    (lines.len() == names.len()).then(|| {
+        names
+            .iter()
+            .cloned()
+            .zip(lines.iter().map(|l| parse_inspect(l)))
+            .collect()
+    })
 }
 
 fn parse_inspect(line: &str) -> LocalImage {
