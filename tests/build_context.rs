@@ -156,9 +156,7 @@ fn dry_run_shows_the_archive_on_stdin() {
     let out = t.run(&["build", "two", "--dry-run"]);
     out.is(
         0,
-        &format!(
-            "docker build --force-rm --file .imagemk-dockerfile --tag local/two-c-linux:latest - < (tar of context $ROOT/docker + $ROOT/docker/two.dockerfile and a LABEL line as .imagemk-dockerfile + $ROOT/out/busybox as busybox)\n",
-        ),
+        "docker build --force-rm --file .imagemk-dockerfile --tag local/two-c-linux:latest - < (tar of context $ROOT/docker + $ROOT/docker/two.dockerfile and a LABEL line as .imagemk-dockerfile + $ROOT/out/busybox as busybox)\n",
         "c/two: build: no local image\n",
     );
 }
