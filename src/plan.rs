@@ -1,5 +1,7 @@
-//! Pure planning: the workspace, a request and what the engine already has → the steps to run.
-//! No IO happens here; `--dry-run` prints these steps and the executors walk them.
+//! Pure planning: the workspace, a request and the facts gathered before (local images with
+//! their input-digest labels, every image's input digest) → a decision per image (up to date,
+//! tag, build, with reasons) and the steps to run. No IO happens here; `--dry-run` prints
+//! these steps and the executors walk them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
