@@ -7,7 +7,10 @@
 #
 # Variables passed through: IMAGE_TAG, PLATFORM (or DTYPE), VARIANT, REGISTRY (or CLOUD),
 # CHANNEL, JOBS, IMAGE_NAMESPACE (in imagemk's environment, where it checks them), DRY_RUN=1,
-# KEEP_GOING=1, DEPS=1, REUSE=1/0 (build: pull images built from the same inputs), FORCE=1 (push shared images), YES=1 (image-cleanup), and for the
+# KEEP_GOING=1, DEPS=1, FORCE=1 (push shared images; build images that are up to date),
+# EXPLAIN=1 (say why each image is built or not), DEPENDENTS=1 (also build what depends on
+# the selected images), REUSE=1/0 (build: pull images built from the same inputs),
+# YES=1 (image-cleanup), and for the
 # container targets TARGET (what `withdocker` makes inside), CMD (`run-<kind>-image`'s
 # command) and WITHDOCKER_IMAGE. imagemk splits TARGET and CMD into words as a shell would
 # (quotes group, backslashes escape) but evaluates nothing: no `$(…)`, `;` or `|` on the host.
@@ -34,7 +37,7 @@ endif
 # variable when exporting it to a recipe, so those are unexported (sub-makes still get them
 # through MAKEFLAGS) and passed explicitly.
 IMAGEMK_ENV_VARS := IMAGE_TAG PLATFORM DTYPE VARIANT REGISTRY CLOUD CHANNEL JOBS IMAGE_NAMESPACE
-IMAGEMK_BOOL_VARS := DRY_RUN KEEP_GOING DEPS FORCE YES
+IMAGEMK_BOOL_VARS := DRY_RUN KEEP_GOING DEPS FORCE YES EXPLAIN DEPENDENTS
 IMAGEMK_BOOL_VARS += REUSE
 IMAGEMK_WORD_VARS := TARGET CMD WITHDOCKER_IMAGE
 unexport $(foreach v,$(IMAGEMK_ENV_VARS) $(IMAGEMK_BOOL_VARS) $(IMAGEMK_WORD_VARS),$(if \
@@ -61,7 +64,9 @@ yes = $(strip $(if $(filter-out 1 yes true 0 no false,$(call imagemk_raw,$(1)))$
 
 IMAGEMK_RUN = $(call imagemk_env,$(IMAGEMK_ENV_VARS)) $(IMAGEMK)
 IMAGEMK_FLAGS = $(if $(call yes,DRY_RUN),--dry-run)
-BUILD_FLAGS = $(if $(call yes,KEEP_GOING),--keep-going) $(if $(call yes,DEPS),--deps)
+BUILD_FLAGS = $(if $(call yes,KEEP_GOING),--keep-going) $(if $(call yes,DEPS),--deps) \
+  $(if $(call yes,FORCE),--force) $(if $(call yes,EXPLAIN),--explain) \
+  $(if $(call yes,DEPENDENTS),--dependents)
 PUSH_FLAGS = $(if $(call yes,FORCE),--force)
 # REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
 # `workspace.reuse: registry`; unset leaves it to images.yaml.

@@ -45,8 +45,13 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build images and the dependencies they lack, in dependency order, in parallel.
+    /// Build images whose inputs changed and the dependencies that are not up to date, in
+    /// dependency order, in parallel; an image whose local image carries its input digest is
+    /// skipped.
     Build(BuildArgs),
+    /// Explain, per image, why `build` would build it, tag it or skip it (its inputs compared
+    /// with those of its local image).
+    Why(WhyArgs),
     /// List the workspace's images: names, Dockerfiles, dependencies.
     List(ListArgs),
     /// Push images under their remote names (temporary tags are always removed).
@@ -106,9 +111,23 @@ pub struct BuildArgs {
     /// After a failure, go on building every image that does not depend on it.
     #[arg(short = 'k', long)]
     pub keep_going: bool,
-    /// With --dry-run: print the plan as JSON.
+    /// Print JSON: with --dry-run the plan, otherwise the outcome per image (built, up to
+    /// date, tagged, pulled, failed, skipped, with reasons and image IDs).
     #[arg(long)]
     pub json: bool,
+    /// Build even when the local image carries the same inputs (docker's cache still applies).
+    #[arg(long)]
+    pub force: bool,
+    /// Pass `--no-cache` to docker build.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Print, per image, why it is built, tagged or up to date.
+    #[arg(long)]
+    pub explain: bool,
+    /// Also build every image that depends on the selected ones, transitively (those whose
+    /// inputs turn out unchanged are skipped).
+    #[arg(long)]
+    pub dependents: bool,
     /// Pull an image that another run pushed with the same inputs instead of building it
     /// [env: REUSE=1; images.yaml: `workspace.reuse: registry`].
     #[arg(long, conflicts_with = "no_reuse")]
@@ -116,6 +135,15 @@ pub struct BuildArgs {
     /// Build locally even when `workspace.reuse` or `REUSE` asks for reuse [env: REUSE=0].
     #[arg(long)]
     pub no_reuse: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

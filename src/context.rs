@@ -34,11 +34,18 @@ pub struct Spec {
     pub staged: Vec<Staged>,
     /// A directory never sent (imagemk's own `.imagemk/` state when the context holds it).
     pub skip: Option<PathBuf>,
+    /// Text appended to the Dockerfile (imagemk's labels as one `LABEL` line). When set, the
+    /// Dockerfile is always sent as [`DOCKERFILE_NAME`] (dropped by the daemon), so the
+    /// context's own copy of it, if any, is sent unchanged.
+    pub append: Option<String>,
 }
 
 impl Spec {
     /// The Dockerfile's path inside the archive: its own when it is inside the context.
     pub fn dockerfile_in_archive(&self) -> String {
+        if self.append.is_some() {
+            return DOCKERFILE_NAME.to_string();
+        }
         match normalize(&self.dockerfile).strip_prefix(normalize(&self.dir)) {
             Ok(rel) if rel.components().next().is_some() => slash(rel),
             _ => DOCKERFILE_NAME.to_string(),
@@ -53,7 +60,12 @@ impl Spec {
     pub fn describe(&self, quote: impl Fn(&str) -> String) -> String {
         let q = |p: &Path| quote(&p.to_string_lossy());
         let mut out = format!("(tar of context {}", q(&self.dir));
-        if self.dockerfile_outside() {
+        if self.append.as_ref().is_some_and(|a| !a.is_empty()) {
+            out += &format!(
+                " + {} and a LABEL line as {DOCKERFILE_NAME}",
+                q(&self.dockerfile)
+            );
+        } else if self.dockerfile_outside() {
             out += &format!(" + {} as {DOCKERFILE_NAME}", q(&self.dockerfile));
         }
         for s in &self.staged {
@@ -122,6 +134,25 @@ pub struct Entry {
     source: Source,
 }
 
+/// Where an entry's bytes come from, for hashing (see `inputs.rs`).
+pub enum Content<'a> {
+    /// A regular file on disk, with the metadata the walk saw.
+    Disk(&'a Path, &'a Metadata),
+    Bytes(&'a [u8]),
+    /// No bytes: a directory, symlink or special file.
+    None,
+}
+
+impl Entry {
+    pub fn content(&self) -> Content<'_> {
+        match &self.source {
+            Source::Disk(path, meta) if self.kind == Kind::File => Content::Disk(path, meta),
+            Source::Bytes(bytes) => Content::Bytes(bytes),
+            _ => Content::None,
+        }
+    }
+}
+
 /// The entries of one build's archive, in the order they are sent.
 #[derive(Debug)]
 pub struct Archive {
@@ -155,8 +186,14 @@ pub fn walk(spec: &Spec) -> anyhow::Result<Archive> {
     // Normalized, so that `skip` is recognised whatever the spelling of `context:`.
     walker.dir(&normalize(&spec.dir), "")?;
     if outside {
-        let text = fs::read(&spec.dockerfile)
+        let mut text = fs::read(&spec.dockerfile)
             .with_context(|| format!("cannot read `{}`", spec.dockerfile.display()))?;
+        if let Some(extra) = &spec.append {
+            if !text.is_empty() && !text.ends_with(b"\n") {
+                text.push(b'\n');
+            }
+            text.extend_from_slice(extra.as_bytes());
+        }
         entries.retain(|e| e.path != DOCKERFILE_NAME && e.path != ".dockerignore");
         entries.push(bytes_entry(DOCKERFILE_NAME, text));
         // docker's CLI adds the name to `.dockerignore` so the daemon drops it after reading.
@@ -494,6 +531,7 @@ mod tests {
                 })
                 .collect(),
             skip: Some(root.join("ctx/.imagemk")),
+            append: None,
         }
     }
 

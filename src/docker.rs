@@ -13,19 +13,23 @@ fn docker() -> Cmd {
     Cmd::new(DOCKER)
 }
 
-/// `docker build` for `image` with the given labels on top of its own, reading its context as
-/// a tar archive on stdin (`-`; `context` is the archive's description and `dockerfile` the
-/// Dockerfile's path inside it): imagemk never writes into the user's tree to build.
+/// `docker build` for `image` with the given `--label` flags (none when the labels are
+/// appended to the Dockerfile as one `LABEL` line), reading its context as a tar archive on
+/// stdin (`-`; `context` is the archive's description and `dockerfile` the Dockerfile's path
+/// inside it): imagemk never writes into the user's tree to build.
 pub fn build(
     image: &Image,
     labels: &BTreeMap<String, String>,
     dockerfile: &str,
     context: String,
+    no_cache: bool,
 ) -> Cmd {
     // `--force-rm`: the legacy builder otherwise keeps the container of a failed step.
-    let mut cmd = docker()
-        .arg("build")
-        .arg("--force-rm")
+    let mut cmd = docker().arg("build").arg("--force-rm");
+    if no_cache {
+        cmd = cmd.arg("--no-cache");
+    }
+    cmd = cmd
         .arg("--file")
         .arg(dockerfile)
         .arg("--tag")
@@ -34,12 +38,22 @@ pub fn build(
     for (k, v) in &image.args {
         cmd = cmd.arg("--build-arg").arg(format!("{k}={v}"));
     }
-    let mut all = labels.clone();
-    all.extend(image.labels.clone());
-    for (k, v) in &all {
+    for (k, v) in labels {
         cmd = cmd.arg("--label").arg(format!("{k}={v}"));
     }
     cmd.arg("-").stdin_from(context)
+}
+
+/// One call for the ID and input-digest label of each of `names` (which exist locally): one
+/// line each, `ID label` (empty label when the image has none).
+pub fn inspect_inputs(names: &[String]) -> Cmd {
+    docker()
+        .args(["image", "inspect", "--format"])
+        .arg(format!(
+            "{{{{.Id}}}} {{{{index .Config.Labels \"{}\"}}}}",
+            crate::inputs::LABEL
+        ))
+        .args(names.iter().cloned())
 }
 
 /// Lists every local `repository:tag`; also the probe that the engine is reachable.

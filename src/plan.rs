@@ -1,5 +1,7 @@
-//! Pure planning: the workspace, a request and what the engine already has → the steps to run.
-//! No IO happens here; `--dry-run` prints these steps and the executors walk them.
+//! Pure planning: the workspace, a request and the facts gathered before (local images with
+//! their input-digest labels, every image's input digest) → a decision per image (up to date,
+//! tag, build, with reasons) and the steps to run. No IO happens here; `--dry-run` prints
+//! these steps and the executors walk them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,8 +12,9 @@ use crate::context::{self, Spec, Staged};
 use crate::docker;
 use crate::exec::{self, Cmd};
 use crate::graph;
+use crate::inputs::{self, Inputs};
 
-/// One image to build.
+/// One image to build (or to tag, when another local image carries its inputs).
 #[derive(Debug, Clone)]
 pub struct BuildStep {
     pub image: usize,
@@ -19,8 +22,8 @@ pub struct BuildStep {
     pub cmd: Cmd,
     /// Indices of earlier steps this one waits for.
     pub deps: Vec<usize>,
-    /// The archive the build reads on stdin.
-    pub context: Spec,
+    /// The archive the build reads on stdin; `None` for a `docker tag` step.
+    pub context: Option<Spec>,
 }
 
 impl BuildStep {
@@ -43,7 +46,7 @@ pub fn check_inputs(ws: &Workspace, selected: &[usize]) -> anyhow::Result<()> {
 
 /// The archive of `img`'s build; a staged `to:` that leaves the context is refused here,
 /// before anything runs. imagemk's own `.imagemk/` directory is never sent.
-fn context_spec(ws: &Workspace, img: &Image) -> anyhow::Result<Spec> {
+pub fn context_spec(ws: &Workspace, img: &Image) -> anyhow::Result<Spec> {
     let staged = img
         .stage
         .iter()
@@ -59,53 +62,348 @@ fn context_spec(ws: &Workspace, img: &Image) -> anyhow::Result<Spec> {
         dockerfile: img.dockerfile.clone(),
         staged,
         skip: Some(ws.root.join(".imagemk")),
+        append: None,
     })
-}
-
-#[derive(Debug, Clone)]
-pub struct BuildPlan {
-    pub steps: Vec<BuildStep>,
-    /// Dependencies that exist locally and are used as they are.
-    pub reused: Vec<usize>,
 }
 
 /// What was asked for.
 #[derive(Debug, Clone, Default)]
 pub struct BuildRequest {
     pub selected: Vec<usize>,
-    /// Rebuild dependencies even when they exist locally (`--deps`).
+    /// Rebuild the dependencies even when they are up to date (`--deps`).
     pub rebuild_deps: bool,
+    /// Build the selected images even when they are up to date (`--force`).
+    pub force: bool,
+    /// Also select every image that depends on a selected one (`--dependents`).
+    pub dependents: bool,
+    /// Pass `--no-cache` to docker.
+    pub no_cache: bool,
 }
 
-/// Plans the selected images and every dependency that is missing locally (all of them with
-/// `rebuild_deps`), in dependency order.
-pub fn build(
-    ws: &Workspace,
-    req: &BuildRequest,
-    present: &BTreeSet<String>,
-    labels: &BTreeMap<String, String>,
-) -> anyhow::Result<BuildPlan> {
+/// One local image, as the engine described it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalImage {
+    pub id: String,
+    /// The `io.imagemk.inputs` label's value, if any.
+    pub inputs: Option<String>,
+}
+
+/// What planning needs to know, gathered before it (planning does no IO).
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Input digest and inputs of every image of the closure, by image index.
+    pub inputs: BTreeMap<usize, (String, Inputs)>,
+    /// Whether one `LABEL` line can be appended to the image's Dockerfile.
+    pub appendable: BTreeMap<usize, bool>,
+    /// Local images by `repository:tag`; `None` when the engine could not be asked.
+    pub local: Option<BTreeMap<String, LocalImage>>,
+    /// Recorded inputs of earlier digests (the local images' labels), for explanations.
+    pub recorded: BTreeMap<String, Inputs>,
+    /// Images pulled from the registry by their input digest (their local image IDs).
+    pub pulled: BTreeMap<usize, String>,
+}
+
+/// What happens to one image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Its local image carries its input digest.
+    UpToDate,
+    /// Another local image (this name) carries its input digest: tag it.
+    Tag(String),
+    /// Found in the registry by its input digest and pulled (this image ID).
+    Pulled(String),
+    Build,
+}
+
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub image: usize,
+    pub action: Action,
+    /// Why, one line each (`up to date (inputs 3f2a…)`, `core/tests/run.sh added`, …).
+    pub reasons: Vec<String>,
+    pub digest: Option<String>,
+    /// Asked for (not only a dependency).
+    pub selected: bool,
+}
+
+/// The images a request concerns, in dependency order: the selected ones (with their
+/// dependents when asked) and everything they depend on.
+pub fn closure(ws: &Workspace, req: &BuildRequest) -> Vec<usize> {
     let deps: Vec<Vec<usize>> = ws.images.iter().map(|i| i.depends.clone()).collect();
-    let mut chosen: BTreeSet<usize> = req.selected.iter().copied().collect();
-    let mut reused = BTreeSet::new();
-    let mut queue: Vec<usize> = req.selected.clone();
-    while let Some(n) = queue.pop() {
-        for &d in &deps[n] {
-            if chosen.contains(&d) {
-                continue;
+    let roots = selected_set(ws, req);
+    let all = graph::closure(&deps, &roots.iter().copied().collect::<Vec<_>>());
+    graph::topo_order(&deps, &all)
+}
+
+/// The selected images, plus every image that depends on one of them with `--dependents`.
+pub fn selected_set(ws: &Workspace, req: &BuildRequest) -> BTreeSet<usize> {
+    let mut set: BTreeSet<usize> = req.selected.iter().copied().collect();
+    if req.dependents {
+        loop {
+            let more: Vec<usize> = (0..ws.images.len())
+                .filter(|i| !set.contains(i))
+                .filter(|&i| ws.images[i].depends.iter().any(|d| set.contains(d)))
+                .collect();
+            if more.is_empty() {
+                break;
             }
-            if req.rebuild_deps || !present.contains(&ws.images[d].name.to_string()) {
-                chosen.insert(d);
-                reused.remove(&d);
-                queue.push(d);
-            } else {
-                reused.insert(d);
-            }
+            set.extend(more);
         }
     }
-    let problems: Vec<&String> = chosen
+    set
+}
+
+/// Decides, in dependency order, what happens to every image of the closure.
+pub fn decide(ws: &Workspace, req: &BuildRequest, facts: &Facts) -> Vec<Decision> {
+    let selected = selected_set(ws, req);
+    let mut out: Vec<Decision> = Vec::new();
+    for i in closure(ws, req) {
+        let is_selected = selected.contains(&i);
+        let forced = (is_selected && req.force) || (!is_selected && req.rebuild_deps);
+        let rebuilt_parent = ws.images[i].depends.iter().find_map(|d| {
+            out.iter()
+                .find(|x| x.image == *d && x.action == Action::Build)
+                .map(|x| ws.images[x.image].id.clone())
+        });
+        let (action, reasons) = decide_one(ws, i, facts, forced, rebuilt_parent);
+        out.push(Decision {
+            image: i,
+            action,
+            reasons,
+            digest: facts.inputs.get(&i).map(|(d, _)| d.clone()),
+            selected: is_selected,
+        });
+    }
+    out
+}
+
+fn decide_one(
+    ws: &Workspace,
+    i: usize,
+    facts: &Facts,
+    forced: bool,
+    rebuilt_parent: Option<String>,
+) -> (Action, Vec<String>) {
+    let img = &ws.images[i];
+    let Some(local) = &facts.local else {
+        return (Action::Build, vec!["the engine was not asked".into()]);
+    };
+    let name = img.name.to_string();
+    let Some((digest, inputs)) = facts.inputs.get(&i) else {
+        if !forced && local.contains_key(&name) {
+            let why = img.problems.first().cloned().unwrap_or_default();
+            return (
+                Action::UpToDate,
+                vec![format!("using the local image as it is: {why}")],
+            );
+        }
+        return (Action::Build, vec!["its inputs cannot be read".into()]);
+    };
+    let mine = local.get(&name);
+    let up_to_date = mine.is_some_and(|m| m.inputs.as_deref() == Some(digest.as_str()));
+    if forced {
+        return (Action::Build, vec!["forced".into()]);
+    }
+    if let Some(id) = facts.pulled.get(&i) {
+        return (
+            Action::Pulled(id.clone()),
+            vec![format!("pulled (inputs {})", inputs::short(digest))],
+        );
+    }
+    if up_to_date {
+        if let Some(p) = rebuilt_parent {
+            return (Action::Build, vec![format!("parent {p} rebuilt")]);
+        }
+        return (
+            Action::UpToDate,
+            vec![format!("up to date (inputs {})", inputs::short(digest))],
+        );
+    }
+    let reasons = why_out_of_date(ws, img, mine, inputs, facts);
+    if rebuilt_parent.is_some() {
+        return (Action::Build, reasons);
+    }
+    let twin = local
         .iter()
-        .flat_map(|&i| ws.images[i].problems.iter())
+        .find(|(n, l)| **n != name && l.inputs.as_deref() == Some(digest.as_str()));
+    if let Some((other, _)) = twin {
+        let mut r = reasons;
+        r.push(format!(
+            "`{other}` carries the same inputs: tagged, not built"
+        ));
+        return (Action::Tag(other.clone()), r);
+    }
+    (Action::Build, reasons)
+}
+
+fn why_out_of_date(
+    ws: &Workspace,
+    img: &Image,
+    mine: Option<&LocalImage>,
+    now: &Inputs,
+    facts: &Facts,
+) -> Vec<String> {
+    let Some(mine) = mine else {
+        return vec!["no local image".into()];
+    };
+    let Some(label) = &mine.inputs else {
+        return vec![format!("the local image has no `{}` label", inputs::LABEL)];
+    };
+    if !inputs::is_digest(label) {
+        let shown = crate::reference::shorten(label, 80);
+        return vec![format!(
+            "the local image's `{}` label is not a digest (`{shown}`): treated as out of date",
+            inputs::LABEL
+        )];
+    }
+    match facts.recorded.get(label) {
+        Some(old) => {
+            let shown = shown(ws, img);
+            let lines = inputs::diff(old, now, &shown);
+            if lines.is_empty() {
+                vec!["inputs changed".into()]
+            } else {
+                lines
+            }
+        }
+        None => vec![format!(
+            "inputs changed (the local image has inputs {}, not recorded here)",
+            inputs::short(label)
+        )],
+    }
+}
+
+/// How an image's Dockerfile and context are named in explanations: relative to the root.
+pub fn shown(ws: &Workspace, img: &Image) -> inputs::Shown {
+    let rel = |p: &std::path::Path| match p.strip_prefix(&ws.root) {
+        Ok(r) if r.as_os_str().is_empty() => ".".to_string(),
+        Ok(r) => r.display().to_string(),
+        Err(_) => p.display().to_string(),
+    };
+    inputs::Shown {
+        dockerfile: rel(&img.dockerfile),
+        context: rel(&img.context),
+    }
+}
+
+/// Whether imagemk's labels go into one `LABEL` line appended to the Dockerfile (one step on
+/// the legacy builder) rather than one `--label` each: not with `target` (the line would land
+/// in the last stage), nor when the Dockerfile or a value could change its meaning.
+pub fn one_label_step(img: &Image, appendable: bool, labels: &BTreeMap<String, String>) -> bool {
+    appendable
+        && img.target.is_none()
+        && labels
+            .iter()
+            .all(|(k, v)| inputs::plain_label(k) && inputs::plain_label(v))
+}
+
+/// The labels an image's build carries: its own, its id and its input digest. The source
+/// revision and branch are not among them: a label changes the image ID, so a commit that
+/// touches nothing of an image would rebuild it and every dependent.
+pub fn build_labels(img: &Image, digest: Option<&str>) -> BTreeMap<String, String> {
+    let mut labels = img.labels.clone();
+    labels.insert("io.imagemk.image".into(), img.id.clone());
+    if let Some(d) = digest {
+        labels.insert(inputs::LABEL.into(), d.to_string());
+    }
+    labels
+}
+
+fn label_line(labels: &BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("\"{k}\"=\"{v}\""))
+        .collect();
+    format!("LABEL {}\n", pairs.join(" "))
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildPlan {
+    pub decisions: Vec<Decision>,
+    pub steps: Vec<BuildStep>,
+}
+
+/// Plans the steps of the decisions: a build or a tag each, waiting for the steps of the
+/// image's dependencies. Problems of an image that must be built are reported here.
+pub fn build(ws: &Workspace, req: &BuildRequest, facts: &Facts) -> anyhow::Result<BuildPlan> {
+    let decisions = decide(ws, req, facts);
+    let acting: Vec<&Decision> = decisions
+        .iter()
+        .filter(|d| matches!(d.action, Action::Build | Action::Tag(_)))
+        .collect();
+    report_problems(
+        ws,
+        acting
+            .iter()
+            .filter(|d| d.action == Action::Build)
+            .map(|d| d.image),
+    )?;
+    let position: BTreeMap<usize, usize> = acting
+        .iter()
+        .enumerate()
+        .map(|(pos, d)| (d.image, pos))
+        .collect();
+    let steps = acting
+        .iter()
+        .map(|d| step(ws, req, facts, d, &position))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(BuildPlan { decisions, steps })
+}
+
+fn step(
+    ws: &Workspace,
+    req: &BuildRequest,
+    facts: &Facts,
+    d: &Decision,
+    position: &BTreeMap<usize, usize>,
+) -> anyhow::Result<BuildStep> {
+    let img = &ws.images[d.image];
+    let deps = img
+        .depends
+        .iter()
+        .filter_map(|p| position.get(p).copied())
+        .collect();
+    if let Action::Tag(source) = &d.action {
+        let cmd = Cmd::new(docker::DOCKER)
+            .arg("tag")
+            .arg(source.clone())
+            .arg(img.name.to_string());
+        return Ok(BuildStep {
+            image: d.image,
+            id: img.id.clone(),
+            cmd,
+            deps,
+            context: None,
+        });
+    }
+    let labels = build_labels(img, d.digest.as_deref());
+    let appendable = facts.appendable.get(&d.image).copied().unwrap_or(false);
+    let mut context = context_spec(ws, img)?;
+    let flags = if one_label_step(img, appendable, &labels) {
+        context.append = Some(label_line(&labels));
+        BTreeMap::new()
+    } else {
+        labels
+    };
+    let cmd = docker::build(
+        img,
+        &flags,
+        &context.dockerfile_in_archive(),
+        context.describe(exec::quote),
+        req.no_cache,
+    );
+    Ok(BuildStep {
+        image: d.image,
+        id: img.id.clone(),
+        cmd,
+        deps,
+        context: Some(context),
+    })
+}
+
+fn report_problems(ws: &Workspace, building: impl Iterator<Item = usize>) -> anyhow::Result<()> {
+    let problems: Vec<&String> = building
+        .flat_map(|i| ws.images[i].problems.iter())
         .collect();
     if let Some(first) = problems.first() {
         let more = match problems.len() {
@@ -118,53 +416,5 @@ pub fn build(
         };
         bail!("{first}{more}");
     }
-    let order = graph::topo_order(&deps, &chosen);
-    let position: BTreeMap<usize, usize> =
-        order.iter().enumerate().map(|(pos, &i)| (i, pos)).collect();
-    let mut all_labels = labels.clone();
-    let steps = order
-        .iter()
-        .map(|&i| {
-            let img = &ws.images[i];
-            all_labels.insert("io.imagemk.image".into(), img.id.clone());
-            let context = context_spec(ws, img)?;
-            let cmd = docker::build(
-                img,
-                &all_labels,
-                &context.dockerfile_in_archive(),
-                context.describe(exec::quote),
-            );
-            Ok(BuildStep {
-                image: i,
-                id: img.id.clone(),
-                cmd,
-                deps: img
-                    .depends
-                    .iter()
-                    .filter_map(|d| position.get(d).copied())
-                    .collect(),
-                context,
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
-    Ok(BuildPlan {
-        steps,
-        reused: reused.into_iter().collect(),
-    })
-}
-
-/// The labels every build carries: imagemk's version and, when known, the source revision.
-pub fn labels(revision: Option<&str>, branch: Option<&str>) -> BTreeMap<String, String> {
-    let mut labels = BTreeMap::new();
-    labels.insert(
-        "io.imagemk.version".to_string(),
-        env!("CARGO_PKG_VERSION").to_string(),
-    );
-    if let Some(rev) = revision {
-        labels.insert("org.opencontainers.image.revision".into(), rev.into());
-    }
-    if let Some(b) = branch {
-        labels.insert("io.imagemk.branch".into(), b.into());
-    }
-    labels
+    Ok(())
 }

@@ -32,12 +32,16 @@ fn workspace() -> Test {
     t
 }
 
-const V: &str = env!("CARGO_PKG_VERSION");
-
-fn build_line(file: &str, name: &str, extra: &str, id: &str, ctx: &str) -> String {
-    build_line_with(file, name, extra, id, ctx, "")
+/// A build whose labels go into one `LABEL` line appended to the Dockerfile, which is then
+/// always sent as `.imagemk-dockerfile` (the context's own copy, if any, unchanged).
+fn build_line(file: &str, name: &str, extra: &str, ctx: &str) -> String {
+    format!(
+        "docker build --force-rm --file .imagemk-dockerfile --tag {name}{extra} - < (tar of context $ROOT/{ctx} + $ROOT/{file} and a LABEL line as .imagemk-dockerfile)"
+    )
 }
 
+/// A build whose labels go as `--label` flags (an image with a `target:`, whose appended
+/// line would land in the last stage); digests shown as `sha256:D` (see [`masked`]).
 fn build_line_with(
     file: &str,
     name: &str,
@@ -57,8 +61,16 @@ fn build_line_with(
         ),
     };
     format!(
-        "docker build --force-rm --file {in_archive} --tag {name}{extra} --label io.imagemk.image={id} --label io.imagemk.version={V}{labels} - < (tar of context $ROOT/{ctx}{note})"
+        "docker build --force-rm --file {in_archive} --tag {name}{extra} --label io.imagemk.image={id} --label io.imagemk.inputs=sha256:D{labels} - < (tar of context $ROOT/{ctx}{note})"
     )
+}
+
+/// `text` with every input digest shown as `sha256:D`.
+fn masked(text: &str) -> String {
+    regex::Regex::new("sha256:[0-9a-f]{64}")
+        .unwrap()
+        .replace_all(text, "sha256:D")
+        .into_owned()
 }
 
 #[test]
@@ -66,7 +78,7 @@ fn dry_run_prints_every_build_in_dependency_order() {
     let t = workspace();
     let out = t.run(&["build", "--all", "--dry-run"]);
     let expected = [
-        build_line("docker/base.dockerfile", "acme/base-core-tiny:latest", "", "core/base", "docker"),
+        build_line("docker/base.dockerfile", "acme/base-core-tiny:latest", "", "docker"),
         build_line_with(
             "comp/app/lib.dockerfile",
             "acme/lib-app-tiny:latest",
@@ -75,14 +87,25 @@ fn dry_run_prints_every_build_in_dependency_order() {
             "comp/app/.",
             " --label team=core",
         ),
-        build_line("comp/app/tool-tiny.dockerfile", "acme/tool-app-tiny:latest", "", "app/tool", "comp/app/."),
-        build_line("comp/web/Dockerfile", "acme/site-web-tiny:latest", "", "web/site", "comp/web/."),
+        build_line("comp/app/tool-tiny.dockerfile", "acme/tool-app-tiny:latest", "", "comp/app/."),
+        build_line("comp/web/Dockerfile", "acme/site-web-tiny:latest", "", "comp/web/."),
     ];
-    out.is(0, &(expected.join("\n") + "\n"), "");
-    // The fake logs argv with bash's `printf %q`; only the read-only query ran.
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(masked(&out.stdout), expected.join("\n") + "\n");
+    // The decisions go to stderr.
+    assert_eq!(
+        out.stderr,
+        "core/base: build: no local image\napp/lib: build: no local image\napp/tool: build: no local image\nweb/site: build: no local image\n"
+    );
+    // The fake logs argv with bash's `printf %q`; only the read-only queries ran: one
+    // inspect of every name (all present and up to date would end the look-up there), then
+    // the list of local images.
     assert_eq!(
         t.docker_log(),
-        ["docker image ls --format \\{\\{.Repository\\}\\}:\\{\\{.Tag\\}\\}"]
+        [
+            "docker image inspect --format \\{\\{.Id\\}\\}\\ \\{\\{index\\ .Config.Labels\\ \\\"io.imagemk.inputs\\\"\\}\\} acme/base-core-tiny:latest acme/lib-app-tiny:latest acme/site-web-tiny:latest acme/tool-app-tiny:latest",
+            "docker image ls --format \\{\\{.Repository\\}\\}:\\{\\{.Tag\\}\\}"
+        ]
     );
 }
 
@@ -106,17 +129,36 @@ fn builds_run_in_dependency_order_with_their_flags() {
         ]
     );
     assert_eq!(
-        log[0],
+        log[1],
         "docker image ls --format \\{\\{.Repository\\}\\}:\\{\\{.Tag\\}\\}"
     );
 }
 
+/// The input digest `build` computes for `image` (from `why --json`).
+fn inputs_of(t: &Test, image: &str) -> String {
+    let out = t.run(&["why", "--json", image]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    let rows: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["image"] == image)
+        .unwrap();
+    row["inputs"].as_str().unwrap().to_string()
+}
+
 #[test]
-fn selection_builds_missing_dependencies_only() {
+fn selection_builds_dependencies_that_are_not_up_to_date() {
     let mut t = workspace();
     t.file("images", "acme/base-core-tiny:latest\n");
+    let base = inputs_of(&t, "core/base");
+    t.file(
+        "labels",
+        &format!("acme/base-core-tiny:latest sha256:1 {base}\n"),
+    );
     t.cd("comp/app");
-    // `tool` needs `lib` (missing), which needs `base` (present): base is reused.
+    // `tool` needs `lib` (missing), which needs `base` (up to date): base is not built.
     let out = t.run(&["build", "tool", "--dry-run"]);
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", out.stdout);
@@ -125,13 +167,23 @@ fn selection_builds_missing_dependencies_only() {
     // --deps rebuilds them all.
     let out = t.run(&["build", "tool", "--deps", "--dry-run"]);
     assert_eq!(out.stdout.lines().count(), 3, "{}", out.stdout);
-    // A real run says which dependency it reuses.
+    // A real run says which dependency is up to date.
     let out = t.run(&["build", "tool", "-j", "1"]);
     out.ok();
+    let short: String = base[7..19].to_string();
     assert!(
-        out.stderr.starts_with(
-            "using existing core/base (`acme/base-core-tiny:latest`); `--deps` rebuilds it\n"
-        ),
+        out.stderr
+            .starts_with(&format!("core/base: up to date (inputs {short}…)\n")),
+        "{}",
+        out.stderr
+    );
+    // A dependency whose inputs changed is rebuilt although it exists (the stale
+    // dependency), and says why; a label that is not a digest is out of date, said so.
+    t.file("labels", "acme/base-core-tiny:latest sha256:1 latest\n");
+    let out = t.run(&["build", "tool", "--dry-run"]);
+    assert_eq!(out.stdout.lines().count(), 3, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("core/base: build: the local image's `io.imagemk.inputs` label is not a digest (`latest`): treated as out of date\n"),
         "{}",
         out.stderr
     );
@@ -140,15 +192,32 @@ fn selection_builds_missing_dependencies_only() {
 #[test]
 fn kind_selection_and_plain_progress_lines() {
     let mut t = workspace();
-    t.file("images", "acme/lib-app-tiny:latest\n");
+    t.file(
+        "images",
+        "acme/base-core-tiny:latest\nacme/lib-app-tiny:latest\n",
+    );
+    let (base, lib) = (inputs_of(&t, "core/base"), inputs_of(&t, "app/lib"));
+    t.file(
+        "labels",
+        &format!(
+            "acme/base-core-tiny:latest sha256:1 {base}\nacme/lib-app-tiny:latest sha256:2 {lib}\n"
+        ),
+    );
     t.cd("comp/app");
     let out = t.run(&["build", "--kind", "tool"]);
     out.ok();
     let stderr: Vec<&str> = out.stderr.lines().collect();
-    assert_eq!(
-        stderr[0],
-        "using existing app/lib (`acme/lib-app-tiny:latest`); `--deps` rebuilds it"
+    assert!(
+        stderr[0].starts_with("core/base: up to date (inputs "),
+        "{}",
+        out.stderr
     );
+    assert!(
+        stderr[1].starts_with("app/lib: up to date (inputs "),
+        "{}",
+        out.stderr
+    );
+    let stderr = &stderr[1..];
     assert_eq!(stderr[1], "app/tool | building");
     assert_eq!(stderr[2], "app/tool | Step 1/2 : FROM scratch");
     assert_eq!(
@@ -160,7 +229,7 @@ fn kind_selection_and_plain_progress_lines() {
         "{}",
         stderr[4]
     );
-    assert_eq!(stderr[5], "summary: 1 built");
+    assert_eq!(stderr[5], "summary: 1 built; 2 up to date");
     assert_eq!(stderr.len(), 6);
     assert_eq!(
         std::fs::read_to_string(t.path(".imagemk/logs/app/tool.log"))
@@ -264,10 +333,12 @@ fn a_failing_build_stops_dependents_and_unstages_files() {
         "comp/app/lib.dockerfile",
         "acme/lib-app-tiny:latest",
         " --build-arg IMAGE_TAG=latest --build-arg NAMESPACE=acme",
-        "app/lib",
         "comp/app/.",
     )
-    .replace(")", " + $ROOT/comp/app/bin/tool as staged/tool)");
+    .replace(
+        "as .imagemk-dockerfile)",
+        "as .imagemk-dockerfile + $ROOT/comp/app/bin/tool as staged/tool)",
+    );
     assert_eq!(
         errors,
         [
@@ -296,7 +367,7 @@ fn keep_going_builds_everything_that_does_not_depend_on_the_failure() {
 }
 
 #[test]
-fn labels_carry_the_git_revision_and_branch() {
+fn the_source_revision_is_neither_a_label_nor_an_input() {
     let t = workspace();
     let git = |args: &[&str]| {
         let mut c = t.command("git", args);
@@ -309,22 +380,16 @@ fn labels_carry_the_git_revision_and_branch() {
     git(&["init", "-q", "-b", "feature"]);
     git(&["add", "images.yaml"]);
     git(&["commit", "-q", "-m", "x"]);
-    let rev = String::from_utf8(
-        t.command("git", &["rev-parse", "HEAD"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let out = t.run(&["build", "base", "--dry-run"]);
+    let before = inputs_of(&t, "core/base");
+    git(&["commit", "-q", "--allow-empty", "-m", "y"]);
+    assert_eq!(inputs_of(&t, "core/base"), before);
+    let out = t.run(&["build", "lib", "-C", "comp/app", "--dry-run"]);
     assert!(
-        out.stdout.contains(&format!(
-            "--label io.imagemk.branch=feature --label io.imagemk.image=core/base --label io.imagemk.version={V} --label org.opencontainers.image.revision={} ",
-            rev.trim()
-        )),
+        !out.stdout.contains("revision") && !out.stdout.contains("branch"),
         "{}",
         out.stdout
     );
+    assert!(!t.docker_log().iter().any(|l| l.contains("git")));
 }
 
 #[test]
@@ -376,7 +441,7 @@ fn variants_add_args_and_a_name_suffix() {
     t.file("Dockerfile", "FROM scratch\n");
     let out = t.run(&["build", "--variant", "debug", "--dry-run"]);
     assert!(
-        out.stdout.starts_with("docker build --force-rm --file Dockerfile --tag local/envoy-c-linux-debug:latest --build-arg DEBUG=1 "),
+        out.stdout.starts_with("docker build --force-rm --file .imagemk-dockerfile --tag local/envoy-c-linux-debug:latest --build-arg DEBUG=1 "),
         "{}",
         out.stdout
     );
@@ -506,7 +571,13 @@ fn engine_not_reachable() {
   | Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?
 ",
     );
-    assert_eq!(t.docker_log().len(), 1, "only the probe ran");
+    // The one-call look-up of the images failed, then the probe said why.
+    let log = t.docker_log();
+    assert_eq!(log.len(), 2, "only the read-only queries ran: {log:?}");
+    assert!(
+        log[0].starts_with("docker image inspect --format "),
+        "{log:?}"
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! `imagemk build`: select, ask the engine what exists, plan, then build the plan's steps with
-//! the scheduler, streaming each build's output to its log file and the progress display.
+//! `imagemk build`: select, gather the facts (local images, input digests), decide per image
+//! (up to date, tag, build), then run the plan's steps with the scheduler, streaming each
+//! build's output to its log file and the progress display.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -9,44 +10,70 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::stream::{failed, finish_job};
-use super::{engine, select::select, Ctx};
+use super::{facts, outcome, reuse, select::select, Ctx};
 use crate::cli::BuildArgs;
 use crate::config::Workspace;
 use crate::exec::Streamed;
-use crate::plan::{self, BuildPlan, BuildRequest, BuildStep};
+use crate::plan::{self, Action, BuildPlan, BuildRequest, BuildStep};
 use crate::scheduler::{self, State};
-use crate::{context, git, signal};
+use crate::{context, signal};
 
 pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
+    let req = request(ctx, args)?;
+    let mut facts = facts::gather(ctx, &req)?;
+    let reuse_on = reuse::wanted(ctx, args.reuse, args.no_reuse)?;
+    reuse::apply(ctx, &req, &mut facts, reuse_on)?;
+    let plan = plan::build(&ctx.ws, &req, &facts)?;
+    if ctx.dry_run {
+        tell_decisions(ctx, &plan, true);
+        print_plan(&ctx.ws, &plan, args.json)?;
+        return Ok(0);
+    }
+    tell_decisions(ctx, &plan, args.explain);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let jobs = super::parallel::jobs(ctx, args.jobs, cores);
+    let states = execute(ctx, &plan, jobs, args.keep_going);
+    if args.json {
+        outcome::print(ctx, &plan, &states)?;
+    }
+    outcome::result(&plan, &states)
+}
+
+/// The checked request: selection, problems of the selected images and staged paths are
+/// reported before any command runs.
+pub fn request(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<BuildRequest> {
     let ws = &ctx.ws;
     let selected = select(ws, &args.selection)?;
-    // Problems of the selected images are reported before any command runs.
     if let Some(problem) = selected.iter().flat_map(|&i| &ws.images[i].problems).next() {
         anyhow::bail!("{problem}");
     }
     plan::check_inputs(ws, &selected)?;
-    let present = engine::local_images(ctx, "planning every dependency")?.unwrap_or_default();
-    let source = git::source(&ws.root);
-    let labels = plan::labels(source.revision.as_deref(), source.branch.as_deref());
-    let req = BuildRequest {
+    Ok(BuildRequest {
         selected,
         rebuild_deps: args.deps,
-    };
-    let plan = plan::build(ws, &req, &present, &labels)?;
-    if ctx.dry_run {
-        print_plan(ws, &plan, args.json)?;
-        return Ok(0);
+        force: args.force,
+        dependents: args.dependents,
+        no_cache: args.no_cache,
+    })
+}
+
+/// One line per image that is not built (up to date, tagged); with `explain`, every
+/// image's reasons.
+fn tell_decisions(ctx: &Ctx, plan: &BuildPlan, explain: bool) {
+    for d in &plan.decisions {
+        let id = &ctx.ws.images[d.image].id;
+        let show = explain || d.action != Action::Build;
+        if !show {
+            continue;
+        }
+        let what = match &d.action {
+            Action::UpToDate | Action::Pulled(_) => "",
+            Action::Tag(_) => "tag: ",
+            Action::Build => "build: ",
+        };
+        ctx.progress
+            .println(&format!("{id}: {what}{}", d.reasons.join("; ")));
     }
-    for &i in &plan.reused {
-        let img = &ws.images[i];
-        ctx.progress.println(&format!(
-            "using existing {} (`{}`); `--deps` rebuilds it",
-            img.id, img.name
-        ));
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let jobs = super::parallel::jobs(ctx, args.jobs, cores);
-    execute(ctx, &plan, jobs, args.keep_going)
 }
 
 fn print_plan(ws: &Workspace, plan: &BuildPlan, as_json: bool) -> anyhow::Result<()> {
@@ -65,13 +92,21 @@ fn print_plan(ws: &Workspace, plan: &BuildPlan, as_json: bool) -> anyhow::Result
             })
             .collect();
         let reused: Vec<_> = plan
-            .reused
+            .decisions
             .iter()
-            .map(|&i| ws.images[i].id.clone())
+            .filter(|d| d.action == Action::UpToDate)
+            .map(|d| ws.images[d.image].id.clone())
+            .collect();
+        let decisions: Vec<_> = plan
+            .decisions
+            .iter()
+            .map(|d| outcome::decision_json(ws, d))
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({ "steps": steps, "reused": reused }))?
+            serde_json::to_string_pretty(
+                &json!({ "steps": steps, "reused": reused, "decisions": decisions })
+            )?
         );
     } else {
         for step in &plan.steps {
@@ -90,13 +125,16 @@ fn log_path(ws: &Workspace, id: &str) -> PathBuf {
         .join(format!("{id}.log"))
 }
 
-fn execute(ctx: &Ctx, plan: &BuildPlan, jobs: usize, keep_going: bool) -> anyhow::Result<i32> {
+fn execute(ctx: &Ctx, plan: &BuildPlan, jobs: usize, keep_going: bool) -> Vec<State> {
     let deps: Vec<Vec<usize>> = plan.steps.iter().map(|s| s.deps.clone()).collect();
     let name = |i: usize| format!("the build of `{}`", plan.steps[i].id);
     let states = scheduler::run_named(&deps, jobs, keep_going, name, |i, _| {
         let step = &plan.steps[i];
+        let Some(spec) = &step.context else {
+            return tag_one(step);
+        };
         let task = ctx.progress.task(&step.id, "building");
-        let result = build_one(step, &log_path(&ctx.ws, &step.id), &task);
+        let result = build_one(step, spec, &log_path(&ctx.ws, &step.id), &task);
         match &result {
             Ok(()) => task.finish(true, "built"),
             Err(_) => task.finish(false, "failed"),
@@ -105,36 +143,27 @@ fn execute(ctx: &Ctx, plan: &BuildPlan, jobs: usize, keep_going: bool) -> anyhow
     });
     let summary = summarize(plan, &states, signal::interrupted());
     ctx.progress.println(&summary);
-    if signal::interrupted() {
-        return Err(signal::Interrupted.into());
-    }
-    let failures: Vec<&String> = states
-        .iter()
-        .filter_map(|s| match s {
-            State::Failed(msg) => Some(msg),
-            _ => None,
-        })
-        .collect();
-    match failures.len() {
-        0 => Ok(0),
-        1 => anyhow::bail!("{}", failures[0]),
-        n => anyhow::bail!(
-            "{n} images failed to build:\n{}",
-            failures
-                .iter()
-                .map(|f| f.as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
-        ),
-    }
+    states
+}
+
+/// `docker tag` of the local image that carries the same inputs.
+fn tag_one(step: &BuildStep) -> Result<(), String> {
+    crate::exec::capture(&step.cmd)
+        .map(|_| ())
+        .map_err(|e| failed(&format!("tag of `{}`", step.id), e))
 }
 
 /// Lists the context (a bad or unreadable file fails here, before docker starts), then runs
 /// `docker build … -` while another thread streams the archive into its stdin; the output
 /// goes to the run's log and the display. Nothing is written into the user's tree.
-fn build_one(step: &BuildStep, log: &Path, task: &crate::progress::Task) -> Result<(), String> {
+fn build_one(
+    step: &BuildStep,
+    spec: &context::Spec,
+    log: &Path,
+    task: &crate::progress::Task,
+) -> Result<(), String> {
     let what = format!("build of `{}`", step.id);
-    let archive = context::walk(&step.context).map_err(|e| failed(&what, e))?;
+    let archive = context::walk(spec).map_err(|e| failed(&what, e))?;
     let mut log_file = RunLog::create(log).map_err(|e| failed(&what, e))?;
     log_file.line(&format!("$ {}", step.cmd));
     let (reader, writer) = os_pipe::pipe()
@@ -211,13 +240,16 @@ impl Drop for RunLog {
     }
 }
 
-/// One line: what was built, what failed (after a signal: what was stopped), what was skipped.
+/// One line: what was built or tagged, what is up to date, what failed (after a signal:
+/// what was stopped), what was skipped.
 fn summarize(plan: &BuildPlan, states: &[State], interrupted: bool) -> String {
     let mut built = Vec::new();
+    let mut tagged = Vec::new();
     let mut failed = Vec::new();
     let mut skipped = Vec::new();
     for (step, state) in plan.steps.iter().zip(states) {
         match state {
+            State::Done if step.context.is_none() => tagged.push(step.id.clone()),
             State::Done => built.push(step.id.clone()),
             State::Failed(_) => failed.push(step.id.clone()),
             State::Skipped(d) => skipped.push(format!("{} (needs {})", step.id, plan.steps[*d].id)),
@@ -225,7 +257,18 @@ fn summarize(plan: &BuildPlan, states: &[State], interrupted: bool) -> String {
             State::Pending | State::Running => {}
         }
     }
+    let fresh = plan
+        .decisions
+        .iter()
+        .filter(|d| d.action == Action::UpToDate)
+        .count();
     let mut parts = vec![format!("{} built", built.len())];
+    if !tagged.is_empty() {
+        parts.push(format!("{} tagged", tagged.len()));
+    }
+    if fresh > 0 {
+        parts.push(format!("{fresh} up to date"));
+    }
     if !failed.is_empty() {
         let verb = if interrupted { "stopped" } else { "failed" };
         parts.push(format!("{} {verb}: {}", failed.len(), failed.join(", ")));

@@ -8,8 +8,10 @@ mod container;
 mod doctor;
 mod engine;
 mod extract;
+mod facts;
 mod list;
 mod login;
+mod outcome;
 mod parallel;
 mod pull;
 mod push;
@@ -18,6 +20,7 @@ mod run;
 mod schema;
 mod select;
 mod stream;
+mod why;
 mod withdocker;
 
 use std::path::PathBuf;
@@ -61,6 +64,7 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
     match cli.command {
         Command::Clean(args) => clean::run(&ctx, &args, clean_tag.flatten()),
         Command::Build(args) => build::run(&ctx, &args),
+        Command::Why(args) => why::run(&ctx, &args),
         Command::List(args) => list::run(&ctx, &args),
         Command::Push(args) => push::run(&ctx, &args),
         Command::Pull(args) => pull::run(&ctx, &args),

@@ -11,12 +11,13 @@ use std::sync::Mutex;
 use anyhow::bail;
 
 use super::{pull, Ctx};
+use crate::plan::{self, Action, BuildRequest, Facts};
 use crate::progress::Task;
 use crate::reference::ImageRef;
 use crate::registry::pulled::Pulled;
 use crate::registry::reuse::{self, Lookup};
 use crate::registry::{self, transfer, Registry};
-use crate::scheduler::Children;
+use crate::scheduler::{Children, State};
 use crate::signal;
 
 /// Whether reuse is on: `--reuse` / `--no-reuse`, else `REUSE` (1/yes/true, 0/no/false),
@@ -134,4 +135,48 @@ impl Reuse {
             }
         }
     }
+}
+
+/// Offers the images the plan would build for want of a local image with their inputs (not
+/// forced ones) to the registry, when reuse is on: they are looked up at once, in parallel,
+/// then the ones found are pulled (a few at a time) and go into `facts.pulled`, so the plan
+/// decides `pulled` for them instead of a build. A dry run looks nothing up.
+pub fn apply(ctx: &Ctx, req: &BuildRequest, facts: &mut Facts, on: bool) -> anyhow::Result<()> {
+    let Some(reuse) = Reuse::new(ctx, on)? else {
+        return Ok(());
+    };
+    let wanted: Vec<(usize, String)> = plan::decide(&ctx.ws, req, facts)
+        .into_iter()
+        .filter(|d| d.action == Action::Build && d.reasons.iter().all(|r| r != "forced"))
+        .filter_map(|d| d.digest.map(|g| (d.image, g)))
+        .collect();
+    if ctx.dry_run || wanted.is_empty() {
+        return Ok(());
+    }
+    reuse.look_up(ctx, &wanted)?;
+    let found = Mutex::new(BTreeMap::new());
+    let no_deps = vec![Vec::new(); wanted.len()];
+    let jobs = super::parallel::jobs(ctx, None, super::parallel::TRANSFERS);
+    let states = crate::scheduler::run(&no_deps, jobs, true, |k, children| {
+        let (image, inputs) = &wanted[k];
+        let task = ctx.progress.task(&ctx.ws.images[*image].id, "looking up its inputs");
+        let result = reuse.reuse(ctx, *image, inputs, children, &task);
+        task.finish(result.is_ok(), "");
+        match result {
+            Ok(Some(pulled)) => {
+                found.lock().unwrap().insert(*image, pulled.id);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(format!("{e:#}")),
+        }
+    });
+    if signal::interrupted() {
+        return Err(signal::Interrupted.into());
+    }
+    if let Some(State::Failed(e)) = states.iter().find(|s| matches!(s, State::Failed(_))) {
+        bail!("{e}");
+    }
+    facts.pulled.extend(found.into_inner().unwrap());
+    Ok(())
 }

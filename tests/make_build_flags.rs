@@ -1,0 +1,51 @@
+//! make's build targets pass FORCE=1, EXPLAIN=1 and DEPENDENTS=1 through as flags (values
+//! checked as yes/no, never shell text); `make test-image` needs no new variable.
+
+mod support;
+
+use support::Test;
+
+/// Runs `make ARGS` in a component whose imagemk is a script printing its argv, one a line.
+fn argv(args: &[&str]) -> support::Output {
+    let t = Test::new();
+    t.file(
+        "Makefile",
+        &format!("include {}/make/images.mk\n", env!("CARGO_MANIFEST_DIR")),
+    );
+    t.file(
+        "argv.sh",
+        "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done\n",
+    );
+    let script = t.path("argv.sh");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut cmd = t.command("make", args);
+    cmd.env("IMAGEMK", &script);
+    t.output(cmd)
+}
+
+#[test]
+fn build_flags_pass_through() {
+    let out = argv(&[
+        "-s",
+        "test-image",
+        "FORCE=1",
+        "EXPLAIN=yes",
+        "DEPENDENTS=true",
+    ]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "build\n--kind\ntest\n--force\n--explain\n--dependents\n"
+    );
+    let out = argv(&["-s", "test-image"]);
+    assert_eq!(out.stdout, "build\n--kind\ntest\n");
+    let out = argv(&["-s", "images", "EXPLAIN=0"]);
+    assert_eq!(out.stdout, "build\n");
+    let out = argv(&["-s", "test-image", "FORCE=$(shell touch pwned)"]);
+    assert_ne!(out.status, 0);
+    assert!(
+        out.stderr.contains("FORCE must be 1 or 0"),
+        "{}",
+        out.stderr
+    );
+}
