@@ -268,3 +268,89 @@ fn a_found_image_that_cannot_be_pulled_is_built_and_leaves_no_tag() {
         "{methods:#?}"
     );
 }
+
+/// Issue 10's end-to-end proof through the CLI: build two images (one FROM the other), push
+/// them, remove them locally, then `build --reuse`: both are pulled and tagged, no docker
+/// build runs, and the local names carry the pushed image IDs; no remote-named tag is left.
+#[test]
+fn build_reuse_pulls_what_another_machine_pushed_instead_of_building() {
+    if !support::engine() {
+        return;
+    }
+    let reg = Registry::start();
+    let host = reg.host();
+    let t = Test::new();
+    let ns = t.namespace();
+    t.file(
+        "images.yaml",
+        &format!(
+            "workspace:\n  registries:\n    local: {{kind: oci, host: \"{host}\", path: {ns}}}\ndefaults:\n  namespace: {ns}\ncomponent: app\nimages:\n  base: {{}}\n  top: {{}}\n"
+        ),
+    )
+    .file(
+        "docker/base-linux.dockerfile",
+        &format!("FROM scratch\nCOPY marker /marker\nLABEL test={ns}\n"),
+    )
+    .file(
+        "docker/top-linux.dockerfile",
+        &format!("FROM {ns}/base-app-linux:v1\nCOPY marker /top-marker\n"),
+    )
+    .file("marker", &ns);
+    let names = [
+        format!("{ns}/base-app-linux:v1"),
+        format!("{ns}/top-app-linux:v1"),
+    ];
+    let result = std::panic::catch_unwind(|| {
+        t.run(&["build", "--all", "--tag", "v1"]).ok();
+        let ids: Vec<String> = names.iter().map(|n| image_id(n)).collect();
+        t.run(&[
+            "push",
+            "--all",
+            "--tag",
+            "v1",
+            "--registry",
+            "local",
+            "--force",
+        ])
+        .ok();
+        for n in &names {
+            assert_eq!(docker(&["image", "rm", n]).0, 0);
+        }
+        let out = t.run(&[
+            "build",
+            "--all",
+            "--tag",
+            "v1",
+            "--registry",
+            "local",
+            "--reuse",
+            "--json",
+        ]);
+        assert_eq!(out.status, 0, "{out:?}");
+        assert!(
+            !out.stderr.contains("Step 1/"),
+            "a build ran: {}",
+            out.stderr
+        );
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let outcomes: Vec<String> = v["images"]
+            .as_array()
+            .or_else(|| v.as_array())
+            .unwrap_or_else(|| panic!("unexpected --json: {v}"))
+            .iter()
+            .map(|i| i["outcome"].as_str().unwrap_or("?").to_string())
+            .collect();
+        assert_eq!(outcomes, ["pulled", "pulled"], "{v}");
+        let now: Vec<String> = names.iter().map(|n| image_id(n)).collect();
+        assert_eq!(now, ids, "the pulled images are the pushed ones");
+        assert_eq!(
+            tags_of(&ns),
+            names.to_vec(),
+            "only the local names are left"
+        );
+    });
+    remove_images(&ns);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}

@@ -159,7 +159,9 @@ pub fn apply(ctx: &Ctx, req: &BuildRequest, facts: &mut Facts, on: bool) -> anyh
     let jobs = super::parallel::jobs(ctx, None, super::parallel::TRANSFERS);
     let states = crate::scheduler::run(&no_deps, jobs, true, |k, children| {
         let (image, inputs) = &wanted[k];
-        let task = ctx.progress.task(&ctx.ws.images[*image].id, "looking up its inputs");
+        let task = ctx
+            .progress
+            .task(&ctx.ws.images[*image].id, "looking up its inputs");
         let result = reuse.reuse(ctx, *image, inputs, children, &task);
         task.finish(result.is_ok(), "");
         match result {
