@@ -55,7 +55,11 @@ pub fn inputs_label(name: &str) -> anyhow::Result<Option<String>> {
 /// True when a docker command failed because the image or tag does not exist.
 pub fn no_such_image(err: &anyhow::Error) -> bool {
     let text = format!("{err:#}");
-    text.contains("No such image") || text.contains("No such object")
+    // The daemon says `reference does not exist` when another run removed the same tag
+    // between its look-up and the removal (seen with two pushes sharing a remote name).
+    text.contains("No such image")
+        || text.contains("No such object")
+        || text.contains("reference does not exist")
 }
 
 /// `docker tag ID NAME`: points `name` at the image `id` (never at a name that may move).
@@ -267,6 +271,20 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tag_removed_by_someone_else_is_gone_not_a_failure() {
+        let gone = |stderr: &str| no_such_image(&anyhow::anyhow!("docker failed: {stderr}"));
+        assert!(gone("Error: No such image: h/x:1"));
+        assert!(gone("Error: No such object: h/x:1"));
+        assert!(gone("Error response from daemon: reference does not exist"));
+        assert!(!gone(
+            "Cannot connect to the Docker daemon at unix:///var/run/docker.sock"
+        ));
+        assert!(!gone(
+            "Error response from daemon: conflict: unable to remove repository reference"
+        ));
+    }
 
     #[test]
     fn lock_paths_are_per_engine_and_name() {

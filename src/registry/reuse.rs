@@ -21,7 +21,7 @@ use crate::exec::{self, Cmd};
 use crate::reference::{self, ImageRef};
 
 /// The label that records an image's input digest.
-pub const LABEL: &str = "io.imagemk.inputs";
+pub const LABEL: &str = crate::inputs::LABEL;
 
 /// Tags made from input digests start with this; clean-up ages them out with `--match '^in-'`.
 pub const TAG_PREFIX: &str = "in-";
