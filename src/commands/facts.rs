@@ -106,6 +106,11 @@ fn own_inputs(
     let mut out = BTreeMap::new();
     for &i in closure {
         let img = &ws.images[i];
+        // An image with a known problem (a missing host file, …) has no inputs to read: the
+        // plan reports the problem, with its hint, if the image has to be built.
+        if !img.problems.is_empty() {
+            continue;
+        }
         let Ok(text) = std::fs::read_to_string(&img.dockerfile) else {
             continue;
         };
