@@ -211,9 +211,10 @@ fn ensure_tag(
 /// The message for a remote-named tag that exists and is another image than the local one.
 fn conflict(job: &PushJob, remote: &ImageRef, other: &str) -> String {
     format!(
-        "`{remote}` already exists in the engine and is another image (`{}`) than `{}`; pushing it would publish that image, and imagemk never moves a tag it did not create\nhint: if `{remote}` is an old tag of yours, remove it with `docker image rm --no-prune {remote}` and push again; if another imagemk run is pushing a different build under that name, wait for it",
+        "`{remote}` already exists in the engine and is another image (`{}`) than `{}`; pushing it would publish that image, and imagemk never moves a tag it did not create\nhint: if `{remote}` is an old tag of yours, remove it with `{engine} image rm --no-prune {remote}` and push again; if another imagemk run is pushing a different build under that name, wait for it",
         short_id(other),
-        job.local
+        job.local,
+        engine = crate::engine::program(),
     )
 }
 

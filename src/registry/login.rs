@@ -17,7 +17,15 @@ impl Registry {
                 .args(["auth", "configure-docker"])
                 .arg(&self.host)
                 .arg("--quiet"),
-            Kind::Oci => Cmd::new("docker").arg("login").arg(&self.host),
+            Kind::Oci => {
+                let engine = crate::engine::current();
+                let cmd = Cmd::new(engine.program()).arg("login");
+                match engine.needs_tls_verify_off(&self.host) {
+                    true => cmd.arg("--tls-verify=false"),
+                    false => cmd,
+                }
+                .arg(&self.host)
+            }
         }
     }
 }
