@@ -78,8 +78,14 @@ pub fn tag(src: &ImageRef, dst: &ImageRef) -> Cmd {
         .arg(dst.to_string())
 }
 
-pub fn push(name: &ImageRef) -> Cmd {
-    tls_for(docker().arg("push"), name).arg(name.to_string())
+/// `push NAME`; with `digest_file` (podman, which prints no digest) `--digestfile FILE`.
+pub fn push(name: &ImageRef, digest_file: Option<&std::path::Path>) -> Cmd {
+    let cmd = tls_for(docker().arg("push"), name);
+    let cmd = match digest_file {
+        Some(f) => cmd.arg("--digestfile").arg(f.display().to_string()),
+        None => cmd,
+    };
+    cmd.arg(name.to_string())
 }
 
 pub fn pull(name: &ImageRef) -> Cmd {

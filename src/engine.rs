@@ -101,6 +101,24 @@ impl Engine {
         }
     }
 
+    /// Whether `push` reports the pushed digest only in a file (`--digestfile`, podman) rather
+    /// than as a `TAG: digest: sha256:… size: N` line (docker).
+    pub fn push_digest_in_file(self) -> bool {
+        match self {
+            Engine::Docker => false,
+            Engine::Podman => true,
+        }
+    }
+
+    /// Whether `pull` prints the pulled digest (`Digest: sha256:…`, docker); podman's is read
+    /// from the pulled image (`image inspect` of `.Digest`).
+    pub fn pull_prints_digest(self) -> bool {
+        match self {
+            Engine::Docker => true,
+            Engine::Podman => false,
+        }
+    }
+
     /// What distinguishes this engine's locks from the others' (docker keeps its old names).
     pub fn lock_prefix(self) -> &'static str {
         match self {

@@ -238,7 +238,8 @@ fn push_once(
     children: &Children,
     task: &Task,
 ) -> Result<String, String> {
-    let cmd = docker::push(remote);
+    let file = transfer::DigestFile::new(job_index);
+    let cmd = docker::push(remote, file.as_ref().map(|f| f.as_path()));
     let output = run_job(
         &cmd,
         job_index,
@@ -248,11 +249,20 @@ fn push_once(
         |line| task.line(line),
         |output| login::hint(reg, output),
     )?;
-    transfer::pushed_digest(&output, &remote.tag).ok_or_else(|| {
-        format!(
+    let digest = match &file {
+        Some(f) => f.read(),
+        None => transfer::pushed_digest(&output, &remote.tag),
+    };
+    digest.ok_or_else(|| match &file {
+        Some(f) => format!(
+            "the push of `{}` succeeded but `{cmd}` wrote no digest to `{}`",
+            job.id,
+            f.as_path().display()
+        ),
+        None => format!(
             "the push of `{}` succeeded but `{cmd}` printed no `{}: digest: sha256:…` line to read the digest from",
             job.id, remote.tag
-        )
+        ),
     })
 }
 

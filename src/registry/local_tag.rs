@@ -25,6 +25,13 @@ pub fn image_id(name: &str) -> anyhow::Result<Option<String>> {
     image_id_by(name, exec::capture)
 }
 
+/// The registry digest of a pulled image (`.Digest`, podman's; docker prints it on pull).
+pub fn manifest_digest(name: &str) -> Option<String> {
+    let out = exec::capture(&docker::inspect(name, "{{.Digest}}")).ok()?;
+    let d = out.stdout.trim();
+    d.starts_with("sha256:").then(|| d.to_string())
+}
+
 /// [`image_id`] through `run`: clean-up paths pass [`exec::capture_cleanup`], which still runs
 /// after a signal.
 fn image_id_by(
