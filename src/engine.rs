@@ -83,7 +83,9 @@ impl Engine {
     pub fn says_no_such_image(self, stderr: &str) -> bool {
         match self {
             Engine::Docker => stderr.contains("No such image"),
-            Engine::Podman => stderr.contains("image not known") || stderr.contains("No such image"),
+            Engine::Podman => {
+                stderr.contains("image not known") || stderr.contains("No such image")
+            }
         }
     }
 
@@ -236,7 +238,12 @@ pub fn program() -> &'static str {
 mod tests {
     use super::*;
 
-    fn pick(flag: Option<&str>, env: &[(&str, &str)], file: Option<RawEngine>, have: &[&str]) -> String {
+    fn pick(
+        flag: Option<&str>,
+        env: &[(&str, &str)],
+        file: Option<RawEngine>,
+        have: &[&str],
+    ) -> String {
         match choose(flag, &Env::from_pairs(env), file, |p| have.contains(&p)) {
             Ok((e, s)) => format!("{} {s:?}", e.program()),
             Err(e) => format!("{e:#}"),
@@ -249,12 +256,21 @@ mod tests {
         let env = [("IMAGEMK_ENGINE", "podman"), ("CONTAINER_ENGINE", "docker")];
         assert_eq!(pick(Some("docker"), &env, file, &[]), "docker Flag");
         assert_eq!(pick(None, &env, file, &[]), "podman Env");
-        assert_eq!(pick(None, &[("CONTAINER_ENGINE", "podman")], file, &[]), "podman Env");
-        assert_eq!(pick(None, &[], Some(RawEngine::Podman), &["docker"]), "podman File");
+        assert_eq!(
+            pick(None, &[("CONTAINER_ENGINE", "podman")], file, &[]),
+            "podman Env"
+        );
+        assert_eq!(
+            pick(None, &[], Some(RawEngine::Podman), &["docker"]),
+            "podman File"
+        );
         assert_eq!(pick(None, &[], None, &["podman"]), "podman Auto");
         assert_eq!(pick(None, &[], None, &["docker", "podman"]), "docker Auto");
         assert_eq!(pick(None, &[], None, &[]), "docker Auto");
-        assert_eq!(pick(None, &[("IMAGEMK_ENGINE", "")], None, &["docker"]), "docker Auto");
+        assert_eq!(
+            pick(None, &[("IMAGEMK_ENGINE", "")], None, &["docker"]),
+            "docker Auto"
+        );
     }
 
     #[test]
@@ -271,27 +287,44 @@ mod tests {
 
     #[test]
     fn loopback_registries_need_tls_verify_off_on_podman_only() {
-        for host in ["localhost:5000", "127.0.0.1:41234", "localhost", "[::1]:5000"] {
+        for host in [
+            "localhost:5000",
+            "127.0.0.1:41234",
+            "localhost",
+            "[::1]:5000",
+        ] {
             assert!(Engine::Podman.needs_tls_verify_off(host), "{host}");
             assert!(!Engine::Docker.needs_tls_verify_off(host), "{host}");
         }
-        for host in ["gcr.io", "registry.example.com:5000", "localhostx.io", "10.0.0.1:5000"] {
+        for host in [
+            "gcr.io",
+            "registry.example.com:5000",
+            "localhostx.io",
+            "10.0.0.1:5000",
+        ] {
             assert!(!Engine::Podman.needs_tls_verify_off(host), "{host}");
         }
     }
 
     #[test]
     fn each_engines_texts() {
-        assert!(Engine::Podman.says_no_such_image(
-            "Error: h/x:1: image not known"
-        ));
+        assert!(Engine::Podman.says_no_such_image("Error: h/x:1: image not known"));
         assert!(Engine::Docker.says_no_such_image("Error: No such image: h/x:1"));
         assert!(!Engine::Docker.says_no_such_image("Error: h/x:1: image not known"));
         assert_eq!(Engine::Podman.local_name("localhost/ns/app:1"), "ns/app:1");
-        assert_eq!(Engine::Podman.local_name("docker.io/library/busybox:1"), "busybox:1");
+        assert_eq!(
+            Engine::Podman.local_name("docker.io/library/busybox:1"),
+            "busybox:1"
+        );
         assert_eq!(Engine::Podman.local_name("docker.io/me/x:1"), "me/x:1");
-        assert_eq!(Engine::Podman.local_name("127.0.0.1:5000/ns/app:1"), "127.0.0.1:5000/ns/app:1");
-        assert_eq!(Engine::Docker.local_name("localhost/ns/app:1"), "localhost/ns/app:1");
+        assert_eq!(
+            Engine::Podman.local_name("127.0.0.1:5000/ns/app:1"),
+            "127.0.0.1:5000/ns/app:1"
+        );
+        assert_eq!(
+            Engine::Docker.local_name("localhost/ns/app:1"),
+            "localhost/ns/app:1"
+        );
         assert!(Engine::Podman.is_rootless("true\n"));
         assert!(!Engine::Podman.is_rootless("false\n"));
         assert!(Engine::Docker.is_rootless(r#"["name=seccomp,profile=default","name=rootless"]"#));

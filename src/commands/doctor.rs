@@ -195,8 +195,15 @@ fn podman_facts(stdout: &str) -> Vec<Check> {
             )]
         }
     };
-    let text = |ptr: &str| info.pointer(ptr).and_then(|v| v.as_str()).unwrap_or("?").to_string();
-    let rootless = info.pointer("/host/security/rootless").and_then(|v| v.as_bool());
+    let text = |ptr: &str| {
+        info.pointer(ptr)
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_string()
+    };
+    let rootless = info
+        .pointer("/host/security/rootless")
+        .and_then(|v| v.as_bool());
     vec![
         Check::ok("engine", format!("podman {}", text("/version/Version"))),
         Check::ok(

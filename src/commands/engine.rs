@@ -15,7 +15,9 @@ pub fn local_images(ctx: &Ctx, assumed: &str) -> anyhow::Result<Option<BTreeSet<
     match query {
         Ok(out) => {
             let engine = crate::engine::current();
-            Ok(Some(out.stdout.lines().map(|l| engine.local_name(l)).collect()))
+            Ok(Some(
+                out.stdout.lines().map(|l| engine.local_name(l)).collect(),
+            ))
         }
         Err(e) if ctx.dry_run => {
             ctx.progress.println(&format!(

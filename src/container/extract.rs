@@ -22,7 +22,8 @@ pub const STAGED: &str = "copy";
 /// `docker create` of a container that is only copied from. `true` is a placeholder command
 /// for images that define none; the container is never started.
 pub fn create(name: &str, image: &str) -> Cmd {
-    Cmd::new(crate::engine::program()).args(["create", "--pull", "never", "--name", name, image, "true"])
+    Cmd::new(crate::engine::program())
+        .args(["create", "--pull", "never", "--name", name, image, "true"])
 }
 
 /// `docker cp NAME:PATH ./TMP/copy`, run in the receiving directory: the host side is a

@@ -121,7 +121,10 @@ pub fn remove_created(name: &ImageRef, id: Option<&str>) -> Result<(), String> {
 pub fn restore(name: &ImageRef, id: &str) -> Result<(), String> {
     match image_id_by(&name.to_string(), exec::capture_cleanup) {
         Ok(Some(now)) if now != id => tag_id_by(id, name, exec::capture_cleanup).map_err(|e| {
-            format!("could not put your tag `{name}` back on `{id}`; run `{} tag {id} {name}`: {e:#}", crate::engine::program())
+            format!(
+                "could not put your tag `{name}` back on `{id}`; run `{} tag {id} {name}`: {e:#}",
+                crate::engine::program()
+            )
         }),
         Ok(_) => Ok(()),
         Err(e) => Err(format!(
