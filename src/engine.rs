@@ -31,13 +31,15 @@ impl Engine {
         }
     }
 
-    pub fn parse(name: &str) -> anyhow::Result<Engine> {
+    /// The engine named `name`; `origin` (e.g. `` in `IMAGEMK_ENGINE` ``) ends the name in
+    /// the error, which lists the known engines.
+    pub fn parse(name: &str, origin: &str) -> anyhow::Result<Engine> {
         match ALL.iter().find(|e| e.program() == name) {
             Some(e) => Ok(*e),
             None => {
                 let known: Vec<String> = ALL.iter().map(|e| format!("`{}`", e.program())).collect();
                 bail!(
-                    "unknown engine `{name}`; known engines: {}\nhint: pass `--engine docker` or `--engine podman`",
+                    "unknown engine `{name}`{origin}; known engines: {}\nhint: pass `--engine docker` or `--engine podman`",
                     known.join(", ")
                 )
             }
@@ -183,11 +185,11 @@ pub fn choose(
     installed: impl Fn(&str) -> bool,
 ) -> anyhow::Result<(Engine, Source)> {
     if let Some(name) = flag {
-        return Ok((Engine::parse(name)?, Source::Flag));
+        return Ok((Engine::parse(name, "")?, Source::Flag));
     }
     for var in ["IMAGEMK_ENGINE", "CONTAINER_ENGINE"] {
         if let Some(name) = env.get(&[var]).filter(|v| !v.is_empty()) {
-            let engine = Engine::parse(name).map_err(|e| e.context(format!("`{var}`")))?;
+            let engine = Engine::parse(name, &format!(" in `{var}`"))?;
             return Ok((engine, Source::Env));
         }
     }
@@ -281,7 +283,7 @@ mod tests {
         );
         assert_eq!(
             pick(None, &[("CONTAINER_ENGINE", "Podman")], None, &[]),
-            "`CONTAINER_ENGINE`: unknown engine `Podman`; known engines: `docker`, `podman`\nhint: pass `--engine docker` or `--engine podman`"
+            "unknown engine `Podman` in `CONTAINER_ENGINE`; known engines: `docker`, `podman`\nhint: pass `--engine docker` or `--engine podman`"
         );
     }
 
