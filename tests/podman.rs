@@ -46,6 +46,11 @@ if [ "$1" = info ] && [[ "$3" == *Host.Security.Rootless* ]]; then
   if [ -e "$root/rootless" ]; then echo true; else echo false; fi
   exit 0
 fi
+if [ "$1 $2 $3" = "info --format json" ]; then
+  r=false; [ -e "$root/rootless" ] && r=true
+  echo '{"host":{"security":{"rootless":'$r'}},"store":{"graphDriverName":"overlay"},"version":{"Version":"4.3.1"}}'
+  exit 0
+fi
 # podman's own flags: `--digestfile F` gets the digest (sha256 of the name), then both
 # flags are dropped so that the fake docker sees docker's argv.
 args=()
@@ -343,4 +348,41 @@ fn podman_asked_for_but_missing_names_the_install_command_and_runs_nothing() {
         "error: engine `podman` (asked for by the environment (`IMAGEMK_ENGINE` / `CONTAINER_ENGINE`)) is not installed or not on PATH\n{hint}\n"
     ));
     assert_eq!(t.docker_log(), Vec::<String>::new());
+}
+
+#[test]
+fn doctor_reads_podman_info_and_honours_workspace_engine() {
+    let t = workspace();
+    t.file(
+        "images.yaml",
+        &IMAGES_YAML.replace("workspace:\n", "workspace:\n  engine: podman\n"),
+    );
+    let out = t.run(&["doctor"]);
+    let head: Vec<&str> = out.stdout.lines().take(4).collect();
+    assert_eq!(
+        head,
+        [
+            "✓ engine: podman 4.3.1",
+            "✓ rootless: rootful podman",
+            "✓ storage driver: overlay",
+            "✓ builder: podman's own (buildah)"
+        ],
+        "{}",
+        out.stderr
+    );
+    t.file("rootless", "");
+    let out = t.run(&["doctor"]);
+    assert!(
+        out.stdout.contains(
+            "✓ rootless: rootless podman (containers get your uid with `--userns keep-id`)"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        t.log("podman").iter().all(|l| l.starts_with("podman info")),
+        "{:#?}",
+        t.log("podman")
+    );
+    assert!(t.docker_log().is_empty(), "{:#?}", t.docker_log());
 }

@@ -43,12 +43,7 @@ pub struct Ctx {
 pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
     // Commands that need no workspace (doctor loads it itself and reports a failure as a check).
     match &cli.command {
-        Command::Doctor(args) => {
-            // doctor reports a missing engine as a check, so only the name is checked here.
-            let (engine, _) = choose_engine(&cli.global, &env, None)?;
-            crate::engine::set(engine);
-            return doctor::run(&cli.global, env, args);
-        }
+        Command::Doctor(args) => return doctor::run(&cli.global, env, args),
         Command::Schema => return schema::run(),
         Command::Completions(args) => return completions::completions(args.shell),
         Command::Man => return completions::man(),
