@@ -1,8 +1,8 @@
 //! The container engine imagemk drives: docker or podman. What differs between them is asked
 //! of [`Engine`]'s capability methods (in the manner of cross-rs's `docker/engine.rs`), never
-//! by comparing names elsewhere. The engine is chosen once at start-up ([`choose`]: `--engine`
-//! > `IMAGEMK_ENGINE` / `CONTAINER_ENGINE` > `workspace.engine` > auto) and kept in a
-//! process-wide cell ([`set`], [`current`]) that every command builder reads.
+//! by comparing names elsewhere. The engine is chosen once at start-up ([`choose`]: first
+//! `--engine`, then `IMAGEMK_ENGINE` / `CONTAINER_ENGINE`, then `workspace.engine`, then auto)
+//! and kept in a process-wide cell ([`set`], [`current`]) that every command builder reads.
 
 use std::sync::OnceLock;
 

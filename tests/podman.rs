@@ -203,6 +203,8 @@ fn push_and_pull_to_a_loopback_registry_skip_tls_verification() {
         pull.contains(&format!("podman pull --tls-verify=false {remote}\n")),
         "{pull}"
     );
+    let login = stdout_of(t.run(&["-n", "--engine", "podman", "login"]));
+    assert_eq!(login, "podman login --tls-verify=false localhost:5000\n");
     // Another host is verified; docker never gets the flag.
     let pull = stdout_of(t.run(&[
         "-n",

@@ -224,10 +224,11 @@ fn short_id(id: &str) -> &str {
 }
 
 /// `docker push` found no such tag (current CLI: `tag does not exist: NAME`; older ones: `An
-/// image does not exist locally with the tag: NAME`).
+/// image does not exist locally with the tag: NAME`; podman: `NAME: image not known`).
 fn tag_vanished(message: &str) -> bool {
     message.contains("tag does not exist:")
         || message.contains("does not exist locally with the tag")
+        || crate::engine::current().says_no_such_image(message)
 }
 
 fn push_once(

@@ -128,6 +128,18 @@ mod tests {
         );
     }
 
+    /// podman's texts for a registry that wants credentials get the same hint as docker's.
+    #[test]
+    fn podmans_unauthorized_texts() {
+        let r = reg(Kind::Oci, "localhost:5000");
+        for text in [
+            "Error: initializing source docker://localhost:5000/x:1: reading manifest 1 in localhost:5000/x: unauthorized: authentication required",
+            "Error: trying to reuse blob sha256:0123 at destination: checking whether a blob sha256:0123 exists in localhost:5000/x: authentication required",
+        ] {
+            assert!(hint(&r, text).unwrap().contains("log in with `imagemk login --registry r`"), "{text}");
+        }
+    }
+
     #[test]
     fn hints() {
         let r = reg(Kind::Oci, "localhost:5000");

@@ -161,14 +161,12 @@ fn unavailable(reg: &Registry, message: &str) -> Lookup {
 
 /// The command that looks up `remote` on acr, gar and gcr.
 pub fn inspect_cmd(remote: &ImageRef) -> Cmd {
+    // Only for TLS registries (acr, gar, gcr): podman 4.3's `manifest inspect` has no
+    // `--tls-verify` flag; oci registries are looked up over HTTP.
     let engine = crate::engine::current();
-    let host = remote.repository.split_once('/').map(|(host, _)| host);
-    let cmd = Cmd::new(engine.program()).args(engine.manifest_inspect().iter().copied());
-    match host.is_some_and(|h| engine.needs_tls_verify_off(h)) {
-        true => cmd.arg("--tls-verify=false"),
-        false => cmd,
-    }
-    .arg(remote.to_string())
+    Cmd::new(engine.program())
+        .args(engine.manifest_inspect().iter().copied())
+        .arg(remote.to_string())
 }
 
 /// `docker manifest inspect --verbose`: exit 0 and the manifest is found; `no such manifest`
