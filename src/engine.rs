@@ -123,6 +123,16 @@ impl Engine {
         }
     }
 
+    /// What else exit status 126 of `run` can mean: podman reports its OCI runtime failing to
+    /// start the container with 126 too (e.g. `error setting rlimit type 7` where runc may not
+    /// raise the limits podman asks for by default).
+    pub fn status_126_hint(self) -> &'static str {
+        match self {
+            Engine::Docker => "",
+            Engine::Podman => "\nhint: podman also exits 126 when its runtime cannot start the container (see its message above); for `error setting rlimit`, set `default_ulimits = []` under `[containers]` in containers.conf (or a file named by `CONTAINERS_CONF`)",
+        }
+    }
+
     /// What distinguishes this engine's locks from the others' (docker keeps its old names).
     pub fn lock_prefix(self) -> &'static str {
         match self {

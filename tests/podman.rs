@@ -388,3 +388,25 @@ fn doctor_reads_podman_info_and_honours_workspace_engine() {
     );
     assert!(t.docker_log().is_empty(), "{:#?}", t.docker_log());
 }
+
+#[test]
+fn a_podman_run_that_exits_126_says_what_podman_means_by_it() {
+    let t = workspace();
+    t.file("run-status", "126");
+    let hint = "hint: podman also exits 126 when its runtime cannot start the container (see its message above); for `error setting rlimit`, set `default_ulimits = []` under `[containers]` in containers.conf (or a file named by `CONTAINERS_CONF`)";
+    let out = t.run(&["--engine", "podman", "run", "test"]);
+    assert_eq!(out.status, 126, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .ends_with(&format!("is it executable?\n{hint}\n")),
+        "{}",
+        out.stderr
+    );
+    // docker's 126 is only the command's.
+    let out = t.run(&["run", "test"]);
+    assert!(
+        out.stderr.ends_with("is it executable?\n"),
+        "{}",
+        out.stderr
+    );
+}
