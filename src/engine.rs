@@ -133,6 +133,15 @@ impl Engine {
         }
     }
 
+    /// Whether credentials are read from podman's auth files (containers-auth.json(5)) before
+    /// docker's config.
+    pub fn reads_podman_auth(self) -> bool {
+        match self {
+            Engine::Docker => false,
+            Engine::Podman => true,
+        }
+    }
+
     /// What distinguishes this engine's locks from the others' (docker keeps its old names).
     pub fn lock_prefix(self) -> &'static str {
         match self {

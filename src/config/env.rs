@@ -24,9 +24,12 @@ pub const READ: &[&str] = &[
     "LOGNAME",
     "PLATFORM",
     "REGISTRY",
+    "REGISTRY_AUTH_FILE",
     "REUSE",
     "USER",
     "VARIANT",
+    "XDG_CONFIG_HOME",
+    "XDG_RUNTIME_DIR",
 ];
 
 #[derive(Debug, Clone, Default)]
