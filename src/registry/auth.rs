@@ -102,7 +102,7 @@ pub fn lookup(env: &Env, host: &str) -> anyhow::Result<Option<Basic>> {
 
 /// The credentials for `host` in one docker-format config or auth file, if any.
 fn lookup_in(path: &std::path::Path, host: &str) -> anyhow::Result<Option<Basic>> {
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(None);
     };
     let config: DockerConfig = serde_json::from_str(&text).map_err(|e| {
