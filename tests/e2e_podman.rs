@@ -149,6 +149,30 @@ fn podman_builds_pushes_pulls_runs_and_extracts_the_images() {
         pull.stdout
     );
 
+    // build --reuse: both images pushed (with their input-digest tags), removed locally, then
+    // pulled back by their inputs instead of built.
+    let push = t.run(&["push", "base", "--tag", "p1", "--registry", "local"]);
+    assert_eq!(push.status, 0, "{}", push.stderr);
+    let base = format!("{ns}/base-app-linux:p1");
+    let base_id = image_id(&base);
+    assert_eq!(podman_out(&["image", "rm", &app, &base]).0, 0);
+    let reuse = t.run(&[
+        "build",
+        "app",
+        "--tag",
+        "p1",
+        "--reuse",
+        "--registry",
+        "local",
+    ]);
+    assert_eq!(reuse.status, 0, "{}", reuse.stderr);
+    assert!(
+        reuse.stderr.contains("summary: 0 built"),
+        "{}",
+        reuse.stderr
+    );
+    assert_eq!((image_id(&app), image_id(&base)), (built.clone(), base_id));
+
     let run = t.run(&["run", "app", "--tag", "p1"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert_eq!(run.stdout, format!("{ns}\napp\n0\n"));
