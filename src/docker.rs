@@ -114,9 +114,7 @@ pub fn explain_engine_error(err: anyhow::Error) -> anyhow::Error {
         || text.contains("docker daemon is not running")
         || text.contains("Cannot connect to Podman")
     {
-        return err.context(
-            "the docker engine is not reachable; start it (e.g. `sudo systemctl start docker`) or point `DOCKER_HOST` at a running one",
-        );
+        return err.context(crate::engine::current().unreachable());
     }
     if text.contains("permission denied") && text.contains("docker.sock") {
         return err.context(

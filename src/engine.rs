@@ -142,6 +142,15 @@ impl Engine {
         }
     }
 
+    /// What to say when the engine cannot be reached (podman has no daemon: only a remote
+    /// podman, `CONTAINER_HOST` / `--remote`, is ever unreachable).
+    pub fn unreachable(self) -> &'static str {
+        match self {
+            Engine::Docker => "the docker engine is not reachable; start it (e.g. `sudo systemctl start docker`) or point `DOCKER_HOST` at a running one",
+            Engine::Podman => "the podman service is not reachable; start it (e.g. `systemctl --user start podman.socket`) or unset `CONTAINER_HOST` to run podman locally",
+        }
+    }
+
     /// What distinguishes this engine's locks from the others' (docker keeps its old names).
     pub fn lock_prefix(self) -> &'static str {
         match self {

@@ -410,3 +410,17 @@ fn a_podman_run_that_exits_126_says_what_podman_means_by_it() {
         out.stderr
     );
 }
+
+#[test]
+fn an_unreachable_podman_is_explained_as_podman() {
+    let t = workspace();
+    t.file("engine-down", "");
+    let out = t.run(&["--engine", "podman", "pull", "test"]);
+    assert_ne!(out.status, 0);
+    assert!(
+        out.stderr.contains("the podman service is not reachable; start it (e.g. `systemctl --user start podman.socket`) or unset `CONTAINER_HOST` to run podman locally"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("docker engine"), "{}", out.stderr);
+}

@@ -238,10 +238,14 @@ fn engine_down(err: &anyhow::Error) -> Check {
         .rfind(|l| !l.is_empty())
         .unwrap_or("docker info failed")
         .to_string();
-    let fix = if said.to_lowercase().contains("permission denied") {
-        "add yourself to the `docker` group (`sudo usermod -aG docker $USER`, then log in again)"
-    } else {
-        "start the engine (`sudo systemctl start docker`) or point DOCKER_HOST at a running one"
+    let fix = match crate::engine::current() {
+        Engine::Podman => "see podman's message above (`podman info`); for a remote podman, start its service (`systemctl --user start podman.socket`)",
+        Engine::Docker if said.to_lowercase().contains("permission denied") => {
+            "add yourself to the `docker` group (`sudo usermod -aG docker $USER`, then log in again)"
+        }
+        Engine::Docker => {
+            "start the engine (`sudo systemctl start docker`) or point DOCKER_HOST at a running one"
+        }
     };
     Check::bad("engine", format!("unreachable: {said}"), fix)
 }
