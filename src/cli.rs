@@ -41,6 +41,10 @@ pub struct Global {
     /// Print the exact commands, one shell line each, and run none of them.
     #[arg(short = 'n', long, global = true)]
     pub dry_run: bool,
+    /// Container engine: `docker` or `podman` [env: IMAGEMK_ENGINE, CONTAINER_ENGINE;
+    /// default: `workspace.engine`, else docker, or podman when only podman is installed].
+    #[arg(long, global = true, value_name = "ENGINE")]
+    pub engine: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

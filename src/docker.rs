@@ -7,10 +7,20 @@ use crate::config::Image;
 use crate::exec::Cmd;
 use crate::reference::ImageRef;
 
-pub const DOCKER: &str = "docker";
-
+/// The engine's program (`docker` or `podman`, chosen at start-up: [`crate::engine`]).
 fn docker() -> Cmd {
-    Cmd::new(DOCKER)
+    Cmd::new(crate::engine::program())
+}
+
+/// `--tls-verify=false` when the engine needs it for a registry on `name`'s host (podman and
+/// a loopback registry).
+fn tls_for(cmd: Cmd, name: &ImageRef) -> Cmd {
+    let host = name.repository.split_once('/').map(|(host, _)| host);
+    if host.is_some_and(|h| crate::engine::current().needs_tls_verify_off(h)) {
+        cmd.arg("--tls-verify=false")
+    } else {
+        cmd
+    }
 }
 
 /// `docker build` for `image` with the given `--label` flags (none when the labels are
@@ -68,12 +78,18 @@ pub fn tag(src: &ImageRef, dst: &ImageRef) -> Cmd {
         .arg(dst.to_string())
 }
 
-pub fn push(name: &ImageRef) -> Cmd {
-    docker().arg("push").arg(name.to_string())
+/// `push NAME`; with `digest_file` (podman, which prints no digest) `--digestfile FILE`.
+pub fn push(name: &ImageRef, digest_file: Option<&std::path::Path>) -> Cmd {
+    let cmd = tls_for(docker().arg("push"), name);
+    let cmd = match digest_file {
+        Some(f) => cmd.arg("--digestfile").arg(f.display().to_string()),
+        None => cmd,
+    };
+    cmd.arg(name.to_string())
 }
 
 pub fn pull(name: &ImageRef) -> Cmd {
-    docker().arg("pull").arg(name.to_string())
+    tls_for(docker().arg("pull"), name).arg(name.to_string())
 }
 
 /// Removes one tag (never forced: an image is deleted only when this was its last tag).
@@ -96,10 +112,9 @@ pub fn explain_engine_error(err: anyhow::Error) -> anyhow::Error {
     if text.contains("Cannot connect to the Docker daemon")
         || text.contains("error during connect")
         || text.contains("docker daemon is not running")
+        || text.contains("Cannot connect to Podman")
     {
-        return err.context(
-            "the docker engine is not reachable; start it (e.g. `sudo systemctl start docker`) or point `DOCKER_HOST` at a running one",
-        );
+        return err.context(crate::engine::current().unreachable());
     }
     if text.contains("permission denied") && text.contains("docker.sock") {
         return err.context(

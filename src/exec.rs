@@ -185,6 +185,7 @@ impl fmt::Display for NotInstalled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let hint = match self.0.as_str() {
             "docker" => "install Docker Engine (https://docs.docker.com/engine/install/) and make sure `docker` is on PATH",
+            "podman" => crate::engine::Engine::Podman.install_hint(),
             "gcloud" => "install the Google Cloud SDK, or choose another registry with `REGISTRY=…`",
             "az" => "install the Azure CLI (`pip install azure-cli`), or choose another registry with `REGISTRY=…`",
             "git" => "install git",

@@ -364,7 +364,7 @@ fn step(
         .filter_map(|p| position.get(p).copied())
         .collect();
     if let Action::Tag(source) = &d.action {
-        let cmd = Cmd::new(docker::DOCKER)
+        let cmd = Cmd::new(crate::engine::program())
             .arg("tag")
             .arg(source.clone())
             .arg(img.name.to_string());

@@ -111,10 +111,12 @@ pub fn execute(ctx: &Ctx, planned: &Planned, name: &str, image: &Image) -> anyho
 fn explain_status(code: i32, image: &str) -> anyhow::Result<i32> {
     let message = match code {
         125 => format!(
-            "docker could not start a container of `{image}` (exit status 125); see docker's message above"
+            "{engine} could not start a container of `{image}` (exit status 125); see {engine}'s message above",
+            engine = crate::engine::program()
         ),
         126 => format!(
-            "the command could not be run in `{image}` (exit status 126); is it executable?"
+            "the command could not be run in `{image}` (exit status 126); is it executable?{}",
+            crate::engine::current().status_126_hint()
         ),
         127 => format!(
             "the command was not found in `{image}` (exit status 127); check its name and the image's PATH"

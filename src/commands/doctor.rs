@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::{directory, overrides};
 use crate::cli::{DoctorArgs, Global};
 use crate::config::{self, Env, Workspace};
-use crate::docker::DOCKER;
+use crate::engine::Engine;
 use crate::exec::{self, Cmd, CmdError};
 use crate::registry::{auth, http, Kind, Registry};
 
@@ -68,8 +68,12 @@ fn mark(ok: bool) -> &'static str {
 }
 
 pub fn run(global: &Global, env: Env, args: &DoctorArgs) -> anyhow::Result<i32> {
+    let ws = directory(global).and_then(|cwd| config::load(&cwd, &overrides(global), &env));
+    // The engine as every command chooses it (doctor reports a missing one as a check).
+    let file = ws.as_ref().ok().and_then(|w| w.engine);
+    crate::engine::set(super::choose_engine(global, &env, file)?.0);
     let mut checks = engine();
-    match directory(global).and_then(|cwd| config::load(&cwd, &overrides(global), &env)) {
+    match ws {
         Ok(ws) => {
             checks.push(workspace(&ws));
             checks.extend(host_files(&ws));
@@ -121,13 +125,24 @@ struct ClientInfo {
 }
 
 fn engine() -> Vec<Check> {
-    let info = Cmd::new(DOCKER).args(["info", "--format", "{{json .}}"]);
+    let engine = crate::engine::current();
+    let info = Cmd::new(engine.program()).args(["info", "--format", "json"]);
+    match engine {
+        Engine::Podman => {
+            return match exec::capture(&info) {
+                Ok(out) => podman_facts(&out.stdout),
+                Err(e) => vec![engine_down(&e)],
+            }
+        }
+        Engine::Docker => {}
+    }
+    let info = Cmd::new(engine.program()).args(["info", "--format", "{{json .}}"]);
     let mut checks = match exec::capture(&info) {
         Ok(out) => engine_facts(&out.stdout),
         Err(e) => vec![engine_down(&e)],
     };
     // The builder is the CLI's: known even when the daemon is down.
-    if exec::require(DOCKER).is_ok() {
+    if exec::require(engine.program()).is_ok() {
         checks.push(builder());
     }
     checks
@@ -171,13 +186,50 @@ fn engine_facts(stdout: &str) -> Vec<Check> {
     ]
 }
 
+/// `podman info --format json`: version, rootless, storage driver; podman builds with its own
+/// builder (buildah), so there is no builder to check.
+fn podman_facts(stdout: &str) -> Vec<Check> {
+    let info: serde_json::Value = match serde_json::from_str(stdout.trim()) {
+        Ok(i) => i,
+        Err(e) => {
+            return vec![Check::bad(
+                "engine",
+                format!("`podman info` printed unexpected JSON: {e}"),
+                "check that `podman` is podman (`podman version`)",
+            )]
+        }
+    };
+    let text = |ptr: &str| {
+        info.pointer(ptr)
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_string()
+    };
+    let rootless = info
+        .pointer("/host/security/rootless")
+        .and_then(|v| v.as_bool());
+    vec![
+        Check::ok("engine", format!("podman {}", text("/version/Version"))),
+        Check::ok(
+            "rootless",
+            if rootless == Some(true) {
+                "rootless podman (containers get your uid with `--userns keep-id`)"
+            } else {
+                "rootful podman"
+            },
+        ),
+        Check::ok("storage driver", text("/store/graphDriverName")),
+        Check::ok("builder", "podman's own (buildah)"),
+    ]
+}
+
 fn engine_down(err: &anyhow::Error) -> Check {
     let Some(cmd) = err.downcast_ref::<CmdError>() else {
-        return Check::bad(
-            "engine",
-            format!("{err:#}"),
-            "install Docker Engine (Debian: `apt-get install docker.io`)",
-        );
+        let fix = match crate::engine::current() {
+            Engine::Docker => "install Docker Engine (Debian: `apt-get install docker.io`)",
+            Engine::Podman => "install podman (Debian: `apt-get install podman`)",
+        };
+        return Check::bad("engine", format!("{err:#}"), fix);
     };
     let said = cmd
         .stderr
@@ -186,17 +238,21 @@ fn engine_down(err: &anyhow::Error) -> Check {
         .rfind(|l| !l.is_empty())
         .unwrap_or("docker info failed")
         .to_string();
-    let fix = if said.to_lowercase().contains("permission denied") {
-        "add yourself to the `docker` group (`sudo usermod -aG docker $USER`, then log in again)"
-    } else {
-        "start the engine (`sudo systemctl start docker`) or point DOCKER_HOST at a running one"
+    let fix = match crate::engine::current() {
+        Engine::Podman => "see podman's message above (`podman info`); for a remote podman, start its service (`systemctl --user start podman.socket`)",
+        Engine::Docker if said.to_lowercase().contains("permission denied") => {
+            "add yourself to the `docker` group (`sudo usermod -aG docker $USER`, then log in again)"
+        }
+        Engine::Docker => {
+            "start the engine (`sudo systemctl start docker`) or point DOCKER_HOST at a running one"
+        }
     };
     Check::bad("engine", format!("unreachable: {said}"), fix)
 }
 
 /// BuildKit when the CLI has the buildx plugin, else the legacy builder (both work).
 fn builder() -> Check {
-    let cmd = Cmd::new(DOCKER).args(["buildx", "version"]);
+    let cmd = Cmd::new(crate::engine::program()).args(["buildx", "version"]);
     match exec::capture(&cmd) {
         Ok(out) => Check::ok(
             "builder",

@@ -9,11 +9,16 @@ use crate::{docker, exec};
 /// error: the answer is then `None` (unknown), and a note says what is assumed.
 /// `assumed` ends the note, e.g. `planning every dependency`.
 pub fn local_images(ctx: &Ctx, assumed: &str) -> anyhow::Result<Option<BTreeSet<String>>> {
-    let query = exec::require(docker::DOCKER)
+    let query = exec::require(crate::engine::program())
         .and_then(|_| exec::capture(&docker::image_list()))
         .map_err(docker::explain_engine_error);
     match query {
-        Ok(out) => Ok(Some(out.stdout.lines().map(str::to_string).collect())),
+        Ok(out) => {
+            let engine = crate::engine::current();
+            Ok(Some(
+                out.stdout.lines().map(|l| engine.local_name(l)).collect(),
+            ))
+        }
         Err(e) if ctx.dry_run => {
             ctx.progress.println(&format!(
                 "note: cannot ask the engine which images exist ({e}); {assumed}"
@@ -28,5 +33,6 @@ pub fn local_images(ctx: &Ctx, assumed: &str) -> anyhow::Result<Option<BTreeSet<
 /// defaults), for locks that must be shared by every run on the same engine.
 pub fn daemon_key(ctx: &Ctx) -> String {
     let get = |k: &str| ctx.env.get(&[k]).unwrap_or_default().to_string();
-    format!("{}|{}", get("DOCKER_HOST"), get("DOCKER_CONTEXT"))
+    let key = format!("{}|{}", get("DOCKER_HOST"), get("DOCKER_CONTEXT"));
+    format!("{}{key}", crate::engine::current().lock_prefix())
 }

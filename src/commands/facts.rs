@@ -26,7 +26,7 @@ pub fn gather(ctx: &Ctx, req: &BuildRequest) -> anyhow::Result<Facts> {
         .collect();
     // The no-op path: one `docker image inspect` of the closure's names and bases; when it
     // finds them all and every image is up to date, nothing more is asked.
-    if exec::require(docker::DOCKER).is_ok() {
+    if exec::require(crate::engine::program()).is_ok() {
         let mut names: BTreeSet<String> = closure
             .iter()
             .map(|&i| ws.images[i].name.to_string())

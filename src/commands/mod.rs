@@ -81,6 +81,9 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
 fn context(global: &Global, env: Env) -> anyhow::Result<Ctx> {
     let cwd = directory(global)?;
     let ws = config::load(&cwd, &overrides(global), &env)?;
+    let (engine, source) = choose_engine(global, &env, ws.engine)?;
+    crate::engine::require_requested(engine, source)?;
+    crate::engine::set(engine);
     Ok(Ctx {
         progress: Progress::new(env.is_ci()),
         ws,
@@ -99,6 +102,17 @@ fn directory(global: &Global) -> anyhow::Result<PathBuf> {
         None => std::env::current_dir().context("reading the current directory")?,
     };
     Ok(cwd.canonicalize().unwrap_or(cwd))
+}
+
+/// The engine by `--engine`, the environment, `workspace.engine` (`file`) and what is installed.
+fn choose_engine(
+    global: &Global,
+    env: &Env,
+    file: Option<config::raw::RawEngine>,
+) -> anyhow::Result<(crate::engine::Engine, crate::engine::Source)> {
+    crate::engine::choose(global.engine.as_deref(), env, file, |p| {
+        which::which(p).is_ok()
+    })
 }
 
 fn overrides(global: &Global) -> Overrides {

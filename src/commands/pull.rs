@@ -173,7 +173,11 @@ fn pull_and_tag(
             |line| task.line(line),
             |output| login::hint(reg, output),
         )?;
-        let digest = transfer::pulled_digest(&output).ok_or_else(|| {
+        let digest = match crate::engine::current().pull_prints_digest() {
+            true => transfer::pulled_digest(&output),
+            false => local_tag::manifest_digest(&job.remote.to_string()),
+        };
+        let digest = digest.ok_or_else(|| {
             format!(
                 "the pull of `{}` succeeded but `{cmd}` printed no `Digest: sha256:…` line",
                 job.id

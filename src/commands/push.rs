@@ -211,9 +211,10 @@ fn ensure_tag(
 /// The message for a remote-named tag that exists and is another image than the local one.
 fn conflict(job: &PushJob, remote: &ImageRef, other: &str) -> String {
     format!(
-        "`{remote}` already exists in the engine and is another image (`{}`) than `{}`; pushing it would publish that image, and imagemk never moves a tag it did not create\nhint: if `{remote}` is an old tag of yours, remove it with `docker image rm --no-prune {remote}` and push again; if another imagemk run is pushing a different build under that name, wait for it",
+        "`{remote}` already exists in the engine and is another image (`{}`) than `{}`; pushing it would publish that image, and imagemk never moves a tag it did not create\nhint: if `{remote}` is an old tag of yours, remove it with `{engine} image rm --no-prune {remote}` and push again; if another imagemk run is pushing a different build under that name, wait for it",
         short_id(other),
-        job.local
+        job.local,
+        engine = crate::engine::program(),
     )
 }
 
@@ -223,10 +224,11 @@ fn short_id(id: &str) -> &str {
 }
 
 /// `docker push` found no such tag (current CLI: `tag does not exist: NAME`; older ones: `An
-/// image does not exist locally with the tag: NAME`).
+/// image does not exist locally with the tag: NAME`; podman: `NAME: image not known`).
 fn tag_vanished(message: &str) -> bool {
     message.contains("tag does not exist:")
         || message.contains("does not exist locally with the tag")
+        || crate::engine::current().says_no_such_image(message)
 }
 
 fn push_once(
@@ -237,7 +239,8 @@ fn push_once(
     children: &Children,
     task: &Task,
 ) -> Result<String, String> {
-    let cmd = docker::push(remote);
+    let file = transfer::DigestFile::new(job_index);
+    let cmd = docker::push(remote, file.as_ref().map(|f| f.as_path()));
     let output = run_job(
         &cmd,
         job_index,
@@ -247,11 +250,20 @@ fn push_once(
         |line| task.line(line),
         |output| login::hint(reg, output),
     )?;
-    transfer::pushed_digest(&output, &remote.tag).ok_or_else(|| {
-        format!(
+    let digest = match &file {
+        Some(f) => f.read(),
+        None => transfer::pushed_digest(&output, &remote.tag),
+    };
+    digest.ok_or_else(|| match &file {
+        Some(f) => format!(
+            "the push of `{}` succeeded but `{cmd}` wrote no digest to `{}`",
+            job.id,
+            f.as_path().display()
+        ),
+        None => format!(
             "the push of `{}` succeeded but `{cmd}` printed no `{}: digest: sha256:…` line to read the digest from",
             job.id, remote.tag
-        )
+        ),
     })
 }
 

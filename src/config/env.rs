@@ -13,18 +13,23 @@ pub const READ: &[&str] = &[
     "CHANNEL",
     "CI",
     "CLOUD",
+    "CONTAINER_ENGINE",
     "DOCKER_CONFIG",
     "DTYPE",
     "HOME",
+    "IMAGEMK_ENGINE",
     "IMAGE_NAMESPACE",
     "IMAGE_TAG",
     "JOBS",
     "LOGNAME",
     "PLATFORM",
     "REGISTRY",
+    "REGISTRY_AUTH_FILE",
     "REUSE",
     "USER",
     "VARIANT",
+    "XDG_CONFIG_HOME",
+    "XDG_RUNTIME_DIR",
 ];
 
 #[derive(Debug, Clone, Default)]

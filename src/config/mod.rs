@@ -63,6 +63,8 @@ pub struct Workspace {
     /// `workspace.reuse: registry`: `build` reuses images from the registry by input digest
     /// unless `--no-reuse` / `REUSE=0`.
     pub reuse: bool,
+    /// `workspace.engine`, when the file names one.
+    pub engine: Option<raw::RawEngine>,
 }
 
 #[derive(Debug)]

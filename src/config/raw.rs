@@ -42,6 +42,17 @@ pub struct RawWorkspace {
     pub publish: RawPublish,
     /// `registry`: `build` first looks for an image's inputs in the registry (`--reuse`).
     pub reuse: Option<RawReuse>,
+    /// The container engine: `docker` or `podman` (default: docker, or podman when only
+    /// podman is installed); `--engine` and `IMAGEMK_ENGINE` / `CONTAINER_ENGINE` override it.
+    pub engine: Option<RawEngine>,
+}
+
+/// `workspace.engine`: the program imagemk drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawEngine {
+    Docker,
+    Podman,
 }
 
 /// `workspace.reuse`: where `build` looks for images already built from the same inputs.

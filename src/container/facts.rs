@@ -46,6 +46,8 @@ pub enum Engine {
     Rootful,
     /// The daemon runs as the invoking user: root inside is that user outside.
     Rootless,
+    /// Rootless podman: `--userns keep-id` maps the invoking user to the same uid inside.
+    RootlessKeepId,
 }
 
 impl Engine {
@@ -54,23 +56,21 @@ impl Engine {
     pub fn needs_user_flag(&self) -> bool {
         match self {
             Engine::Rootful => true,
-            Engine::Rootless => false,
+            Engine::Rootless | Engine::RootlessKeepId => false,
         }
     }
 
-    /// Reads `docker info --format '{{json .SecurityOptions}}'` output.
-    pub fn from_security_options(json: &str) -> Engine {
-        if json.contains("name=rootless") {
-            Engine::Rootless
-        } else {
-            Engine::Rootful
-        }
+    /// Whether the container keeps the invoking user's uid with `--userns keep-id`.
+    pub fn needs_keep_id(&self) -> bool {
+        matches!(self, Engine::RootlessKeepId)
     }
 }
 
-/// `docker info` for the engine's security options (one of them names a rootless engine).
+/// `docker info` of the security options (one names a rootless engine), `podman info` of
+/// `.Host.Security.Rootless`: [`crate::engine::Engine::rootless_query`].
 pub fn security_options() -> Cmd {
-    Cmd::new(crate::docker::DOCKER).args(["info", "--format", "{{json .SecurityOptions}}"])
+    let engine = crate::engine::current();
+    Cmd::new(engine.program()).args(["info", "--format", engine.rootless_query()])
 }
 
 /// What a configured device path is on the host.
@@ -134,5 +134,10 @@ impl Facts {
 /// Asks the engine whether it is rootless.
 pub fn engine() -> anyhow::Result<Engine> {
     let out = exec::capture(&security_options()).map_err(crate::docker::explain_engine_error)?;
-    Ok(Engine::from_security_options(&out.stdout))
+    let engine = crate::engine::current();
+    Ok(match engine.is_rootless(&out.stdout) {
+        false => Engine::Rootful,
+        true if engine.rootless_keeps_id() => Engine::RootlessKeepId,
+        true => Engine::Rootless,
+    })
 }

@@ -14,7 +14,7 @@ use crate::exec::Cmd;
 /// Removes a container whatever its state: `extract`'s clean-up, and `run`'s and
 /// `withdocker`'s after Ctrl-C or SIGTERM.
 pub fn remove(name: &str) -> Cmd {
-    Cmd::new(crate::docker::DOCKER).args(["rm", "--force", name])
+    Cmd::new(crate::engine::program()).args(["rm", "--force", name])
 }
 
 /// A container name for this process: unique among running imagemk processes, and prefixed

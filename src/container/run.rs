@@ -20,7 +20,7 @@ impl DockerRun {
     /// be removed on Ctrl-C, and never pulled behind the user's back.
     pub fn new(name: &str) -> DockerRun {
         DockerRun(
-            Cmd::new(crate::docker::DOCKER)
+            Cmd::new(crate::engine::program())
                 .args(["run", "--rm", "--name", name])
                 .args(["--pull", "never"]),
         )
@@ -58,6 +58,8 @@ impl DockerRun {
     pub fn invoking_user(self, facts: &Facts) -> Self {
         if facts.engine.needs_user_flag() {
             self.flag("--user", format!("{}:{}", facts.uid, facts.gid))
+        } else if facts.engine.needs_keep_id() {
+            self.flag("--userns", "keep-id")
         } else {
             self
         }
@@ -444,6 +446,12 @@ mod tests {
             [true; 3],
             Engine::Rootless,
             &format!("{RUN} -i -t --init {rest}"),
+        );
+        // Rootless podman: the invoking user keeps its uid inside, and no `--user`.
+        check_withdocker(
+            [false; 3],
+            Engine::RootlessKeepId,
+            &format!("{RUN} --init --userns keep-id {rest}"),
         );
     }
 

@@ -27,7 +27,13 @@ pub struct Move {
 pub fn moves(c: &Copy, protected: &Protected) -> anyhow::Result<Vec<Move>> {
     let staged = c.staged();
     let is_dir = fs::symlink_metadata(&staged)
-        .with_context(|| format!("`docker cp` wrote nothing at `{}`", staged.display()))?
+        .with_context(|| {
+            format!(
+                "`{} cp` wrote nothing at `{}`",
+                crate::engine::program(),
+                staged.display()
+            )
+        })?
         .is_dir();
     match &c.install {
         Install::Replace {

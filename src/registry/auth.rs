@@ -60,17 +60,54 @@ pub fn config_path(env: &Env) -> Option<PathBuf> {
         .map(|h| PathBuf::from(h).join(".docker/config.json"))
 }
 
-/// The credentials docker would use for `host`, if any.
+/// Where podman reads credentials, in its order (containers-auth.json(5)): `REGISTRY_AUTH_FILE`
+/// or the primary file (`$XDG_RUNTIME_DIR/containers/auth.json`, `/run/containers/UID/...`
+/// without it), then `$XDG_CONFIG_HOME` (or `~/.config`)`/containers/auth.json`, then docker's.
+pub fn podman_paths(env: &Env, uid: u32) -> Vec<PathBuf> {
+    let mut paths = vec![match (
+        env.get(&["REGISTRY_AUTH_FILE"]),
+        env.get(&["XDG_RUNTIME_DIR"]),
+    ) {
+        (Some(file), _) => PathBuf::from(file),
+        (None, Some(run)) => PathBuf::from(run).join("containers/auth.json"),
+        (None, None) => PathBuf::from(format!("/run/containers/{uid}/auth.json")),
+    }];
+    let config = env
+        .get(&["XDG_CONFIG_HOME"])
+        .map(PathBuf::from)
+        .or_else(|| env.get(&["HOME"]).map(|h| PathBuf::from(h).join(".config")));
+    paths.extend(config.map(|c| c.join("containers/auth.json")));
+    paths.extend(
+        env.get(&["HOME"])
+            .map(|h| PathBuf::from(h).join(".docker/config.json")),
+    );
+    paths
+}
+
+/// The credentials the engine would use for `host`, if any: docker's config, or the first of
+/// podman's files that has them.
 pub fn lookup(env: &Env, host: &str) -> anyhow::Result<Option<Basic>> {
-    let Some(path) = config_path(env) else {
-        return Ok(None);
+    let paths = match crate::engine::current().reads_podman_auth() {
+        // SAFETY: getuid has no preconditions and cannot fail.
+        true => podman_paths(env, unsafe { libc::getuid() }),
+        false => config_path(env).into_iter().collect(),
     };
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    for path in paths {
+        if let Some(found) = lookup_in(&path, host)? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// The credentials for `host` in one docker-format config or auth file, if any.
+fn lookup_in(path: &std::path::Path, host: &str) -> anyhow::Result<Option<Basic>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(None);
     };
     let config: DockerConfig = serde_json::from_str(&text).map_err(|e| {
         anyhow::anyhow!(
-            "docker's config `{}` is not valid JSON: {e}",
+            "the credentials file `{}` is not valid JSON: {e}",
             path.display()
         )
     })?;
@@ -98,7 +135,7 @@ pub fn lookup(env: &Env, host: &str) -> anyhow::Result<Option<Basic>> {
     }
     if let Some(auth) = &entry.auth {
         let bad = || {
-            anyhow::anyhow!("the `auth` of `{host}` in `{}` is not base64 of `user:password`; run `docker login {host}` again", path.display())
+            anyhow::anyhow!("the `auth` of `{host}` in `{}` is not base64 of `user:password`; run `{} login {host}` again", crate::engine::program(), path.display())
         };
         let raw = base64::engine::general_purpose::STANDARD
             .decode(auth.trim())
@@ -242,5 +279,47 @@ mod tests {
             "<token>"
         );
         assert_eq!(lookup(&env, "none.example").unwrap(), None);
+    }
+
+    #[test]
+    fn podmans_auth_files_in_podmans_order() {
+        let p = |pairs: &[(&str, &str)]| -> Vec<String> {
+            podman_paths(&Env::from_pairs(pairs), 0)
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect()
+        };
+        assert_eq!(
+            p(&[("HOME", "/h")]),
+            [
+                "/run/containers/0/auth.json",
+                "/h/.config/containers/auth.json",
+                "/h/.docker/config.json"
+            ]
+        );
+        assert_eq!(
+            p(&[
+                ("HOME", "/h"),
+                ("XDG_RUNTIME_DIR", "/run/user/1"),
+                ("XDG_CONFIG_HOME", "/c")
+            ]),
+            [
+                "/run/user/1/containers/auth.json",
+                "/c/containers/auth.json",
+                "/h/.docker/config.json"
+            ]
+        );
+        assert_eq!(p(&[("REGISTRY_AUTH_FILE", "/a.json")])[0], "/a.json");
+        // podman's auth.json has docker's format: the first file with the host answers.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("auth.json");
+        std::fs::write(
+            &file,
+            r#"{"auths":{"localhost:5000":{"auth":"dXNlcjpwYXNz"}}}"#,
+        )
+        .unwrap();
+        let got = lookup_in(&file, "localhost:5000").unwrap().unwrap();
+        assert_eq!((got.user.as_str(), got.secret.as_str()), ("user", "pass"));
+        assert_eq!(lookup_in(&file, "other:5000").unwrap(), None);
     }
 }

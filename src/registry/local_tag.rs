@@ -25,6 +25,13 @@ pub fn image_id(name: &str) -> anyhow::Result<Option<String>> {
     image_id_by(name, exec::capture)
 }
 
+/// The registry digest of a pulled image (`.Digest`, podman's; docker prints it on pull).
+pub fn manifest_digest(name: &str) -> Option<String> {
+    let out = exec::capture(&docker::inspect(name, "{{.Digest}}")).ok()?;
+    let d = out.stdout.trim();
+    d.starts_with("sha256:").then(|| d.to_string())
+}
+
 /// [`image_id`] through `run`: clean-up paths pass [`exec::capture_cleanup`], which still runs
 /// after a signal.
 fn image_id_by(
@@ -60,6 +67,7 @@ pub fn no_such_image(err: &anyhow::Error) -> bool {
     text.contains("No such image")
         || text.contains("No such object")
         || text.contains("reference does not exist")
+        || crate::engine::current().says_no_such_image(&text)
 }
 
 /// `docker tag ID NAME`: points `name` at the image `id` (never at a name that may move).
@@ -72,7 +80,7 @@ fn tag_id_by(
     name: &ImageRef,
     run: fn(&exec::Cmd) -> anyhow::Result<exec::Captured>,
 ) -> anyhow::Result<()> {
-    let cmd = exec::Cmd::new(docker::DOCKER)
+    let cmd = exec::Cmd::new(crate::engine::program())
         .arg("tag")
         .arg(id)
         .arg(name.to_string());
@@ -85,7 +93,8 @@ fn tag_id_by(
 pub fn remove_created(name: &ImageRef, id: Option<&str>) -> Result<(), String> {
     let failed = |e: anyhow::Error| {
         format!(
-            "could not remove the tag `{name}` this run created; remove it with `docker image rm --no-prune {name}`: {e:#}"
+            "could not remove the tag `{name}` this run created; remove it with `{} image rm --no-prune {name}`: {e:#}",
+            crate::engine::program()
         )
     };
     let now = match image_id_by(&name.to_string(), exec::capture_cleanup) {
@@ -112,7 +121,10 @@ pub fn remove_created(name: &ImageRef, id: Option<&str>) -> Result<(), String> {
 pub fn restore(name: &ImageRef, id: &str) -> Result<(), String> {
     match image_id_by(&name.to_string(), exec::capture_cleanup) {
         Ok(Some(now)) if now != id => tag_id_by(id, name, exec::capture_cleanup).map_err(|e| {
-            format!("could not put your tag `{name}` back on `{id}`; run `docker tag {id} {name}`: {e:#}")
+            format!(
+                "could not put your tag `{name}` back on `{id}`; run `{} tag {id} {name}`: {e:#}",
+                crate::engine::program()
+            )
         }),
         Ok(_) => Ok(()),
         Err(e) => Err(format!(

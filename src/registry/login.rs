@@ -17,7 +17,15 @@ impl Registry {
                 .args(["auth", "configure-docker"])
                 .arg(&self.host)
                 .arg("--quiet"),
-            Kind::Oci => Cmd::new("docker").arg("login").arg(&self.host),
+            Kind::Oci => {
+                let engine = crate::engine::current();
+                let cmd = Cmd::new(engine.program()).arg("login");
+                match engine.needs_tls_verify_off(&self.host) {
+                    true => cmd.arg("--tls-verify=false"),
+                    false => cmd,
+                }
+                .arg(&self.host)
+            }
         }
     }
 }
@@ -118,6 +126,18 @@ mod tests {
             reg(Kind::Oci, "localhost:5000"),
             "docker login localhost:5000",
         );
+    }
+
+    /// podman's texts for a registry that wants credentials get the same hint as docker's.
+    #[test]
+    fn podmans_unauthorized_texts() {
+        let r = reg(Kind::Oci, "localhost:5000");
+        for text in [
+            "Error: initializing source docker://localhost:5000/x:1: reading manifest 1 in localhost:5000/x: unauthorized: authentication required",
+            "Error: trying to reuse blob sha256:0123 at destination: checking whether a blob sha256:0123 exists in localhost:5000/x: authentication required",
+        ] {
+            assert!(hint(&r, text).unwrap().contains("log in with `imagemk login --registry r`"), "{text}");
+        }
     }
 
     #[test]

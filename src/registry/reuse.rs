@@ -161,8 +161,11 @@ fn unavailable(reg: &Registry, message: &str) -> Lookup {
 
 /// The command that looks up `remote` on acr, gar and gcr.
 pub fn inspect_cmd(remote: &ImageRef) -> Cmd {
-    Cmd::new(crate::docker::DOCKER)
-        .args(["manifest", "inspect", "--verbose"])
+    // Only for TLS registries (acr, gar, gcr): podman 4.3's `manifest inspect` has no
+    // `--tls-verify` flag; oci registries are looked up over HTTP.
+    let engine = crate::engine::current();
+    Cmd::new(engine.program())
+        .args(engine.manifest_inspect().iter().copied())
         .arg(remote.to_string())
 }
 

@@ -51,7 +51,11 @@ impl PushJob {
     }
 
     pub fn pushes(&self) -> Vec<Cmd> {
-        self.remotes.iter().map(docker::push).collect()
+        let file = DigestFile::path(0);
+        self.remotes
+            .iter()
+            .map(|r| docker::push(r, file.as_deref()))
+            .collect()
     }
 
     pub fn untags(&self) -> Vec<Cmd> {
@@ -294,6 +298,42 @@ static PUSHED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^(\S+): digest: (sha256:[a-f0-9]{64}) size: (\d+)$").unwrap());
 static PULLED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^Digest: (sha256:[a-f0-9]{64})$").unwrap());
+
+/// The file podman writes a pushed digest to (`push --digestfile`; podman prints none): one
+/// per process and job, in the temporary directory, removed when dropped.
+pub struct DigestFile(std::path::PathBuf);
+
+impl DigestFile {
+    /// The path for job `index`, when the engine needs one.
+    pub fn path(index: usize) -> Option<std::path::PathBuf> {
+        crate::engine::current().push_digest_in_file().then(|| {
+            let name = format!("imagemk-digest-{}-{index}", std::process::id());
+            std::env::temp_dir().join(name)
+        })
+    }
+
+    pub fn new(index: usize) -> Option<DigestFile> {
+        DigestFile::path(index).map(DigestFile)
+    }
+
+    pub fn as_path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// The digest written, when it is one.
+    pub fn read(&self) -> Option<String> {
+        let text = std::fs::read_to_string(&self.0).ok()?;
+        let d = text.trim();
+        let hex = d.strip_prefix("sha256:")?;
+        (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| d.to_string())
+    }
+}
+
+impl Drop for DigestFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
 
 /// The digest `docker push` reported for `tag` (`<tag>: digest: sha256:… size: N`).
 pub fn pushed_digest(output: &str, tag: &str) -> Option<String> {
