@@ -14,6 +14,7 @@ pub mod dockerignore;
 pub mod exec;
 pub mod git;
 pub mod graph;
+pub mod host;
 pub mod inputs;
 pub mod plan;
 pub mod progress;
