@@ -257,13 +257,13 @@ fn extract_files(
     image: &Image,
     force: bool,
 ) -> anyhow::Result<()> {
+    let mut unchanged = Vec::new();
     let keep = |m: &Move| -> anyhow::Result<bool> {
         if std::fs::symlink_metadata(&m.target).is_err() {
             return Ok(true);
         }
         if same(&m.new, &m.target).with_context(|| format!("comparing `{}`", m.target.display()))? {
-            ctx.progress
-                .println(&format!("unchanged: {}", m.target.display()));
+            unchanged.push(m.target.clone());
             return Ok(false);
         }
         if force {
@@ -275,13 +275,15 @@ fn extract_files(
             image.id
         )
     };
-    execute_filtered(ctx, plan, image, keep).map_err(|e| {
-        if denied(&e) {
-            e.context("copying the host artifacts failed: this user may not write there\nhint: run it as root (`sudo imagemk local-buildenv`), or put the files under a directory of yours with `--root DIR`")
-        } else {
-            e
-        }
-    })
+    execute_filtered(ctx, plan, image, keep).map_err(|e| match denied(&e) {
+        true => e.context("copying the host artifacts failed: this user may not write there\nhint: run it as root (`sudo imagemk local-buildenv`), or put the files under a directory of yours with `--root DIR`"),
+        false => e,
+    })?;
+    for path in unchanged {
+        ctx.progress
+            .println(&format!("unchanged (identical): {}", path.display()));
+    }
+    Ok(())
 }
 
 fn denied(e: &anyhow::Error) -> bool {

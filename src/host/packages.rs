@@ -182,24 +182,24 @@ mod tests {
         };
         assert_eq!(
             lines(Manager::Apt, false),
-            ["apt-get update", "apt-get install -y make 'libstdc++'"]
+            ["apt-get update", "apt-get install -y make libstdc++"]
         );
         assert_eq!(
             lines(Manager::Apt, true),
             [
                 "sudo apt-get update",
-                "sudo apt-get install -y make 'libstdc++'"
+                "sudo apt-get install -y make libstdc++"
             ]
         );
         assert_eq!(
             lines(Manager::Dnf, true),
-            ["sudo dnf install -y make 'libstdc++'"]
+            ["sudo dnf install -y make libstdc++"]
         );
         assert_eq!(
             lines(Manager::Yum, false),
-            ["yum install -y make 'libstdc++'"]
+            ["yum install -y make libstdc++"]
         );
-        assert_eq!(lines(Manager::Apk, false), ["apk add make 'libstdc++'"]);
+        assert_eq!(lines(Manager::Apk, false), ["apk add make libstdc++"]);
     }
 
     #[test]
