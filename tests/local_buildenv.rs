@@ -299,7 +299,10 @@ fn refused(host: &str, message: &str) {
 fn bad_host_sections_are_refused_at_load() {
     refused("      apt: [make, \"-y\"]\n", "12:19`: images.buildenv.host.apt[1]: package `-y` in `host:` is not a package name: use letters, digits, `.`, `_`, `+`, `:` and `-`, starting with a letter or digit (one package per entry)");
     refused("      dnf: [\"make; rm -rf /\"]\n", "12:13`: images.buildenv.host.dnf[0]: package `make; rm -rf /` in `host:` is not a package name: use letters, digits, `.`, `_`, `+`, `:` and `-`, starting with a letter or digit (one package per entry)");
-    refused("      yum: [make]\n", "12:7`: unknown key `yum` in `images.buildenv.host` (valid keys: apt, dnf, apk, artifacts)");
+    refused(
+        "      yum: [make]\n",
+        "12:7`: unknown key `yum` in `images.buildenv.host` (valid keys: apt, dnf, apk, artifacts)",
+    );
     refused("      artifacts: [{from: /a, to: /usr/}]\n", "12:34`: images.buildenv.host.artifacts[0].to: host artifact destination `/usr/` is a system directory, which the copy would replace whole; name the file or directory below it, e.g. `/usr/NAME`");
     refused("      artifacts: [{from: /a, to: opt/x}]\n", "12:34`: images.buildenv.host.artifacts[0].to: host artifact destination `opt/x` must be an absolute path on the host without `..`, e.g. `/opt/kontain/lib/libstdc++.so.6`");
     refused("      artifacts: [{from: a, to: /opt/x}]\n", "12:26`: images.buildenv.host.artifacts[0].from: host artifact source `a` must be an absolute path in the image naming a file or directory, e.g. `/opt/kontain/lib/libstdc++.so.6`");
