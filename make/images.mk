@@ -183,6 +183,8 @@ IMAGEMK_LR_PORT = $(strip $(if $(filter-out 1,$(words $(call imagemk_raw,LOCAL_R
   $(error LOCAL_REGISTRY_PORT must be a port number; got `$(call imagemk_raw,LOCAL_REGISTRY_PORT)`), \
   $(call imagemk_raw,LOCAL_REGISTRY_PORT)))
 IMAGEMK_LR_DIR = $(call imagemk_q,$(call imagemk_raw,LOCAL_REGISTRY_DIR))
+# Exporting a command-line value to a recipe would expand it (`$(shell …)` included): unexported.
+unexport $(foreach v,LOCAL_REGISTRY_PORT LOCAL_REGISTRY_DIR,$(if $(filter command line,$(origin $(v))),$(v)))
 
 local-registry: ## start a registry on localhost:5000 (LOCAL_REGISTRY_PORT) for REGISTRY=local
 	@command -v curl >/dev/null || { echo "error: \`curl\` is not installed (it checks that the registry answers); install it (\`apt-get install curl\`)" >&2; exit 1; }; \
