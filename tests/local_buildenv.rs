@@ -357,3 +357,26 @@ fn the_make_target_passes_values_raw() {
         out.stdout
     );
 }
+
+#[test]
+fn a_missing_image_with_no_registry_says_how_to_build_it() {
+    let t = workspace(true);
+    t.file("images", "");
+    let yaml = YAML.replace("  registry: local\n  registries:\n    local: {kind: oci, host: \"localhost:5000\", path: kontain}\n", "  members: []\n");
+    t.file("images.yaml", &yaml);
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let out = t.run(&args(extra));
+        assert_eq!(out.status, 1);
+        assert!(out.stderr.starts_with("error: image `km/buildenv` (`acme/buildenv-km-linux:latest`) is not in the local engine and must be pulled, but "), "{}", out.stderr);
+        assert!(
+            out.stderr
+                .ends_with("\nhint: or build it here with `make buildenv-image`\n"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(t
+        .docker_log()
+        .iter()
+        .all(|l| l.starts_with("docker image ls")));
+}

@@ -170,7 +170,7 @@ fn print_plan(
     install: &Install,
 ) -> anyhow::Result<()> {
     if must_pull != Some(false) {
-        let reg = registry::choose(&ctx.ws.registries, ctx.ws.registry.as_deref())?;
+        let reg = pull_registry(ctx, image)?;
         let jobs = transfer::plan_pull(&ctx.ws, &reg, &[ctx.ws.image(&image.id).unwrap()])?;
         if must_pull.is_none() {
             println!("# when `{}` is not in the local engine:", image.name);
@@ -213,13 +213,7 @@ fn pull_image(ctx: &Ctx, image: &Image) -> anyhow::Result<()> {
             image.kind
         )
     };
-    let reg = registry::choose(&ctx.ws.registries, ctx.ws.registry.as_deref()).map_err(|e| {
-        anyhow::anyhow!(
-            "image `{}` (`{}`) is not in the local engine and must be pulled, but {e:#}",
-            image.id,
-            image.name
-        )
-    })?;
+    let reg = pull_registry(ctx, image)?;
     let remote = transfer::remote_name(&ctx.ws, &reg, image)?;
     let attempt = || {
         let task = ctx.progress.task(&image.id, &format!("pulling {remote}"));
@@ -241,6 +235,19 @@ fn pull_image(ctx: &Ctx, image: &Image) -> anyhow::Result<()> {
         }
         Err(e) => Err(fail(e)),
     }
+}
+
+/// The registry to pull the missing image from; when there is none, an error that says so
+/// and how to build the image instead.
+fn pull_registry(ctx: &Ctx, image: &Image) -> anyhow::Result<registry::Registry> {
+    registry::choose(&ctx.ws.registries, ctx.ws.registry.as_deref()).map_err(|e| {
+        anyhow::anyhow!(
+            "image `{}` (`{}`) is not in the local engine and must be pulled, but {e:#}\nhint: or build it here with `make {}-image`",
+            image.id,
+            image.name,
+            image.kind
+        )
+    })
 }
 
 /// Whether a pull failed because the registry wants (other) credentials.
