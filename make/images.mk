@@ -40,6 +40,7 @@ IMAGEMK_ENV_VARS := IMAGE_TAG PLATFORM DTYPE VARIANT REGISTRY CLOUD CHANNEL JOBS
 IMAGEMK_BOOL_VARS := DRY_RUN KEEP_GOING DEPS FORCE YES EXPLAIN DEPENDENTS
 IMAGEMK_BOOL_VARS += REUSE
 IMAGEMK_WORD_VARS := TARGET CMD WITHDOCKER_IMAGE
+IMAGEMK_WORD_VARS += LOCAL_BUILDENV_ROOT
 unexport $(foreach v,$(IMAGEMK_ENV_VARS) $(IMAGEMK_BOOL_VARS) $(IMAGEMK_WORD_VARS),$(if \
   $(filter command line,$(origin $(v))),$(v)))
 
@@ -134,6 +135,14 @@ image-cleanup: imagemk-bin ## remove IMAGE_TAG from every repository of REGISTRY
 doctor: imagemk-bin ## check the engine, registries, cloud CLIs, workspace and host files
 	$(IMAGEMK_RUN) doctor
 
+# local-buildenv: for building on the host instead of in the container. Pulls the buildenv when
+# it is not local, copies its `host: artifacts:` to their host paths (under
+# LOCAL_BUILDENV_ROOT=DIR when given), and installs its `host:` packages; FORCE=1 replaces host
+# files that differ, DRY_RUN=1 prints the commands only.
+.PHONY: local-buildenv
+local-buildenv: imagemk-bin ## set this host up to build without the container (buildenv's `host:`; FORCE=1, LOCAL_BUILDENV_ROOT=DIR)
+	$(IMAGEMK_RUN) local-buildenv $(IMAGEMK_FLAGS) $(if $(call yes,FORCE),--force) $(if $(call imagemk_raw,LOCAL_BUILDENV_ROOT),--root $(call imagemk_q,$(call imagemk_raw,LOCAL_BUILDENV_ROOT)))
+
 # host-deps: the packages of the HOST_DEPS files that are missing, installed with apt-get by root
 # or through passwordless sudo after printing the commands; otherwise an error naming them.
 # Each FILE=PACKAGE word is one single-quoted shell word; a package name is checked first.
@@ -174,6 +183,8 @@ IMAGEMK_LR_PORT = $(strip $(if $(filter-out 1,$(words $(call imagemk_raw,LOCAL_R
   $(error LOCAL_REGISTRY_PORT must be a port number; got `$(call imagemk_raw,LOCAL_REGISTRY_PORT)`), \
   $(call imagemk_raw,LOCAL_REGISTRY_PORT)))
 IMAGEMK_LR_DIR = $(call imagemk_q,$(call imagemk_raw,LOCAL_REGISTRY_DIR))
+# Exporting a command-line value to a recipe would expand it (`$(shell …)` included): unexported.
+unexport $(foreach v,LOCAL_REGISTRY_PORT LOCAL_REGISTRY_DIR,$(if $(filter command line,$(origin $(v))),$(v)))
 
 local-registry: ## start a registry on localhost:5000 (LOCAL_REGISTRY_PORT) for REGISTRY=local
 	@command -v curl >/dev/null || { echo "error: \`curl\` is not installed (it checks that the registry answers); install it (\`apt-get install curl\`)" >&2; exit 1; }; \

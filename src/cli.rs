@@ -85,6 +85,10 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff), e.g. `imagemk man > imagemk.1`.
     Man,
+    /// Set this host up to build without the container: pull the build environment when it
+    /// is not local (logging in if the registry asks), copy its `host: artifacts:` to their
+    /// host paths, and install its `host:` packages with the host's package manager.
+    LocalBuildenv(LocalBuildenvArgs),
 }
 
 /// Which images a command acts on.
@@ -289,4 +293,22 @@ pub struct CompletionsArgs {
     /// The shell: bash, zsh, fish, elvish or powershell.
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct LocalBuildenvArgs {
+    /// The image: a kind of the current component, `KEY` or `COMPONENT/KEY`.
+    #[arg(value_name = "IMAGE", default_value = "buildenv")]
+    pub image: String,
+    /// Replace host files that exist and differ from the image's (identical ones are
+    /// always skipped) [make: FORCE=1].
+    #[arg(long)]
+    pub force: bool,
+    /// Put the artifacts under DIR instead of `/` (a sysroot; packages still go to the
+    /// host) [make: LOCAL_BUILDENV_ROOT].
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Name of the temporary container (default: `imagemk-COMPONENT-KIND-PID`).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }

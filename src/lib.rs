@@ -15,6 +15,7 @@ pub mod engine;
 pub mod exec;
 pub mod git;
 pub mod graph;
+pub mod host;
 pub mod inputs;
 pub mod plan;
 pub mod progress;

@@ -472,3 +472,21 @@ fn local_registry_names_a_missing_curl() {
     assert_eq!(out.status, 2, "{out:?}");
     assert!(out.stderr.starts_with("error: `curl` is not installed (it checks that the registry answers); install it (`apt-get install curl`)\n"), "{}", out.stderr);
 }
+
+/// A command-line LOCAL_REGISTRY_DIR or LOCAL_REGISTRY_PORT is never expanded: make would
+/// evaluate `$(shell …)` in it when exporting it to the recipe.
+#[test]
+fn local_registry_values_never_reach_a_shell() {
+    let (t, _) = example();
+    for value in [
+        "LOCAL_REGISTRY_DIR=x$(shell touch pwned)",
+        "LOCAL_REGISTRY_PORT=1$(shell touch pwned)",
+    ] {
+        t.make(&["-s", "stop-local-registry", value]).is(
+            0,
+            "no registry was started by `make local-registry`\n",
+            "",
+        );
+        assert!(!t.exists("pwned"), "{value}");
+    }
+}

@@ -123,6 +123,18 @@ fn interrupted() -> anyhow::Result<()> {
 }
 
 fn execute(ctx: &Ctx, plan: &Plan, image: &Image) -> anyhow::Result<()> {
+    execute_filtered(ctx, plan, image, |_| Ok(true))
+}
+
+/// [`execute`] where `keep` sees each move once every copy is staged and before anything is
+/// swapped: false skips it (its destination stays), an error stops the run with nothing
+/// written. For `local-buildenv`'s rule on existing host files.
+pub(super) fn execute_filtered(
+    ctx: &Ctx,
+    plan: &Plan,
+    image: &Image,
+    mut keep: impl FnMut(&swap::Move) -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
     interrupted()?;
     let _container = Container(plan);
     if let Err(e) = exec::capture(&plan.create) {
@@ -141,7 +153,11 @@ fn execute(ctx: &Ctx, plan: &Plan, image: &Image) -> anyhow::Result<()> {
     let protected = protected(ctx);
     let mut moves = Vec::new();
     for c in &plan.copies {
-        moves.extend(swap::moves(c, &protected)?);
+        for m in swap::moves(c, &protected)? {
+            if keep(&m)? {
+                moves.push(m);
+            }
+        }
     }
     let mut swap = Swap::default();
     let applied = swap.apply(&moves).and_then(|_| interrupted());
@@ -149,7 +165,9 @@ fn execute(ctx: &Ctx, plan: &Plan, image: &Image) -> anyhow::Result<()> {
         return Err(undo(swap, temps, e));
     }
     drop(temps);
-    for c in &plan.copies {
+    // A copy with nothing moved in (every move skipped) was not extracted.
+    let placed = |c: &extract::Copy| moves.iter().any(|m| m.new.starts_with(&c.tmp));
+    for c in plan.copies.iter().filter(|c| placed(c)) {
         ctx.progress.println(&format!(
             "extracted {}:{} -> {}",
             image.id,

@@ -10,6 +10,7 @@ mod engine;
 mod extract;
 mod facts;
 mod list;
+mod local_buildenv;
 mod login;
 mod outcome;
 mod parallel;
@@ -72,6 +73,7 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
         Command::Run(args) => run::run(&ctx, &args),
         Command::Withdocker(args) => withdocker::run(&ctx, &args),
         Command::Extract(args) => extract::run(&ctx, &args),
+        Command::LocalBuildenv(args) => local_buildenv::run(&ctx, &args),
         Command::Doctor(_) | Command::Schema | Command::Completions(_) | Command::Man => {
             unreachable!("dispatched before the workspace loads")
         }

@@ -97,7 +97,7 @@ pub fn inside(what: &str, base: &str, text: &str) -> Result<(), String> {
 
 /// Deserializes a string and checks it with `check`, inside the visitor so that the error
 /// carries the value's own position.
-fn checked<'de, D: Deserializer<'de>>(
+pub(crate) fn checked<'de, D: Deserializer<'de>>(
     d: D,
     check: impl Fn(&str) -> Result<(), String>,
 ) -> Result<String, D::Error> {

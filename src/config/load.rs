@@ -386,6 +386,7 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
         variant: variant.map(|(v, _)| v.clone()),
         run: raw.run.clone().unwrap_or_default(),
         artifacts: raw.artifacts.clone(),
+        host: raw.host.clone(),
         problems,
     })
 }

@@ -5,6 +5,7 @@ pub mod check;
 mod dup;
 pub mod env;
 pub mod error;
+pub mod host;
 mod load;
 pub mod raw;
 
@@ -95,6 +96,8 @@ pub struct Image {
     pub variant: Option<String>,
     pub run: raw::RawRun,
     pub artifacts: Vec<raw::RawArtifact>,
+    /// `host:`: what `local-buildenv` puts on the host.
+    pub host: Option<raw::RawHost>,
     /// Problems that stop this image from being built (missing Dockerfile or context);
     /// reported only when the image is selected.
     pub problems: Vec<String>,

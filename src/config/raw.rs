@@ -137,6 +137,9 @@ pub struct RawImage {
     pub run: Option<RawRun>,
     #[serde(default)]
     pub artifacts: Vec<RawArtifact>,
+    /// What a developer who builds on the host instead of in this image needs there
+    /// (`imagemk local-buildenv`): distro packages and files out of the image.
+    pub host: Option<RawHost>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
@@ -188,5 +191,36 @@ pub struct RawArtifact {
     pub from: String,
     /// Path in the tree, from the component directory (inside it).
     #[serde(deserialize_with = "check::artifact_to")]
+    pub to: String,
+}
+
+/// `host:` of an image: the packages its toolchain needs per package manager, and the files
+/// `imagemk local-buildenv` copies out of the image onto the host.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawHost {
+    /// Debian, Ubuntu: packages for `apt-get install`.
+    #[serde(default, deserialize_with = "super::host::packages")]
+    pub apt: Vec<String>,
+    /// Fedora, RHEL, CentOS: packages for `dnf install` (also `yum install`).
+    #[serde(default, deserialize_with = "super::host::packages")]
+    pub dnf: Vec<String>,
+    /// Alpine: packages for `apk add`.
+    #[serde(default, deserialize_with = "super::host::packages")]
+    pub apk: Vec<String>,
+    /// Files or directories copied out of the image to absolute host paths.
+    #[serde(default)]
+    pub artifacts: Vec<RawHostArtifact>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawHostArtifact {
+    /// Absolute path inside the image.
+    #[serde(deserialize_with = "super::host::image_path")]
+    pub from: String,
+    /// Absolute path on the host (under `--root DIR` when given); never `/` or a system
+    /// directory itself such as `/usr` (a path below one is fine).
+    #[serde(deserialize_with = "super::host::host_path")]
     pub to: String,
 }
