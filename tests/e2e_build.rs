@@ -224,6 +224,9 @@ fn interrupt_build(t: &Test, ns: &str, text: &str, signal: i32) {
         stderr.ends_with("summary: 0 built; 1 stopped: e2e/top\nerror: interrupted; everything imagemk had started was stopped and cleaned up\n"),
         "{stderr}"
     );
+    // The build's own line agrees with the summary: stopped, not failed.
+    assert!(stderr.contains("e2e/top | ✗ stopped in "), "{stderr}");
+    assert!(!stderr.contains("✗ failed"), "{stderr}");
     // The daemon removes the build's container once the client is gone; give it a moment.
     let deadline = Instant::now() + Duration::from_secs(20);
     while !containers_with(ns).is_empty() && Instant::now() < deadline {

@@ -137,6 +137,7 @@ fn execute(ctx: &Ctx, plan: &BuildPlan, jobs: usize, keep_going: bool) -> Vec<St
         let result = build_one(step, spec, &log_path(&ctx.ws, &step.id), &task);
         match &result {
             Ok(()) => task.finish(true, "built"),
+            Err(_) if signal::interrupted() => task.finish(false, "stopped"),
             Err(_) => task.finish(false, "failed"),
         }
         result
