@@ -163,7 +163,7 @@ host-deps: ## install the Debian packages of missing host files the images stage
 	for f in $$files; do test -e "$$f" || { echo "error: \`$$f\` is still missing after installing$$missing; install what provides it by hand" >&2; exit 1; }; done
 
 help: imagemk-bin ## show these targets and this component's images
-	@echo "targets (variables: IMAGE_TAG PLATFORM VARIANT REGISTRY CHANNEL JOBS DRY_RUN=1 KEEP_GOING=1 DEPS=1 FORCE=1 YES=1):"
+	@echo "targets (variables: IMAGE_TAG PLATFORM VARIANT REGISTRY CHANNEL JOBS IMAGEMK_ENGINE DRY_RUN=1 KEEP_GOING=1 DEPS=1 DEPENDENTS=1 FORCE=1 EXPLAIN=1 REUSE=1/0 YES=1 TARGET CMD):"
 	@grep -hE '^[A-Za-z%_.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([^:]+):.*## (.*)/\1|\2/' | \
 	  awk -F'|' '{ printf "  %-26s %s\n", $$1, $$2 }'
 	@echo
