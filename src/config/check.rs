@@ -254,3 +254,11 @@ mod tests {
         );
     }
 }
+
+/// `timeout:` (`90s`, `80m`, `2h`, `1h30m`); zero, a negative value, an unknown unit or an
+/// overflow is a load error at the value's position.
+pub fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
+    let one_line = |s: &str| crate::duration::parse(s).map_err(|e| e.replace('\n', "; "));
+    let text = checked(d, |s| one_line(s).map(|_| ()))?;
+    one_line(&text).map(Some).map_err(D::Error::custom)
+}
