@@ -31,13 +31,19 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             'h' => 3600,
             'm' => 60,
             's' => 1,
-            _ => return Err(bad(&format!("has an unknown unit `{c}` (use `h`, `m` or `s`)"))),
+            _ => {
+                return Err(bad(&format!(
+                    "has an unknown unit `{c}` (use `h`, `m` or `s`)"
+                )))
+            }
         };
         if digits.is_empty() {
             return Err(bad(&format!("has no number before `{c}`")));
         }
         if seen.contains(c) || seen.chars().any(|p| order(p) >= order(c)) {
-            return Err(bad("must list hours, minutes and seconds once each, in that order"));
+            return Err(bad(
+                "must list hours, minutes and seconds once each, in that order",
+            ));
         }
         seen.push(c);
         let n: u64 = digits.parse().map_err(|_| bad("is too long"))?;
@@ -106,14 +112,32 @@ mod tests {
     #[test]
     fn bad_input_is_refused_with_the_reason() {
         let why = |t: &str| parse(t).unwrap_err().lines().next().unwrap().to_string();
-        assert_eq!(why("10x"), "timeout `10x` has an unknown unit `x` (use `h`, `m` or `s`)");
-        assert_eq!(why("0s"), "timeout `0s` is zero: a build would be stopped at once");
-        assert_eq!(why("0h0m"), "timeout `0h0m` is zero: a build would be stopped at once");
-        assert_eq!(why("-5m"), "timeout `-5m` has an unknown unit `-` (use `h`, `m` or `s`)");
-        assert_eq!(why("10"), "timeout `10` has no unit (use `h`, `m` or `s`, e.g. `80m`)");
+        assert_eq!(
+            why("10x"),
+            "timeout `10x` has an unknown unit `x` (use `h`, `m` or `s`)"
+        );
+        assert_eq!(
+            why("0s"),
+            "timeout `0s` is zero: a build would be stopped at once"
+        );
+        assert_eq!(
+            why("0h0m"),
+            "timeout `0h0m` is zero: a build would be stopped at once"
+        );
+        assert_eq!(
+            why("-5m"),
+            "timeout `-5m` has an unknown unit `-` (use `h`, `m` or `s`)"
+        );
+        assert_eq!(
+            why("10"),
+            "timeout `10` has no unit (use `h`, `m` or `s`, e.g. `80m`)"
+        );
         assert_eq!(why(""), "timeout `` is empty");
         assert_eq!(why("m"), "timeout `m` has no number before `m`");
-        assert_eq!(why("1.5h"), "timeout `1.5h` has an unknown unit `.` (use `h`, `m` or `s`)");
+        assert_eq!(
+            why("1.5h"),
+            "timeout `1.5h` has an unknown unit `.` (use `h`, `m` or `s`)"
+        );
         assert_eq!(
             why("30m1h"),
             "timeout `30m1h` must list hours, minutes and seconds once each, in that order"
@@ -122,7 +146,10 @@ mod tests {
             why("99999999999999999999999h"),
             "timeout `99999999999999999999999h` is too long"
         );
-        assert_eq!(why("9000h"), "timeout `9000h` is too long (at most 366 days)");
+        assert_eq!(
+            why("9000h"),
+            "timeout `9000h` is too long (at most 366 days)"
+        );
         assert!(parse("10x").unwrap_err().contains("\nhint: "));
     }
 }

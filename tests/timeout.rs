@@ -43,12 +43,17 @@ fn a_build_past_its_timeout_is_stopped_and_its_dependents_skipped() {
     assert_eq!(out.status, 1, "{}", out.stderr);
     assert!(took < Duration::from_secs(8), "took {took:?}");
     assert!(
-        out.stderr.contains("error: the build of `c/slow` timed out after 1s: `docker build"),
+        out.stderr
+            .contains("error: the build of `c/slow` timed out after 1s: `docker build"),
         "{}",
         out.stderr
     );
     // The log tail is shown, and the client got SIGTERM (it recorded it).
-    assert!(out.stderr.contains("  | Step 1/2 : FROM scratch"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("  | Step 1/2 : FROM scratch"),
+        "{}",
+        out.stderr
+    );
     let times = std::fs::read_to_string(t.path("build-times")).unwrap();
     assert!(times.contains("terminated km/slow"), "{times}");
     assert!(
@@ -67,7 +72,8 @@ fn the_run_timeout_overrides_and_keep_going_builds_the_independent_image() {
     assert_eq!(out.status, 1, "{}", out.stderr);
     assert!(start.elapsed() < Duration::from_secs(8));
     assert!(
-        out.stderr.contains("the build of `c/slow` timed out after 1s"),
+        out.stderr
+            .contains("the build of `c/slow` timed out after 1s"),
         "{}",
         out.stderr
     );
@@ -123,15 +129,25 @@ fn bad_timeouts_are_refused_before_any_docker_command() {
         assert!(t.docker_log().is_empty(), "{yaml}");
     }
     for (flag, message) in [
-        ("10x", "timeout `10x` has an unknown unit `x` (use `h`, `m` or `s`)"),
+        (
+            "10x",
+            "timeout `10x` has an unknown unit `x` (use `h`, `m` or `s`)",
+        ),
         ("0", "timeout `0` has no unit"),
-        ("0m", "timeout `0m` is zero: a build would be stopped at once"),
+        (
+            "0m",
+            "timeout `0m` is zero: a build would be stopped at once",
+        ),
     ] {
         let t = workspace("");
         let out = t.run(&["build", "--all", "--timeout", flag]);
         assert_eq!(out.status, 2, "{flag}: {}", out.stderr);
         assert!(out.stderr.contains(message), "{flag}: {}", out.stderr);
-        assert!(out.stderr.contains("hint: write a positive whole number"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("hint: write a positive whole number"),
+            "{}",
+            out.stderr
+        );
         assert!(t.docker_log().is_empty(), "{flag}");
     }
 }
@@ -143,7 +159,10 @@ fn make_timeout_is_one_raw_argument() {
         "Makefile",
         &format!("include {}/make/images.mk\n", env!("CARGO_MANIFEST_DIR")),
     );
-    t.file("argv.sh", "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done\n");
+    t.file(
+        "argv.sh",
+        "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done\n",
+    );
     let script = t.path("argv.sh");
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let make = |arg: &str| {
