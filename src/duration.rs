@@ -19,6 +19,9 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     if text.is_empty() {
         return Err(bad("is empty"));
     }
+    if text.starts_with('-') {
+        return Err(bad("is negative"));
+    }
     let mut total: u64 = 0;
     let mut digits = String::new();
     let mut seen = String::new();
@@ -124,10 +127,7 @@ mod tests {
             why("0h0m"),
             "timeout `0h0m` is zero: a build would be stopped at once"
         );
-        assert_eq!(
-            why("-5m"),
-            "timeout `-5m` has an unknown unit `-` (use `h`, `m` or `s`)"
-        );
+        assert_eq!(why("-5m"), "timeout `-5m` is negative");
         assert_eq!(
             why("10"),
             "timeout `10` has no unit (use `h`, `m` or `s`, e.g. `80m`)"

@@ -119,7 +119,7 @@ fn bad_timeouts_are_refused_before_any_docker_command() {
     for (yaml, message) in [
         ("10x", "error: `$ROOT/images.yaml:7:14`: images.slow.timeout: timeout `10x` has an unknown unit `x` (use `h`, `m` or `s`); hint: write a positive whole number of hours, minutes or seconds, e.g. `90s`, `80m`, `2h`, `1h30m`"),
         ("0s", "error: `$ROOT/images.yaml:7:14`: images.slow.timeout: timeout `0s` is zero: a build would be stopped at once; hint:"),
-        ("\"-5m\"", "error: `$ROOT/images.yaml:7:14`: images.slow.timeout: timeout `-5m` has an unknown unit `-`"),
+        ("\"-5m\"", "error: `$ROOT/images.yaml:7:14`: images.slow.timeout: timeout `-5m` is negative"),
         ("99999999999h", "error: `$ROOT/images.yaml:7:14`: images.slow.timeout: timeout `99999999999h` is too long (at most 366 days)"),
     ] {
         let t = workspace(&format!("    timeout: {yaml}\n"));
