@@ -74,6 +74,12 @@ PUSH_FLAGS = $(if $(call yes,FORCE),--force)
 BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
 PULL_FLAGS =
 
+# TIMEOUT=80m (build): stop and fail any build that takes longer; overrides images.yaml's
+# `timeout:`. Raw and single-quoted like every value (imagemk checks it); a command-line value
+# is unexported so make does not expand it when exporting.
+BUILD_FLAGS += $(if $(call imagemk_raw,TIMEOUT),--timeout $(call imagemk_q,$(call imagemk_raw,TIMEOUT)))
+unexport $(if $(filter command line,$(origin TIMEOUT)),TIMEOUT)
+
 .PHONY: imagemk-bin images all-images list-images help push-images pull-images login \
   local-registry stop-local-registry withdocker image-cleanup host-deps doctor
 

@@ -143,6 +143,10 @@ pub struct BuildArgs {
     /// Build locally even when `workspace.reuse` or `REUSE` asks for reuse [env: REUSE=0].
     #[arg(long)]
     pub no_reuse: bool,
+    /// Stop and fail any build that takes longer (`90s`, `80m`, `2h`, `1h30m`); overrides each
+    /// image's `timeout:` [make: TIMEOUT=].
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

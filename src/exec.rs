@@ -424,6 +424,28 @@ pub fn signal_children(pids: &[u32]) {
     }
 }
 
+/// How long a child stopped for its deadline has after SIGTERM before SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Waits until `done` is dropped or `limit` passes; then SIGTERM to `pids`, and SIGKILL if
+/// `done` is still not dropped [`STOP_GRACE`] later. Returns whether the limit passed.
+fn watch_deadline(done: &std::sync::mpsc::Receiver<()>, limit: Duration, pids: &[u32]) -> bool {
+    use std::sync::mpsc::RecvTimeoutError::Timeout;
+    if done.recv_timeout(limit) != Err(Timeout) {
+        return false;
+    }
+    signal_children(pids);
+    if done.recv_timeout(STOP_GRACE) == Err(Timeout) {
+        for pid in pids {
+            // SAFETY: kill(2) with a pid we spawned and a valid signal number.
+            unsafe {
+                libc::kill(*pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+    }
+    true
+}
+
 /// A child whose merged stdout and stderr are read line by line (builds, pushes).
 pub struct Streamed {
     reader: duct::ReaderHandle,
@@ -459,7 +481,34 @@ impl Streamed {
 
     /// Calls `on_line` for every output line, then returns the exit status. The output is
     /// also returned whole so that a failure can show its tail.
-    pub fn finish(self, mut on_line: impl FnMut(&str)) -> anyhow::Result<(i32, String)> {
+    pub fn finish(self, on_line: impl FnMut(&str)) -> anyhow::Result<(i32, String)> {
+        self.read_all(on_line)
+    }
+
+    /// [`Streamed::finish`] with a deadline of this child only: once `limit` has passed since
+    /// the call, the child is sent SIGTERM (the docker client cancels its build and the
+    /// daemon removes the build's container), then SIGKILL after [`STOP_GRACE`]. The signal
+    /// flag is not touched: other jobs go on. Returns whether the deadline was reached.
+    pub fn finish_within(
+        self,
+        limit: Option<Duration>,
+        on_line: impl FnMut(&str),
+    ) -> anyhow::Result<(i32, String, bool)> {
+        let Some(limit) = limit else {
+            return self.read_all(on_line).map(|(c, o)| (c, o, false));
+        };
+        let pids = self.pids();
+        let (done, watch) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            let watcher = scope.spawn(move || watch_deadline(&watch, limit, &pids));
+            let result = self.read_all(on_line);
+            drop(done);
+            let timed_out = watcher.join().unwrap_or(false);
+            result.map(|(c, o)| (c, o, timed_out))
+        })
+    }
+
+    fn read_all(self, mut on_line: impl FnMut(&str)) -> anyhow::Result<(i32, String)> {
         let mut all = String::new();
         let mut buf = BufReader::new(&self.reader);
         let mut line = Vec::new();

@@ -11,6 +11,7 @@ pub mod context;
 pub mod docker;
 pub mod dockerfile;
 pub mod dockerignore;
+pub mod duration;
 pub mod engine;
 pub mod exec;
 pub mod git;

@@ -224,7 +224,7 @@ fn yaml_cases() -> Vec<Case> {
             "error: reading `$ROOT/comp/app/images.yaml`\n  caused by: stream did not contain valid UTF-8\n")
             .file("comp/app/images.yaml", b"images:\n  lib: {kind: caf\xe9}\n".to_vec()),
         case("unknown key", &["list"], 1,
-            &e("`$ROOT/comp/app/images.yaml:3:5`: unknown key `dockerfle` in `images.lib`; did you mean `dockerfile`? (valid keys: kind, dockerfile, context, args, labels, target, depends, stage, variants, run, artifacts, host)"))
+            &e("`$ROOT/comp/app/images.yaml:3:5`: unknown key `dockerfle` in `images.lib`; did you mean `dockerfile`? (valid keys: kind, dockerfile, context, args, labels, target, depends, stage, variants, run, artifacts, host, timeout)"))
             .app("images:\n  lib:\n    dockerfle: x\n"),
         case("unknown top key", &["list"], 1,
             &e("`$ROOT/comp/app/images.yaml:1:1`: unknown key `image`; did you mean `images`? (valid keys: workspace, defaults, component, images)"))

@@ -484,7 +484,7 @@ fn unknown_key_suggests_the_nearest() {
         "comp/web/images.yaml",
         "images:\n  site:\n    dockerfiel: Dockerfile\n",
     );
-    rejects(&t, &["build"], "error: `$ROOT/comp/web/images.yaml:3:5`: unknown key `dockerfiel` in `images.site`; did you mean `dockerfile`? (valid keys: kind, dockerfile, context, args, labels, target, depends, stage, variants, run, artifacts, host)\n");
+    rejects(&t, &["build"], "error: `$ROOT/comp/web/images.yaml:3:5`: unknown key `dockerfiel` in `images.site`; did you mean `dockerfile`? (valid keys: kind, dockerfile, context, args, labels, target, depends, stage, variants, run, artifacts, host, timeout)\n");
 }
 
 #[test]

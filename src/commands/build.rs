@@ -5,11 +5,12 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::json;
 
-use super::stream::{failed, finish_job};
+use super::stream::{failed, finish_job_within};
 use super::{facts, outcome, reuse, select::select, Ctx};
 use crate::cli::BuildArgs;
 use crate::config::Workspace;
@@ -32,7 +33,7 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
     tell_decisions(ctx, &plan, args.explain);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = super::parallel::jobs(ctx, args.jobs, cores);
-    let states = execute(ctx, &plan, jobs, args.keep_going);
+    let states = execute(ctx, &plan, jobs, args.keep_going, args.timeout);
     if args.json {
         outcome::print(ctx, &plan, &states)?;
     }
@@ -125,7 +126,15 @@ fn log_path(ws: &Workspace, id: &str) -> PathBuf {
         .join(format!("{id}.log"))
 }
 
-fn execute(ctx: &Ctx, plan: &BuildPlan, jobs: usize, keep_going: bool) -> Vec<State> {
+/// Runs the plan's steps; a build's deadline is `timeout` (the run's `--timeout`) or else its
+/// image's `timeout:`.
+fn execute(
+    ctx: &Ctx,
+    plan: &BuildPlan,
+    jobs: usize,
+    keep_going: bool,
+    timeout: Option<Duration>,
+) -> Vec<State> {
     let deps: Vec<Vec<usize>> = plan.steps.iter().map(|s| s.deps.clone()).collect();
     let name = |i: usize| format!("the build of `{}`", plan.steps[i].id);
     let states = scheduler::run_named(&deps, jobs, keep_going, name, |i, _| {
@@ -134,10 +143,13 @@ fn execute(ctx: &Ctx, plan: &BuildPlan, jobs: usize, keep_going: bool) -> Vec<St
             return tag_one(step);
         };
         let task = ctx.progress.task(&step.id, "building");
-        let result = build_one(step, spec, &log_path(&ctx.ws, &step.id), &task);
+        let limit = timeout.or(ctx.ws.images[step.image].timeout);
+        let log = log_path(&ctx.ws, &step.id);
+        let result = build_one(step, spec, &log, limit, &task);
         match &result {
             Ok(()) => task.finish(true, "built"),
             Err(_) if signal::interrupted() => task.finish(false, "stopped"),
+            Err(e) if e.contains(" timed out after ") => task.finish(false, "timed out"),
             Err(_) => task.finish(false, "failed"),
         }
         result
@@ -161,6 +173,7 @@ fn build_one(
     step: &BuildStep,
     spec: &context::Spec,
     log: &Path,
+    limit: Option<Duration>,
     task: &crate::progress::Task,
 ) -> Result<(), String> {
     let what = format!("build of `{}`", step.id);
@@ -173,9 +186,10 @@ fn build_one(
     let child = Streamed::start_with_stdin(&step.cmd, reader).map_err(|e| failed(&what, e))?;
     let (sent, built) = std::thread::scope(|scope| {
         let sender = scope.spawn(move || context::write(&archive, writer));
-        let built = finish_job(
+        let built = finish_job_within(
             &step.cmd,
             child,
+            limit,
             &what,
             15,
             |line| {

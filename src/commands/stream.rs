@@ -39,8 +39,24 @@ pub fn finish_job(
     on_line: impl FnMut(&str),
     hint: impl FnOnce(&str) -> Option<String>,
 ) -> Result<String, String> {
-    let (code, output) = child.finish(on_line).map_err(|e| failed(what, e))?;
-    if code == 0 {
+    finish_job_within(cmd, child, None, what, tail, on_line, hint)
+}
+
+/// [`finish_job`] with a deadline for this child (`build --timeout`, `timeout:`): past it the
+/// child is stopped and the job fails as `the build of `x` timed out after 80m`.
+pub fn finish_job_within(
+    cmd: &Cmd,
+    child: Streamed,
+    limit: Option<std::time::Duration>,
+    what: &str,
+    tail: usize,
+    on_line: impl FnMut(&str),
+    hint: impl FnOnce(&str) -> Option<String>,
+) -> Result<String, String> {
+    let (code, output, timed_out) = child
+        .finish_within(limit, on_line)
+        .map_err(|e| failed(what, e))?;
+    if code == 0 && !timed_out {
         return Ok(output);
     }
     let tail: String = exec::tail_lines(&output, tail)
@@ -48,8 +64,13 @@ pub fn finish_job(
         .map(|l| format!("\n  | {l}"))
         .collect();
     let hint = hint(&output).map(|h| format!("\n{h}")).unwrap_or_default();
-    Err(format!(
-        "the {what} failed: `{}` exited with status {code}{tail}{hint}",
-        cmd.shown()
-    ))
+    let why = match limit.filter(|_| timed_out) {
+        Some(limit) => format!(
+            "timed out after {}: `{}` was stopped",
+            crate::duration::show(limit),
+            cmd.shown()
+        ),
+        None => format!("failed: `{}` exited with status {code}", cmd.shown()),
+    };
+    Err(format!("the {what} {why}{tail}{hint}"))
 }

@@ -24,6 +24,7 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> anyhow::Result<i32> {
         // `why` says what this machine would do without asking any registry.
         reuse: false,
         no_reuse: true,
+        timeout: None,
     };
     let req = build::request(ctx, &build_args)?;
     let facts = facts::gather(ctx, &req)?;

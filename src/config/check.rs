@@ -215,6 +215,14 @@ pub fn stage_to<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     checked(d, |s| inside("stage destination", "build context", s))
 }
 
+/// `timeout:` (`90s`, `80m`, `2h`, `1h30m`); zero, a negative value, an unknown unit or an
+/// overflow is a load error at the value's position.
+pub fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<std::time::Duration>, D::Error> {
+    let one_line = |s: &str| crate::duration::parse(s).map_err(|e| e.replace('\n', "; "));
+    let text = checked(d, |s| one_line(s).map(|_| ()))?;
+    one_line(&text).map(Some).map_err(D::Error::custom)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -93,7 +93,7 @@ mod tests {
     fn unknown_keys_suggest_the_nearest() {
         check(
             "images:\n  buildenv:\n    dockerfle: x\n",
-            "`images.yaml:3:5`: unknown key `dockerfle` in `images.buildenv`; did you mean `dockerfile`? (valid keys: kind, dockerfile, context, args, labels, target, depends, stage, variants, run, artifacts, host)",
+            "`images.yaml:3:5`: unknown key `dockerfle` in `images.buildenv`; did you mean `dockerfile`? (valid keys: kind, dockerfile, context, args, labels, target, depends, stage, variants, run, artifacts, host, timeout)",
         );
         check(
             "componnet: x\n",

@@ -387,6 +387,7 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
         run: raw.run.clone().unwrap_or_default(),
         artifacts: raw.artifacts.clone(),
         host: raw.host.clone(),
+        timeout: raw.timeout,
         problems,
     })
 }

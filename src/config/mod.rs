@@ -98,6 +98,8 @@ pub struct Image {
     pub artifacts: Vec<raw::RawArtifact>,
     /// `host:`: what `local-buildenv` puts on the host.
     pub host: Option<raw::RawHost>,
+    /// `timeout:`: how long a build of this image may take.
+    pub timeout: Option<std::time::Duration>,
     /// Problems that stop this image from being built (missing Dockerfile or context);
     /// reported only when the image is selected.
     pub problems: Vec<String>,

@@ -140,6 +140,11 @@ pub struct RawImage {
     /// What a developer who builds on the host instead of in this image needs there
     /// (`imagemk local-buildenv`): distro packages and files out of the image.
     pub host: Option<RawHost>,
+    /// How long a build of this image may take (`90s`, `80m`, `2h`, `1h30m`); past it the
+    /// build is stopped and fails. `build --timeout` overrides it.
+    #[serde(default, deserialize_with = "check::timeout")]
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
