@@ -89,6 +89,10 @@ pub enum Command {
     /// is not local (logging in if the registry asks), copy its `host: artifacts:` to their
     /// host paths, and install its `host:` packages with the host's package manager.
     LocalBuildenv(LocalBuildenvArgs),
+    /// Print the build plan without building anything: per image its names, Dockerfile,
+    /// context, args, dependencies, input digest, decision with reasons and the exact command
+    /// (`--json`: a versioned schema, see docs/plan.md).
+    Plan(PlanArgs),
 }
 
 /// Which images a command acts on.
@@ -315,4 +319,22 @@ pub struct LocalBuildenvArgs {
     /// Name of the temporary container (default: `imagemk-COMPONENT-KIND-PID`).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Print JSON (`"schema": 1`, documented in docs/plan.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Plan the dependencies as rebuilt too, as `build --deps` would.
+    #[arg(long)]
+    pub deps: bool,
+    /// Plan the selected images as built even when up to date, as `build --force` would.
+    #[arg(long)]
+    pub force: bool,
+    /// Also plan every image that depends on the selected ones, as `build --dependents`.
+    #[arg(long)]
+    pub dependents: bool,
 }

@@ -161,9 +161,7 @@ pub fn own_inputs(g: &Given, cache: &HashCache) -> anyhow::Result<Own> {
     let mut bases = Vec::new();
     for r in df.expanded_refs(&img.args) {
         let full = crate::reference::ImageRef::parse(&r).map(|n| n.to_string());
-        let workspace = full
-            .as_ref()
-            .is_ok_and(|f| g.ws.images.iter().any(|i| i.name.to_string() == *f));
+        let workspace = full.as_ref().is_ok_and(|f| g.ws.image_named(f).is_some());
         // `scratch` is no image: nothing to ask the engine about.
         let stage = facts.stages.contains(&r.to_ascii_lowercase()) || r == "scratch";
         if !workspace && !stage {

@@ -139,15 +139,19 @@ pub fn closure(ws: &Workspace, req: &BuildRequest) -> Vec<usize> {
 pub fn selected_set(ws: &Workspace, req: &BuildRequest) -> BTreeSet<usize> {
     let mut set: BTreeSet<usize> = req.selected.iter().copied().collect();
     if req.dependents {
-        loop {
-            let more: Vec<usize> = (0..ws.images.len())
-                .filter(|i| !set.contains(i))
-                .filter(|&i| ws.images[i].depends.iter().any(|d| set.contains(d)))
-                .collect();
-            if more.is_empty() {
-                break;
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); ws.images.len()];
+        for (i, img) in ws.images.iter().enumerate() {
+            for &d in &img.depends {
+                dependents[d].push(i);
             }
-            set.extend(more);
+        }
+        let mut stack: Vec<usize> = set.iter().copied().collect();
+        while let Some(n) = stack.pop() {
+            for &m in &dependents[n] {
+                if set.insert(m) {
+                    stack.push(m);
+                }
+            }
         }
     }
     set
@@ -156,16 +160,21 @@ pub fn selected_set(ws: &Workspace, req: &BuildRequest) -> BTreeSet<usize> {
 /// Decides, in dependency order, what happens to every image of the closure.
 pub fn decide(ws: &Workspace, req: &BuildRequest, facts: &Facts) -> Vec<Decision> {
     let selected = selected_set(ws, req);
+    let twins = twins(facts);
     let mut out: Vec<Decision> = Vec::new();
+    let mut built = BTreeSet::new();
     for i in closure(ws, req) {
         let is_selected = selected.contains(&i);
         let forced = (is_selected && req.force) || (!is_selected && req.rebuild_deps);
-        let rebuilt_parent = ws.images[i].depends.iter().find_map(|d| {
-            out.iter()
-                .find(|x| x.image == *d && x.action == Action::Build)
-                .map(|x| ws.images[x.image].id.clone())
-        });
-        let (action, reasons) = decide_one(ws, i, facts, forced, rebuilt_parent);
+        let rebuilt_parent = ws.images[i]
+            .depends
+            .iter()
+            .find(|d| built.contains(*d))
+            .map(|&d| ws.images[d].id.clone());
+        let (action, reasons) = decide_one(ws, i, facts, forced, rebuilt_parent, &twins);
+        if action == Action::Build {
+            built.insert(i);
+        }
         out.push(Decision {
             image: i,
             action,
@@ -177,12 +186,25 @@ pub fn decide(ws: &Workspace, req: &BuildRequest, facts: &Facts) -> Vec<Decision
     out
 }
 
+/// The local names carrying each input digest, in name order (to find another local image
+/// with an image's inputs without scanning every local image per image).
+fn twins(facts: &Facts) -> BTreeMap<&str, Vec<&String>> {
+    let mut out: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for (name, l) in facts.local.iter().flatten() {
+        if let Some(d) = &l.inputs {
+            out.entry(d.as_str()).or_default().push(name);
+        }
+    }
+    out
+}
+
 fn decide_one(
     ws: &Workspace,
     i: usize,
     facts: &Facts,
     forced: bool,
     rebuilt_parent: Option<String>,
+    twins: &BTreeMap<&str, Vec<&String>>,
 ) -> (Action, Vec<String>) {
     let img = &ws.images[i];
     let Some(local) = &facts.local else {
@@ -223,15 +245,15 @@ fn decide_one(
     if rebuilt_parent.is_some() {
         return (Action::Build, reasons);
     }
-    let twin = local
-        .iter()
-        .find(|(n, l)| **n != name && l.inputs.as_deref() == Some(digest.as_str()));
-    if let Some((other, _)) = twin {
+    let twin = twins
+        .get(digest.as_str())
+        .and_then(|names| names.iter().find(|n| ***n != name));
+    if let Some(other) = twin {
         let mut r = reasons;
         r.push(format!(
             "`{other}` carries the same inputs: tagged, not built"
         ));
-        return (Action::Tag(other.clone()), r);
+        return (Action::Tag((*other).clone()), r);
     }
     (Action::Build, reasons)
 }

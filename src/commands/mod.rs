@@ -14,6 +14,7 @@ mod local_buildenv;
 mod login;
 mod outcome;
 mod parallel;
+mod plan;
 mod pull;
 mod push;
 pub mod reuse;
@@ -74,6 +75,7 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
         Command::Withdocker(args) => withdocker::run(&ctx, &args),
         Command::Extract(args) => extract::run(&ctx, &args),
         Command::LocalBuildenv(args) => local_buildenv::run(&ctx, &args),
+        Command::Plan(args) => plan::run(&ctx, &args),
         Command::Doctor(_) | Command::Schema | Command::Completions(_) | Command::Man => {
             unreachable!("dispatched before the workspace loads")
         }

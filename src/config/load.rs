@@ -112,7 +112,6 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
     Ok(Workspace {
         root,
         components,
-        images,
         current,
         settings,
         registry: overrides
@@ -126,6 +125,8 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
         publish: ws_raw.map(|w| w.publish.clone()).unwrap_or_default(),
         reuse: ws_raw.and_then(|w| w.reuse) == Some(super::raw::RawReuse::Registry),
         engine: ws_raw.and_then(|w| w.engine),
+        index: super::Index::new(&images),
+        images,
     })
 }
 
@@ -531,18 +532,26 @@ fn resolve_depends(
         .map(|(i, img)| (img.name.to_string(), i))
         .collect();
     let snapshot = images.to_vec();
+    let by_id = super::Index::new(&snapshot).by_id;
     for (i, img) in images.iter_mut().enumerate() {
         let ci = img.component;
         let raw = &files[ci].1.images[&img.key];
         let mut deps = BTreeSet::new();
         for spec in &raw.depends {
-            let d = super::resolve_spec(components, &snapshot, spec, ci).map_err(|e| {
-                anyhow::anyhow!(
-                    "image `{}` in `{}` depends on `{spec}`: {e}",
-                    img.id,
-                    components[ci].file.display()
-                )
-            })?;
+            let id = match spec.split_once('/') {
+                Some(_) => spec.clone(),
+                None => format!("{}/{spec}", components[ci].name),
+            };
+            let known = by_id.get(&id).copied().map(Ok);
+            let d = known
+                .unwrap_or_else(|| super::resolve_spec(components, &snapshot, spec, ci))
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "image `{}` in `{}` depends on `{spec}`: {e}",
+                        img.id,
+                        components[ci].file.display()
+                    )
+                })?;
             deps.insert(d);
         }
         if let Ok(text) = std::fs::read_to_string(&img.dockerfile) {

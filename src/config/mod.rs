@@ -66,6 +66,26 @@ pub struct Workspace {
     pub reuse: bool,
     /// `workspace.engine`, when the file names one.
     pub engine: Option<raw::RawEngine>,
+    /// Image indices by id and by full name (`repository:tag`), so look-ups are not linear.
+    pub index: Index,
+}
+
+/// Image indices by id and by full name, built once at load.
+#[derive(Debug, Default)]
+pub struct Index {
+    pub by_id: std::collections::HashMap<String, usize>,
+    pub by_name: std::collections::HashMap<String, usize>,
+}
+
+impl Index {
+    pub fn new(images: &[Image]) -> Index {
+        let mut index = Index::default();
+        for (i, img) in images.iter().enumerate() {
+            index.by_id.entry(img.id.clone()).or_insert(i);
+            index.by_name.entry(img.name.to_string()).or_insert(i);
+        }
+        index
+    }
 }
 
 #[derive(Debug)]
@@ -115,7 +135,12 @@ pub struct Stage {
 
 impl Workspace {
     pub fn image(&self, id: &str) -> Option<usize> {
-        self.images.iter().position(|i| i.id == id)
+        self.index.by_id.get(id).copied()
+    }
+
+    /// The workspace image whose full name (`repository:tag`) is `name`.
+    pub fn image_named(&self, name: &str) -> Option<usize> {
+        self.index.by_name.get(name).copied()
     }
 
     pub fn component_of(&self, image: &Image) -> &Component {
@@ -124,6 +149,13 @@ impl Workspace {
 
     /// Resolves `key` (in the current component) or `component/key` to an image index.
     pub fn find(&self, spec: &str) -> anyhow::Result<usize> {
+        let id = match spec.split_once('/') {
+            Some(_) => spec.to_string(),
+            None => format!("{}/{spec}", self.components[self.current].name),
+        };
+        if let Some(i) = self.image(&id) {
+            return Ok(i);
+        }
         resolve_spec(&self.components, &self.images, spec, self.current)
     }
 }

@@ -1,0 +1,166 @@
+//! `imagemk plan`: the build plan as data (`--json`, schema 1, see docs/plan.md) or a table.
+//! It gathers the same facts as `build --dry-run` (read-only engine queries) and never builds,
+//! tags or pulls anything.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{facts, select::select, Ctx};
+use crate::cli::PlanArgs;
+use crate::config::Workspace;
+use crate::plan::{self, Action, BuildPlan, BuildRequest, Decision};
+use crate::registry::{self, transfer, Registry};
+
+/// The version of the JSON below; bumped when a field changes meaning or goes away.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Serialize)]
+struct Plan {
+    schema: u32,
+    registry: Option<String>,
+    images: Vec<Entry>,
+}
+
+/// One image of the plan; the field order is the schema's.
+#[derive(Serialize)]
+struct Entry {
+    id: String,
+    name: String,
+    remote: Option<String>,
+    dockerfile: String,
+    context: String,
+    args: BTreeMap<String, String>,
+    target: Option<String>,
+    depends: Vec<String>,
+    selected: bool,
+    digest: Option<String>,
+    decision: &'static str,
+    from: Option<String>,
+    reasons: Vec<String>,
+    command: Option<Command>,
+}
+
+/// The exact command `build` would run: its argv and its shell-quoted line.
+#[derive(Serialize)]
+struct Command {
+    argv: Vec<String>,
+    line: String,
+    /// What goes to its stdin: `context` (the build context as a tar) or nothing.
+    stdin: Option<&'static str>,
+}
+
+pub fn run(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<i32> {
+    let ws = &ctx.ws;
+    let selected = select(ws, &args.selection)?;
+    if let Some(problem) = selected.iter().flat_map(|&i| &ws.images[i].problems).next() {
+        anyhow::bail!("{problem}");
+    }
+    plan::check_inputs(ws, &selected)?;
+    let reg = match &ws.registry {
+        Some(name) => Some(registry::choose(&ws.registries, Some(name))?),
+        None => None,
+    };
+    let req = BuildRequest {
+        selected,
+        rebuild_deps: args.deps,
+        force: args.force,
+        dependents: args.dependents,
+        no_cache: false,
+    };
+    let facts = facts::gather(ctx, &req)?;
+    let built = plan::build(ws, &req, &facts)?;
+    let entries = entries(ws, &built, reg.as_ref())?;
+    if args.json {
+        let doc = Plan {
+            schema: SCHEMA,
+            registry: reg.map(|r| r.name),
+            images: entries,
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print_table(&entries);
+    }
+    Ok(0)
+}
+
+fn entries(ws: &Workspace, p: &BuildPlan, reg: Option<&Registry>) -> anyhow::Result<Vec<Entry>> {
+    let steps: BTreeMap<usize, &plan::BuildStep> = p.steps.iter().map(|s| (s.image, s)).collect();
+    p.decisions
+        .iter()
+        .map(|d| entry(ws, d, steps.get(&d.image).copied(), reg))
+        .collect()
+}
+
+fn entry(
+    ws: &Workspace,
+    d: &Decision,
+    step: Option<&plan::BuildStep>,
+    reg: Option<&Registry>,
+) -> anyhow::Result<Entry> {
+    let img = &ws.images[d.image];
+    let shown = plan::shown(ws, img);
+    let remote = match reg {
+        Some(r) => Some(transfer::remote_name(ws, r, img)?.to_string()),
+        None => None,
+    };
+    let (decision, from) = match &d.action {
+        Action::UpToDate => ("up to date", None),
+        Action::Tag(src) => ("tag", Some(src.clone())),
+        Action::Pulled(id) => ("pulled", Some(id.clone())),
+        Action::Build => ("build", None),
+    };
+    let command = step.map(|s| Command {
+        argv: std::iter::once(s.cmd.program.clone())
+            .chain(s.cmd.args.iter().cloned())
+            .collect(),
+        line: s.cmd.to_string(),
+        stdin: s.context.as_ref().map(|_| "context"),
+    });
+    Ok(Entry {
+        id: img.id.clone(),
+        name: img.name.to_string(),
+        remote,
+        dockerfile: shown.dockerfile,
+        context: shown.context,
+        args: img.args.clone(),
+        target: img.target.clone(),
+        depends: img
+            .depends
+            .iter()
+            .map(|&x| ws.images[x].id.clone())
+            .collect(),
+        selected: d.selected,
+        digest: d.digest.clone(),
+        decision,
+        from,
+        reasons: d.reasons.clone(),
+        command,
+    })
+}
+
+/// One row per image: id, decision, name (remote name when a registry is chosen), reasons.
+fn print_table(entries: &[Entry]) {
+    let name = |e: &Entry| e.remote.clone().unwrap_or_else(|| e.name.clone());
+    let width = entries.iter().map(|e| e.id.len()).max().unwrap_or(0).max(5);
+    let names = entries
+        .iter()
+        .map(|e| name(e).len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    println!(
+        "{:width$}  {:10}  {:names$}  WHY",
+        "IMAGE", "DECISION", "NAME"
+    );
+    for e in entries {
+        let name = name(e);
+        println!(
+            "{:width$}  {:10}  {:names$}  {}",
+            e.id,
+            e.decision,
+            name,
+            e.reasons.join("; ")
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! `imagemk plan`: the JSON schema (field names, order and types), its version field, the
+//! table, and that planning never builds, tags or pulls (fake docker).
+
+mod support;
+
+use serde_json::Value;
+use support::Test;
+
+/// `base` (args, FROM scratch) and `app` (depends on base, a target) with a registry chosen.
+fn workspace() -> Test {
+    let t = Test::new();
+    t.fake_docker();
+    t.file(
+        "images.yaml",
+        "workspace:\n  registry: r\n  registries:\n    r: {kind: oci, host: \"localhost:5000\", path: team}\ndefaults:\n  namespace: acme\n  platform: tiny\ncomponent: core\nimages:\n  base:\n    dockerfile: docker/base.dockerfile\n    context: docker\n    args: {A: \"1\"}\n  app:\n    dockerfile: docker/app.dockerfile\n    context: docker\n    target: final\n    depends: [base]\n",
+    );
+    t.file("docker/base.dockerfile", "FROM scratch\nARG A\n");
+    t.file("docker/app.dockerfile", "FROM scratch AS final\n");
+    t
+}
+
+/// The JSON type of `v` as the schema names it.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Field names in document order with their types (needs serde_json's order: parsed back
+/// into a map, the order would be lost, so the raw text is scanned for the keys).
+fn shape(text: &str, v: &Value) -> Vec<(String, &'static str)> {
+    let obj = v.as_object().unwrap();
+    let mut keys: Vec<(usize, String)> = obj
+        .keys()
+        .map(|k| (text.find(&format!("\"{k}\":")).unwrap(), k.clone()))
+        .collect();
+    keys.sort();
+    keys.into_iter()
+        .map(|(_, k)| {
+            let t = kind(&obj[&k]);
+            (k, t)
+        })
+        .collect()
+}
+
+#[test]
+fn plan_json_has_the_documented_shape() {
+    let t = workspace();
+    let out = t.run(&["plan", "--all", "--json"]);
+    out.ok();
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let pairs = |v: &[(&str, &'static str)]| -> Vec<(String, &'static str)> {
+        v.iter().map(|(k, t)| (k.to_string(), *t)).collect()
+    };
+    assert_eq!(
+        shape(&out.stdout, &doc),
+        pairs(&[
+            ("schema", "number"),
+            ("registry", "string"),
+            ("images", "array")
+        ])
+    );
+    let images = doc["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    let app = &images[1];
+    // Every field of an entry, in order (the entry's own text keeps the order).
+    let start = out.stdout.find("\"id\": \"core/app\"").unwrap();
+    assert_eq!(
+        shape(&out.stdout[start - 10..], app),
+        pairs(&[
+            ("id", "string"),
+            ("name", "string"),
+            ("remote", "string"),
+            ("dockerfile", "string"),
+            ("context", "string"),
+            ("args", "object"),
+            ("target", "string"),
+            ("depends", "array"),
+            ("selected", "bool"),
+            ("digest", "string"),
+            ("decision", "string"),
+            ("from", "null"),
+            ("reasons", "array"),
+            ("command", "object"),
+        ])
+    );
+    assert_eq!(app["name"], "acme/app-core-tiny:latest");
+    assert_eq!(app["remote"], "localhost:5000/team/app-core-tiny:latest");
+    assert_eq!(app["dockerfile"], "docker/app.dockerfile");
+    assert_eq!(app["context"], "docker");
+    assert_eq!(app["target"], "final");
+    assert_eq!(app["depends"], serde_json::json!(["core/base"]));
+    assert_eq!(app["decision"], "build");
+    assert!(app["digest"].as_str().unwrap().starts_with("sha256:"));
+    let cmd = &app["command"];
+    let keys: Vec<&String> = cmd.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 3, "{cmd}");
+    assert_eq!(cmd["argv"][0], "docker");
+    assert_eq!(cmd["argv"][1], "build");
+    assert!(cmd["line"].as_str().unwrap().starts_with("docker build "));
+    assert!(cmd["line"].as_str().unwrap().contains("--target final"));
+    assert_eq!(cmd["stdin"], "context");
+    let base = &images[0];
+    assert_eq!(base["args"], serde_json::json!({"A": "1"}));
+    assert_eq!(base["target"], Value::Null);
+    // Planning asks the engine read-only and never builds.
+    let log = t.docker_log();
+    assert!(
+        log.iter()
+            .all(|l| l.starts_with("docker image inspect") || l.starts_with("docker image ls")),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn plan_json_carries_schema_version_one() {
+    let t = workspace();
+    let out = t.run(&["plan", "base", "--json"]);
+    out.ok();
+    assert!(
+        out.stdout.starts_with("{\n  \"schema\": 1,\n"),
+        "{}",
+        out.stdout
+    );
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["schema"], 1);
+    assert_eq!(doc["images"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn plan_without_json_is_a_table_and_builds_nothing() {
+    let t = workspace();
+    let out = t.run(&["plan", "--all"]);
+    out.ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    assert!(lines[0].starts_with("IMAGE"));
+    assert!(lines[1].starts_with("core/base  build"), "{}", lines[1]);
+    assert!(lines[2].contains("localhost:5000/team/app-core-tiny:latest"));
+    assert!(t.docker_log().iter().all(|l| !l.contains(" build ")));
+}
+
+#[test]
+fn plan_of_an_unknown_image_fails_before_docker() {
+    let t = workspace();
+    let out = t.run(&["plan", "nope", "--json"]);
+    assert_eq!(out.status, 1);
+    assert!(out.stderr.contains("`nope`"), "{}", out.stderr);
+    assert!(t.docker_log().is_empty());
+}
