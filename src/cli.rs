@@ -143,6 +143,12 @@ pub struct BuildArgs {
     /// Build locally even when `workspace.reuse` or `REUSE` asks for reuse [env: REUSE=0].
     #[arg(long)]
     pub no_reuse: bool,
+    /// Build arg for this run, `[IMAGE:]NAME=VALUE` (repeatable): without `IMAGE:` for every
+    /// image of the build whose Dockerfile declares `ARG NAME`. Wins over images.yaml `args:`,
+    /// counts in the input digest and is recorded as label `io.imagemk.arg.NAME`
+    /// [make: ARGS="cxx:GITREF=v1.2 GITREF=master"].
+    #[arg(long = "arg", value_name = "[IMAGE:]NAME=VALUE", value_parser = crate::commands::parse_run_arg)]
+    pub arg: Vec<crate::commands::RunArg>,
 }
 
 #[derive(Debug, Args)]

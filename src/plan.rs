@@ -302,6 +302,9 @@ pub fn one_label_step(img: &Image, appendable: bool, labels: &BTreeMap<String, S
 /// touches nothing of an image would rebuild it and every dependent.
 pub fn build_labels(img: &Image, digest: Option<&str>) -> BTreeMap<String, String> {
     let mut labels = img.labels.clone();
+    for (k, v) in &img.run_args {
+        labels.insert(format!("io.imagemk.arg.{k}"), v.clone());
+    }
     labels.insert("io.imagemk.image".into(), img.id.clone());
     if let Some(d) = digest {
         labels.insert(inputs::LABEL.into(), d.to_string());

@@ -14,6 +14,7 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> anyhow::Result<i32> {
             kind: args.selection.kind.clone(),
         },
         deps: false,
+        arg: Vec::new(),
         jobs: None,
         keep_going: false,
         json: args.json,

@@ -388,6 +388,7 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
         artifacts: raw.artifacts.clone(),
         host: raw.host.clone(),
         problems,
+        run_args: BTreeMap::new(),
     })
 }
 

@@ -101,6 +101,8 @@ pub struct Image {
     /// Problems that stop this image from being built (missing Dockerfile or context);
     /// reported only when the image is selected.
     pub problems: Vec<String>,
+    /// Build args given for this run (`build --arg`), also in `args`; recorded as labels.
+    pub run_args: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
