@@ -41,6 +41,7 @@ IMAGEMK_BOOL_VARS := DRY_RUN KEEP_GOING DEPS FORCE YES EXPLAIN DEPENDENTS
 IMAGEMK_BOOL_VARS += REUSE
 IMAGEMK_WORD_VARS := TARGET CMD WITHDOCKER_IMAGE
 IMAGEMK_WORD_VARS += LOCAL_BUILDENV_ROOT
+IMAGEMK_WORD_VARS += ARGS
 unexport $(foreach v,$(IMAGEMK_ENV_VARS) $(IMAGEMK_BOOL_VARS) $(IMAGEMK_WORD_VARS),$(if \
   $(filter command line,$(origin $(v))),$(v)))
 
@@ -73,6 +74,9 @@ PUSH_FLAGS = $(if $(call yes,FORCE),--force)
 # `workspace.reuse: registry`; unset leaves it to images.yaml.
 BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
 PULL_FLAGS =
+# ARGS="cxx:GITREF=v1.2 GITREF=master": one `--arg=WORD` per word, each word raw and
+# single-quoted (never shell text; imagemk checks it).
+BUILD_FLAGS += $(foreach w,$(call imagemk_raw,ARGS),--arg=$(call imagemk_q,$(w)))
 
 .PHONY: imagemk-bin images all-images list-images help push-images pull-images login \
   local-registry stop-local-registry withdocker image-cleanup host-deps doctor
