@@ -115,8 +115,7 @@ fn one_image(
     spec: &str,
     name: &str,
 ) -> anyhow::Result<usize> {
-    let i = ws
-        .find(spec)
+    let i = super::select::find(ws, spec)
         .map_err(|e| anyhow::anyhow!("`--arg {spec}:{name}=…`: {e}"))?;
     if !closure.contains(&i) {
         let built: Vec<&str> = closure.iter().map(|&i| ws.images[i].id.as_str()).collect();

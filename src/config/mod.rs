@@ -1,6 +1,7 @@
 //! The workspace: every `images.yaml` read, checked and resolved into [`Workspace`], the one
 //! value the rest of imagemk plans from. `raw` mirrors the YAML; `load` gives it meaning.
 
+mod aliases;
 pub mod check;
 mod dup;
 pub mod env;
@@ -66,6 +67,8 @@ pub struct Workspace {
     pub reuse: bool,
     /// `workspace.engine`, when the file names one.
     pub engine: Option<raw::RawEngine>,
+    /// `workspace.aliases`, each resolved to an image index.
+    pub aliases: BTreeMap<String, usize>,
 }
 
 #[derive(Debug)]
