@@ -107,7 +107,7 @@ mod tests {
         assert_eq!(position(text, "c++"), Some((3, 5)));
         assert_eq!(position(text, "node_purejs"), Some((4, 5)));
         let text = "workspace:\n  aliases: {cx: cxx, c: c}\n";
-        assert_eq!(position(text, "c"), Some((2, 23)));
+        assert_eq!(position(text, "c"), Some((2, 22)));
         assert_eq!(position(text, "cx"), Some((2, 13)));
     }
 }
