@@ -39,6 +39,7 @@ endif
 IMAGEMK_ENV_VARS := IMAGE_TAG PLATFORM DTYPE VARIANT REGISTRY CLOUD CHANNEL JOBS IMAGE_NAMESPACE
 IMAGEMK_BOOL_VARS := DRY_RUN KEEP_GOING DEPS FORCE YES EXPLAIN DEPENDENTS
 IMAGEMK_BOOL_VARS += REUSE
+IMAGEMK_BOOL_VARS += NO_CACHE
 IMAGEMK_WORD_VARS := TARGET CMD WITHDOCKER_IMAGE
 IMAGEMK_WORD_VARS += LOCAL_BUILDENV_ROOT
 IMAGEMK_WORD_VARS += ARGS
@@ -77,6 +78,9 @@ PULL_FLAGS =
 # ARGS="cxx:GITREF=v1.2 GITREF=master": one `--arg=WORD` per word, each word raw and
 # single-quoted (never shell text; imagemk checks it).
 BUILD_FLAGS += $(foreach w,$(call imagemk_raw,ARGS),--arg=$(call imagemk_q,$(w)))
+# NO_CACHE=1: docker's --no-cache for every build, the selected images rebuilt even when up
+# to date (`imagemk build --no-cache=a,b` for some images only).
+BUILD_FLAGS += $(if $(call yes,NO_CACHE),--no-cache)
 
 .PHONY: imagemk-bin images all-images list-images help push-images pull-images login \
   local-registry stop-local-registry withdocker image-cleanup host-deps doctor

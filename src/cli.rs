@@ -126,9 +126,12 @@ pub struct BuildArgs {
     /// Build even when the local image carries the same inputs (docker's cache still applies).
     #[arg(long)]
     pub force: bool,
-    /// Pass `--no-cache` to docker build.
-    #[arg(long)]
-    pub no_cache: bool,
+    /// Build without docker's cache, and even when up to date (a Dockerfile that clones a
+    /// moving ref: the input digest cannot see it). Alone: every image of the build (the
+    /// selected ones are rebuilt); `--no-cache=a,b` (or repeated): those images only [make:
+    /// NO_CACHE=1].
+    #[arg(long, value_name = "IMAGE", num_args = 0..=1, require_equals = true, value_delimiter = ',', default_missing_value = "")]
+    pub no_cache: Option<Vec<String>>,
     /// Print, per image, why it is built, tagged or up to date.
     #[arg(long)]
     pub explain: bool,

@@ -76,9 +76,16 @@ pub struct BuildRequest {
     pub force: bool,
     /// Also select every image that depends on a selected one (`--dependents`).
     pub dependents: bool,
-    /// Pass `--no-cache` to docker.
+    /// `--no-cache` alone: docker's `--no-cache` for every build, the selected images
+    /// rebuilt even when up to date.
     pub no_cache: bool,
+    /// `--no-cache=a,b`: those images are built with docker's `--no-cache`, even when up to
+    /// date.
+    pub no_cache_for: BTreeSet<usize>,
 }
+
+/// The reason of an image rebuilt because `--no-cache` named it (or named every image).
+pub const NO_CACHE_ASKED: &str = "--no-cache asked";
 
 /// One local image, as the engine described it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,7 +172,12 @@ pub fn decide(ws: &Workspace, req: &BuildRequest, facts: &Facts) -> Vec<Decision
                 .find(|x| x.image == *d && x.action == Action::Build)
                 .map(|x| ws.images[x.image].id.clone())
         });
-        let (action, reasons) = decide_one(ws, i, facts, forced, rebuilt_parent);
+        let busted = req.no_cache_for.contains(&i) || (req.no_cache && is_selected);
+        let (action, reasons) = if busted && !forced && facts.local.is_some() {
+            (Action::Build, vec![NO_CACHE_ASKED.to_string()])
+        } else {
+            decide_one(ws, i, facts, forced, rebuilt_parent)
+        };
         out.push(Decision {
             image: i,
             action,
@@ -393,7 +405,7 @@ fn step(
         &flags,
         &context.dockerfile_in_archive(),
         context.describe(exec::quote),
-        req.no_cache,
+        req.no_cache || req.no_cache_for.contains(&d.image),
     );
     Ok(BuildStep {
         image: d.image,

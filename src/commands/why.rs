@@ -19,7 +19,7 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> anyhow::Result<i32> {
         keep_going: false,
         json: args.json,
         force: false,
-        no_cache: false,
+        no_cache: None,
         explain: true,
         dependents: false,
         // `why` says what this machine would do without asking any registry.
