@@ -40,7 +40,7 @@ pub fn resolve(
         }
         out.insert(
             alias.clone(),
-            target_image(components, images, target).map_err(|e| at(e))?,
+            target_image(components, images, target).map_err(at)?,
         );
     }
     Ok(out)
