@@ -39,8 +39,10 @@ endif
 IMAGEMK_ENV_VARS := IMAGE_TAG PLATFORM DTYPE VARIANT REGISTRY CLOUD CHANNEL JOBS IMAGE_NAMESPACE
 IMAGEMK_BOOL_VARS := DRY_RUN KEEP_GOING DEPS FORCE YES EXPLAIN DEPENDENTS
 IMAGEMK_BOOL_VARS += REUSE
+IMAGEMK_BOOL_VARS += NO_CACHE
 IMAGEMK_WORD_VARS := TARGET CMD WITHDOCKER_IMAGE
 IMAGEMK_WORD_VARS += LOCAL_BUILDENV_ROOT
+IMAGEMK_WORD_VARS += ARGS
 unexport $(foreach v,$(IMAGEMK_ENV_VARS) $(IMAGEMK_BOOL_VARS) $(IMAGEMK_WORD_VARS),$(if \
   $(filter command line,$(origin $(v))),$(v)))
 
@@ -73,6 +75,12 @@ PUSH_FLAGS = $(if $(call yes,FORCE),--force)
 # `workspace.reuse: registry`; unset leaves it to images.yaml.
 BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
 PULL_FLAGS =
+# ARGS="cxx:GITREF=v1.2 GITREF=master": one `--arg=WORD` per word, each word raw and
+# single-quoted (never shell text; imagemk checks it).
+BUILD_FLAGS += $(foreach w,$(call imagemk_raw,ARGS),--arg=$(call imagemk_q,$(w)))
+# NO_CACHE=1: docker's --no-cache for every build, the selected images rebuilt even when up
+# to date (`imagemk build --no-cache=a,b` for some images only).
+BUILD_FLAGS += $(if $(call yes,NO_CACHE),--no-cache)
 
 # TIMEOUT=80m (build): stop and fail any build that takes longer; overrides images.yaml's
 # `timeout:`. Raw and single-quoted like every value (imagemk checks it); a command-line value

@@ -130,9 +130,12 @@ pub struct BuildArgs {
     /// Build even when the local image carries the same inputs (docker's cache still applies).
     #[arg(long)]
     pub force: bool,
-    /// Pass `--no-cache` to docker build.
-    #[arg(long)]
-    pub no_cache: bool,
+    /// Build without docker's cache, and even when up to date (a Dockerfile that clones a
+    /// moving ref: the input digest cannot see it). Alone: every image of the build (the
+    /// selected ones are rebuilt); `--no-cache=a,b` (or repeated): those images only [make:
+    /// NO_CACHE=1].
+    #[arg(long, value_name = "IMAGE", num_args = 0..=1, require_equals = true, value_delimiter = ',', default_missing_value = "")]
+    pub no_cache: Option<Vec<String>>,
     /// Print, per image, why it is built, tagged or up to date.
     #[arg(long)]
     pub explain: bool,
@@ -151,6 +154,12 @@ pub struct BuildArgs {
     /// image's `timeout:` [make: TIMEOUT=].
     #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse)]
     pub timeout: Option<std::time::Duration>,
+    /// Build arg for this run, `[IMAGE:]NAME=VALUE` (repeatable): without `IMAGE:` for every
+    /// image of the build whose Dockerfile declares `ARG NAME`. Wins over images.yaml `args:`,
+    /// counts in the input digest and is recorded as label `io.imagemk.arg.NAME`
+    /// [make: ARGS="cxx:GITREF=v1.2 GITREF=master"].
+    #[arg(long = "arg", value_name = "[IMAGE:]NAME=VALUE", value_parser = crate::commands::parse_run_arg)]
+    pub arg: Vec<crate::commands::RunArg>,
 }
 
 #[derive(Debug, Args)]

@@ -76,9 +76,16 @@ pub struct BuildRequest {
     pub force: bool,
     /// Also select every image that depends on a selected one (`--dependents`).
     pub dependents: bool,
-    /// Pass `--no-cache` to docker.
+    /// `--no-cache` alone: docker's `--no-cache` for every build, the selected images
+    /// rebuilt even when up to date.
     pub no_cache: bool,
+    /// `--no-cache=a,b`: those images are built with docker's `--no-cache`, even when up to
+    /// date.
+    pub no_cache_for: BTreeSet<usize>,
 }
+
+/// The reason of an image rebuilt because `--no-cache` named it (or named every image).
+pub const NO_CACHE_ASKED: &str = "--no-cache asked";
 
 /// One local image, as the engine described it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,7 +178,12 @@ pub fn decide(ws: &Workspace, req: &BuildRequest, facts: &Facts) -> Vec<Decision
             .iter()
             .find(|d| built.contains(*d))
             .map(|&d| ws.images[d].id.clone());
-        let (action, reasons) = decide_one(ws, i, facts, forced, rebuilt_parent, &twins);
+        let busted = req.no_cache_for.contains(&i) || (req.no_cache && is_selected);
+        let (action, reasons) = if busted && !forced && facts.local.is_some() {
+            (Action::Build, vec![NO_CACHE_ASKED.to_string()])
+        } else {
+            decide_one(ws, i, facts, forced, rebuilt_parent, &twins)
+        };
         if action == Action::Build {
             built.insert(i);
         }
@@ -324,6 +336,9 @@ pub fn one_label_step(img: &Image, appendable: bool, labels: &BTreeMap<String, S
 /// touches nothing of an image would rebuild it and every dependent.
 pub fn build_labels(img: &Image, digest: Option<&str>) -> BTreeMap<String, String> {
     let mut labels = img.labels.clone();
+    for (k, v) in &img.run_args {
+        labels.insert(format!("io.imagemk.arg.{k}"), v.clone());
+    }
     labels.insert("io.imagemk.image".into(), img.id.clone());
     if let Some(d) = digest {
         labels.insert(inputs::LABEL.into(), d.to_string());
@@ -412,7 +427,7 @@ fn step(
         &flags,
         &context.dockerfile_in_archive(),
         context.describe(exec::quote),
-        req.no_cache,
+        req.no_cache || req.no_cache_for.contains(&d.image),
     );
     Ok(BuildStep {
         image: d.image,

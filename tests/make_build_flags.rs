@@ -49,3 +49,34 @@ fn build_flags_pass_through() {
         out.stderr
     );
 }
+
+#[test]
+fn args_become_one_arg_flag_per_word_never_shell_text() {
+    let out = argv(&[
+        "-s",
+        "images",
+        "ARGS=cxx:GITREF=v1.2 go:GITREF=$(shell touch pwned)`x` 'q'",
+    ]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "build\n--arg=cxx:GITREF=v1.2\n--arg=go:GITREF=$(shell\n--arg=touch\n--arg=pwned)`x`\n--arg='q'\n"
+    );
+    let out = argv(&["-s", "test-image", "ARGS=X=-v --all"]);
+    assert_eq!(out.stdout, "build\n--kind\ntest\n--arg=X=-v\n--arg=--all\n");
+}
+
+#[test]
+fn no_cache_is_a_yes_no_flag() {
+    let out = argv(&["-s", "images", "NO_CACHE=1"]);
+    assert_eq!(out.stdout, "build\n--no-cache\n");
+    let out = argv(&["-s", "images", "NO_CACHE=0"]);
+    assert_eq!(out.stdout, "build\n");
+    let out = argv(&["-s", "images", "NO_CACHE=cxx"]);
+    assert_ne!(out.status, 0);
+    assert!(
+        out.stderr.contains("NO_CACHE must be 1 or 0"),
+        "{}",
+        out.stderr
+    );
+}

@@ -49,13 +49,35 @@ pub fn request(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<BuildRequest> {
         anyhow::bail!("{problem}");
     }
     plan::check_inputs(ws, &selected)?;
+    let (no_cache, no_cache_for) = no_cache(ws, args.no_cache.as_deref())?;
     Ok(BuildRequest {
         selected,
         rebuild_deps: args.deps,
         force: args.force,
         dependents: args.dependents,
-        no_cache: args.no_cache,
+        no_cache,
+        no_cache_for,
     })
+}
+
+/// `--no-cache` alone (every image) or `--no-cache=a,b` (those images, by any name `build`
+/// takes).
+fn no_cache(
+    ws: &Workspace,
+    given: Option<&[String]>,
+) -> anyhow::Result<(bool, std::collections::BTreeSet<usize>)> {
+    let Some(names) = given else {
+        return Ok((false, Default::default()));
+    };
+    let names: Vec<&String> = names.iter().filter(|n| !n.is_empty()).collect();
+    if names.is_empty() {
+        return Ok((true, Default::default()));
+    }
+    let found = names
+        .iter()
+        .map(|n| super::select::find(ws, n).map_err(|e| anyhow::anyhow!("`--no-cache={n}`: {e}")))
+        .collect::<anyhow::Result<_>>()?;
+    Ok((false, found))
 }
 
 /// One line per image that is not built (up to date, tagged); with `explain`, every

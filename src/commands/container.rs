@@ -7,11 +7,11 @@ use crate::config::Image;
 use crate::container::{self, facts, run::Planned, Engine, Facts};
 use crate::{exec, signal, ExitStatus};
 
-/// Resolves `spec`: an image key (`test`, `node/test`), else an image kind of the current
+/// Resolves `spec`: an alias or image key (`test`, `node/test`), else an image kind of the current
 /// component (what the make targets pass).
 pub fn pick_one(ctx: &Ctx, spec: &str) -> anyhow::Result<usize> {
     let ws = &ctx.ws;
-    let by_key = ws.find(spec);
+    let by_key = super::select::find(ws, spec);
     if by_key.is_ok() || spec.contains('/') {
         return by_key;
     }

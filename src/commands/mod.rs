@@ -2,6 +2,7 @@
 //! the environment and the progress display, plans, then (unless `--dry-run`) executes.
 
 mod build;
+mod build_args;
 mod clean;
 mod completions;
 mod container;
@@ -32,6 +33,8 @@ use anyhow::Context;
 use crate::cli::{Cli, Command, Global};
 use crate::config::{self, Env, Overrides, Workspace};
 use crate::progress::Progress;
+
+pub use build_args::{parse as parse_run_arg, RunArg};
 
 pub struct Ctx {
     pub ws: Workspace,
@@ -65,7 +68,7 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
     let ctx = context(&global, env)?;
     match cli.command {
         Command::Clean(args) => clean::run(&ctx, &args, clean_tag.flatten()),
-        Command::Build(args) => build::run(&ctx, &args),
+        Command::Build(args) => build::run(&build_args::apply(ctx, &args)?, &args),
         Command::Why(args) => why::run(&ctx, &args),
         Command::List(args) => list::run(&ctx, &args),
         Command::Push(args) => push::run(&ctx, &args),

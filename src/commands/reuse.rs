@@ -147,7 +147,12 @@ pub fn apply(ctx: &Ctx, req: &BuildRequest, facts: &mut Facts, on: bool) -> anyh
     };
     let wanted: Vec<(usize, String)> = plan::decide(&ctx.ws, req, facts)
         .into_iter()
-        .filter(|d| d.action == Action::Build && d.reasons.iter().all(|r| r != "forced"))
+        .filter(|d| {
+            d.action == Action::Build
+                && d.reasons
+                    .iter()
+                    .all(|r| r != "forced" && r != crate::plan::NO_CACHE_ASKED)
+        })
         .filter_map(|d| d.digest.map(|g| (d.image, g)))
         .collect();
     if ctx.dry_run || wanted.is_empty() {

@@ -1,17 +1,37 @@
-//! Turns `IMAGE…`, `--all` and `--kind` into image indices.
+//! Turns `IMAGE…` (aliases included), `--all` and `--kind` into image indices.
 
 use anyhow::bail;
 
 use crate::cli::Selection;
 use crate::config::Workspace;
 
+/// An image name on the command line: an alias (`workspace.aliases`), `key` or
+/// `component/key`.
+pub fn find(ws: &Workspace, spec: &str) -> anyhow::Result<usize> {
+    match ws.aliases.get(spec) {
+        Some(&i) => Ok(i),
+        None => ws.find(spec),
+    }
+}
+
 pub fn select(ws: &Workspace, sel: &Selection) -> anyhow::Result<Vec<usize>> {
     if sel.all {
         return Ok((0..ws.images.len()).collect());
     }
     let mut out = Vec::new();
+    let mut by: std::collections::BTreeMap<usize, &str> = std::collections::BTreeMap::new();
     for spec in &sel.images {
-        out.push(ws.find(spec)?);
+        let i = find(ws, spec)?;
+        if let Some(first) = by.insert(i, spec) {
+            let aliased = ws.aliases.contains_key(first) || ws.aliases.contains_key(spec);
+            if first != spec && aliased {
+                bail!(
+                    "`{first}` and `{spec}` both name image `{}`; name it once",
+                    ws.images[i].id
+                );
+            }
+        }
+        out.push(i);
     }
     let here: Vec<usize> = (0..ws.images.len())
         .filter(|&i| ws.images[i].component == ws.current)

@@ -14,11 +14,12 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> anyhow::Result<i32> {
             kind: args.selection.kind.clone(),
         },
         deps: false,
+        arg: Vec::new(),
         jobs: None,
         keep_going: false,
         json: args.json,
         force: false,
-        no_cache: false,
+        no_cache: None,
         explain: true,
         dependents: false,
         // `why` says what this machine would do without asking any registry.

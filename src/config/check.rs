@@ -262,3 +262,27 @@ mod tests {
         );
     }
 }
+
+/// An alias key: not empty, no white space, control character, `/`, `:` or `=` (the separators
+/// of `component/key` and `--arg IMAGE:NAME=VALUE`), not starting with `-`.
+pub fn alias(text: &str) -> Result<(), String> {
+    let bad = text.is_empty()
+        || text.starts_with('-')
+        || text
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | ':' | '='));
+    if bad {
+        return Err(format!(
+            "alias `{}` cannot be a name on the command line: use no white space, `/`, `:` or `=`, and do not start with `-`",
+            shown(text)
+        ));
+    }
+    Ok(())
+}
+
+newtype!(AliasKey, alias);
+ordered!(AliasKey);
+
+pub fn aliases<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    map_with(d, |k: AliasKey| k.0)
+}

@@ -109,7 +109,14 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
             root_file.display()
         );
     }
+    let aliases = super::aliases::resolve(
+        &root_file,
+        &ws_raw.map(|w| w.aliases.clone()).unwrap_or_default(),
+        &components,
+        &images,
+    )?;
     Ok(Workspace {
+        aliases,
         root,
         components,
         current,
@@ -390,6 +397,7 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
         host: raw.host.clone(),
         timeout: raw.timeout,
         problems,
+        run_args: BTreeMap::new(),
     })
 }
 

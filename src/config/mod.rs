@@ -1,6 +1,7 @@
 //! The workspace: every `images.yaml` read, checked and resolved into [`Workspace`], the one
 //! value the rest of imagemk plans from. `raw` mirrors the YAML; `load` gives it meaning.
 
+mod aliases;
 pub mod check;
 mod dup;
 pub mod env;
@@ -66,6 +67,8 @@ pub struct Workspace {
     pub reuse: bool,
     /// `workspace.engine`, when the file names one.
     pub engine: Option<raw::RawEngine>,
+    /// `workspace.aliases`, each resolved to an image index.
+    pub aliases: BTreeMap<String, usize>,
     /// Image indices by id and by full name (`repository:tag`), so look-ups are not linear.
     pub index: Index,
 }
@@ -123,6 +126,8 @@ pub struct Image {
     /// Problems that stop this image from being built (missing Dockerfile or context);
     /// reported only when the image is selected.
     pub problems: Vec<String>,
+    /// Build args given for this run (`build --arg`), also in `args`; recorded as labels.
+    pub run_args: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -45,6 +45,11 @@ pub struct RawWorkspace {
     /// The container engine: `docker` or `podman` (default: docker, or podman when only
     /// podman is installed); `--engine` and `IMAGEMK_ENGINE` / `CONTAINER_ENGINE` override it.
     pub engine: Option<RawEngine>,
+    /// Other names for images on the command line (`c++: cxx`): alias → image key or
+    /// `component/key`. An alias may hold characters image keys may not; it must not be an
+    /// image's own name.
+    #[serde(default, deserialize_with = "super::check::aliases")]
+    pub aliases: BTreeMap<String, String>,
 }
 
 /// `workspace.engine`: the program imagemk drives.
