@@ -71,16 +71,16 @@ BUILD_FLAGS = $(if $(call yes,KEEP_GOING),--keep-going) $(if $(call yes,DEPS),--
   $(if $(call yes,FORCE),--force) $(if $(call yes,EXPLAIN),--explain) \
   $(if $(call yes,DEPENDENTS),--dependents)
 PUSH_FLAGS = $(if $(call yes,FORCE),--force)
-# REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
-# `workspace.reuse: registry`; unset leaves it to images.yaml.
-BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
-PULL_FLAGS =
 # ARGS="cxx:GITREF=v1.2 GITREF=master": one `--arg=WORD` per word, each word raw and
 # single-quoted (never shell text; imagemk checks it).
 BUILD_FLAGS += $(foreach w,$(call imagemk_raw,ARGS),--arg=$(call imagemk_q,$(w)))
 # NO_CACHE=1: docker's --no-cache for every build, the selected images rebuilt even when up
 # to date (`imagemk build --no-cache=a,b` for some images only).
 BUILD_FLAGS += $(if $(call yes,NO_CACHE),--no-cache)
+# REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
+# `workspace.reuse: registry`; unset leaves it to images.yaml.
+BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
+PULL_FLAGS =
 
 # TIMEOUT=80m (build): stop and fail any build that takes longer; overrides images.yaml's
 # `timeout:`. Raw and single-quoted like every value (imagemk checks it); a command-line value

@@ -79,6 +79,14 @@ fn values_reach_the_images_that_declare_them() {
         build_line(&out, "go").contains("--build-arg GITREF=a"),
         "{out}"
     );
+    // A value the appended LABEL line would expand goes as `--label` flags instead.
+    let out = dry(&t, &["cxx", "--arg", "GITREF=a\"$b"]);
+    let cxx = build_line(&out, "cxx");
+    assert!(
+        cxx.contains("--label 'io.imagemk.arg.GITREF=a\"$b'"),
+        "{cxx}"
+    );
+    assert!(cxx.contains("--build-arg 'GITREF=a\"$b'"), "{cxx}");
     assert!(t.docker_log().iter().all(|l| !l.starts_with("build")));
 }
 
