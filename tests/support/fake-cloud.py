@@ -174,6 +174,11 @@ if signal_on and signal_on in line and not state.get("signalled"):
         import signal
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         os.kill(os.getppid(), signal.SIGINT)
+        # imagemk's handler runs on its own thread: give it time to set its flag while this
+        # call is still running, so the next step sees it (not started) however busy the
+        # machine is.
+        import time
+        time.sleep(1)
 
     atexit.register(interrupt_parent)
 
