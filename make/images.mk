@@ -68,17 +68,16 @@ IMAGEMK_FLAGS = $(if $(call yes,DRY_RUN),--dry-run)
 BUILD_FLAGS = $(if $(call yes,KEEP_GOING),--keep-going) $(if $(call yes,DEPS),--deps) \
   $(if $(call yes,FORCE),--force) $(if $(call yes,EXPLAIN),--explain) \
   $(if $(call yes,DEPENDENTS),--dependents)
-PUSH_FLAGS = $(if $(call yes,FORCE),--force)
-# REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
-# `workspace.reuse: registry`; unset leaves it to images.yaml.
-BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
-PULL_FLAGS =
-
 # TIMEOUT=80m (build): stop and fail any build that takes longer; overrides images.yaml's
 # `timeout:`. Raw and single-quoted like every value (imagemk checks it); a command-line value
 # is unexported so make does not expand it when exporting.
 BUILD_FLAGS += $(if $(call imagemk_raw,TIMEOUT),--timeout $(call imagemk_q,$(call imagemk_raw,TIMEOUT)))
 unexport $(if $(filter command line,$(origin TIMEOUT)),TIMEOUT)
+PUSH_FLAGS = $(if $(call yes,FORCE),--force)
+# REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
+# `workspace.reuse: registry`; unset leaves it to images.yaml.
+BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
+PULL_FLAGS =
 
 .PHONY: imagemk-bin images all-images list-images help push-images pull-images login \
   local-registry stop-local-registry withdocker image-cleanup host-deps doctor
