@@ -77,16 +77,15 @@ BUILD_FLAGS += $(foreach w,$(call imagemk_raw,ARGS),--arg=$(call imagemk_q,$(w))
 # NO_CACHE=1: docker's --no-cache for every build, the selected images rebuilt even when up
 # to date (`imagemk build --no-cache=a,b` for some images only).
 BUILD_FLAGS += $(if $(call yes,NO_CACHE),--no-cache)
-# REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
-# `workspace.reuse: registry`; unset leaves it to images.yaml.
-BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
-PULL_FLAGS =
-
 # TIMEOUT=80m (build): stop and fail any build that takes longer; overrides images.yaml's
 # `timeout:`. Raw and single-quoted like every value (imagemk checks it); a command-line value
 # is unexported so make does not expand it when exporting.
 BUILD_FLAGS += $(if $(call imagemk_raw,TIMEOUT),--timeout $(call imagemk_q,$(call imagemk_raw,TIMEOUT)))
 unexport $(if $(filter command line,$(origin TIMEOUT)),TIMEOUT)
+# REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
+# `workspace.reuse: registry`; unset leaves it to images.yaml.
+BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
+PULL_FLAGS =
 
 .PHONY: imagemk-bin images all-images list-images help push-images pull-images login \
   local-registry stop-local-registry withdocker image-cleanup host-deps doctor
