@@ -153,3 +153,36 @@ fn plan_of_an_unknown_image_fails_before_docker() {
     assert!(out.stderr.contains("`nope`"), "{}", out.stderr);
     assert!(t.docker_log().is_empty());
 }
+
+/// A closure of more than 500 images lists the local images once (`docker image ls`) instead
+/// of one `docker image inspect` of every name (the CLI asks the daemon once per name).
+#[test]
+fn a_huge_closure_lists_instead_of_inspecting_every_name() {
+    let t = Test::new();
+    t.fake_docker();
+    let mut yaml =
+        String::from("defaults: {namespace: acme, platform: p}\ncomponent: big\nimages:\n");
+    for i in 0..600 {
+        let dep = if i + 1 < 600 {
+            format!(", depends: [i{}]", i + 1)
+        } else {
+            String::new()
+        };
+        yaml.push_str(&format!(
+            "  i{i}: {{dockerfile: d/Dockerfile, context: d{dep}}}\n"
+        ));
+    }
+    t.file("images.yaml", &yaml);
+    t.file("d/Dockerfile", "FROM scratch\n");
+    let out = t.run(&["plan", "--all", "--json"]);
+    out.ok();
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let images = doc["images"].as_array().unwrap();
+    assert_eq!(images.len(), 600);
+    // Reversed chain: the last image first, each after its dependency.
+    assert_eq!(images[0]["id"], "big/i599");
+    assert_eq!(images[599]["id"], "big/i0");
+    let log = t.docker_log();
+    assert!(log[0].starts_with("docker image ls"), "{log:?}");
+    assert!(log.iter().all(|l| !l.contains(" build ")), "{log:?}");
+}
