@@ -25,33 +25,42 @@ pub enum Trouble {
 
 /// Classifies az's stderr (texts of azure-cli 2.91).
 pub fn classify(stderr: &str) -> Option<Trouble> {
-    let has = |words: &[&str]| words.iter().any(|w| stderr.contains(w));
-    if has(&[
-        "Could not connect to the registry login server",
-        "Max retries exceeded",
-        "Failed to establish a new connection",
-    ]) {
-        Some(Trouble::Network)
-    } else if has(&[
-        "Please run 'az login'",
-        "Unable to authenticate using AAD or admin login credentials",
-        "AADSTS",
-        "az login",
-    ]) {
-        Some(Trouble::NoLogin)
-    } else if has(&["repository name not known to registry", "NAME_UNKNOWN"]) {
-        Some(Trouble::NotFound)
-    } else if has(&[
-        "authentication required",
-        "unauthorized",
-        "UNAUTHORIZED",
-        "DENIED",
-        "AuthorizationFailed",
-    ]) {
-        Some(Trouble::Denied)
-    } else {
-        None
-    }
+    cli_json::classify_by(
+        stderr,
+        &[
+            (
+                Trouble::Network,
+                &[
+                    "Could not connect to the registry login server",
+                    "Max retries exceeded",
+                    "Failed to establish a new connection",
+                ],
+            ),
+            (
+                Trouble::NoLogin,
+                &[
+                    "Please run 'az login'",
+                    "Unable to authenticate using AAD or admin login credentials",
+                    "AADSTS",
+                    "az login",
+                ],
+            ),
+            (
+                Trouble::NotFound,
+                &["repository name not known to registry", "NAME_UNKNOWN"],
+            ),
+            (
+                Trouble::Denied,
+                &[
+                    "authentication required",
+                    "unauthorized",
+                    "UNAUTHORIZED",
+                    "DENIED",
+                    "AuthorizationFailed",
+                ],
+            ),
+        ],
+    )
 }
 
 /// A failed az call, explained: not found becomes [`NotFound`]; known troubles get the hint

@@ -35,6 +35,15 @@ pub fn time(text: &str) -> Option<jiff::Timestamp> {
         .or_else(|| text.replacen(' ', "T", 1).parse().ok())
 }
 
+/// The kind of the first row of `table` one of whose texts `stderr` contains: how a CLI's
+/// error output is classified (rows in order of precedence).
+pub fn classify_by<T: Copy>(stderr: &str, table: &[(T, &[&str])]) -> Option<T> {
+    table
+        .iter()
+        .find(|(_, texts)| texts.iter().any(|t| stderr.contains(t)))
+        .map(|&(kind, _)| kind)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

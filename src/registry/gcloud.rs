@@ -29,43 +29,57 @@ pub enum Trouble {
 
 /// Classifies gcloud's stderr (texts of Google Cloud SDK 528).
 pub fn classify(stderr: &str) -> Option<Trouble> {
-    let has = |words: &[&str]| words.iter().any(|w| stderr.contains(w));
-    if has(&[
-        "Failed to connect",
-        "Unable to find the server",
-        "Connection refused",
-        "ConnectionError",
-        "Max retries exceeded",
-        "Temporary failure in name resolution",
-        "Name or service not known",
-        "timed out",
-    ]) {
-        Some(Trouble::Network)
-    } else if has(&[
-        "You do not currently have an active account selected",
-        "does not have any valid credentials",
-        "Reauthentication failed",
-        "problem refreshing your current auth tokens",
-    ]) {
-        Some(Trouble::NoAccount)
-    } else if has(&[
-        "SERVICE_DISABLED",
-        "has not been used in project",
-        "API has not been",
-    ]) || (stderr.contains("API") && stderr.contains("is disabled"))
-    {
-        Some(Trouble::ApiDisabled)
-    } else if has(&[
-        "PERMISSION_DENIED",
-        "does not have permission",
-        "Permission denied",
-    ]) {
-        Some(Trouble::Denied)
-    } else if has(&["Not found: ", "NOT_FOUND", "NAME_UNKNOWN"]) {
-        Some(Trouble::NotFound)
-    } else {
-        None
-    }
+    let first: &[(Trouble, &[&str])] = &[
+        (
+            Trouble::Network,
+            &[
+                "Failed to connect",
+                "Unable to find the server",
+                "Connection refused",
+                "ConnectionError",
+                "Max retries exceeded",
+                "Temporary failure in name resolution",
+                "Name or service not known",
+                "timed out",
+            ],
+        ),
+        (
+            Trouble::NoAccount,
+            &[
+                "You do not currently have an active account selected",
+                "does not have any valid credentials",
+                "Reauthentication failed",
+                "problem refreshing your current auth tokens",
+            ],
+        ),
+        (
+            Trouble::ApiDisabled,
+            &[
+                "SERVICE_DISABLED",
+                "has not been used in project",
+                "API has not been",
+            ],
+        ),
+    ];
+    let rest: &[(Trouble, &[&str])] = &[
+        (
+            Trouble::Denied,
+            &[
+                "PERMISSION_DENIED",
+                "does not have permission",
+                "Permission denied",
+            ],
+        ),
+        (
+            Trouble::NotFound,
+            &["Not found: ", "NOT_FOUND", "NAME_UNKNOWN"],
+        ),
+    ];
+    // "… API … is disabled" comes in several wordings: both parts, in that precedence.
+    let api_disabled = stderr.contains("API") && stderr.contains("is disabled");
+    cli_json::classify_by(stderr, first)
+        .or_else(|| api_disabled.then_some(Trouble::ApiDisabled))
+        .or_else(|| cli_json::classify_by(stderr, rest))
 }
 
 /// A failed gcloud call, explained: not found becomes [`NotFound`]; known troubles get the
