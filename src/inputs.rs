@@ -346,7 +346,7 @@ impl HashCache {
         }
         let mut all = self.old;
         all.extend(new);
-        let _ = write_atomic(&self.file, &serde_json::to_vec(&all).unwrap_or_default());
+        let _ = crate::fsx::write_atomic(&self.file, &serde_json::to_vec(&all).unwrap_or_default());
     }
 }
 
@@ -370,17 +370,6 @@ fn hash_file(path: &Path) -> anyhow::Result<String> {
     Ok(hex(&h.finalize()))
 }
 
-/// Writes `bytes` to `path` through a file of this process renamed into place.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)?;
-    }
-    let mut part = path.as_os_str().to_owned();
-    part.push(format!(".{}.part", std::process::id()));
-    fs::write(&part, bytes)?;
-    fs::rename(&part, path)
-}
-
 fn record_path(root: &Path, digest: &str) -> PathBuf {
     let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
     root.join(".imagemk/inputs").join(format!("{hex}.json"))
@@ -390,7 +379,7 @@ fn record_path(root: &Path, digest: &str) -> PathBuf {
 pub fn record(root: &Path, digest: &str, inputs: &Inputs) {
     let path = record_path(root, digest);
     if !path.exists() {
-        let _ = write_atomic(
+        let _ = crate::fsx::write_atomic(
             &path,
             &serde_json::to_vec_pretty(inputs).unwrap_or_default(),
         );

@@ -5,8 +5,7 @@
 //! merge their records under an exclusive lock on `.imagemk/pulled.lock`.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::os::unix::io::AsRawFd;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -44,31 +43,14 @@ pub fn read(root: &Path) -> anyhow::Result<BTreeMap<String, Pulled>> {
 /// Adds `records` (local name → record) to the file, keeping every other entry.
 pub fn record(root: &Path, records: &BTreeMap<String, Pulled>) -> anyhow::Result<()> {
     let file = path(root);
-    let dir = file.parent().unwrap();
-    fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
-    let lock = File::create(dir.join("pulled.lock"))
-        .with_context(|| format!("creating `{}`", dir.join("pulled.lock").display()))?;
-    // SAFETY: flock(2) on a descriptor we own; released when `lock` is dropped. A signal
-    // arriving while it waits (EINTR) is not a failure: wait again.
-    while unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        let err = std::io::Error::last_os_error();
-        if err.kind() != std::io::ErrorKind::Interrupted {
-            anyhow::bail!("cannot lock `{}`: {err}", dir.join("pulled.lock").display());
-        }
-    }
+    let lock = crate::fsx::Flock::acquire(&file.with_file_name("pulled.lock"))?;
     let mut all = read(root)?;
     all.extend(records.clone());
-    // Run-unique, so that even a writer that ignored the lock could not clobber it.
-    let tmp = dir.join(format!("pulled.json.{}.tmp", std::process::id()));
-    let written = fs::write(&tmp, serde_json::to_string_pretty(&all)? + "\n")
-        .with_context(|| format!("writing `{}`", tmp.display()))
-        .and_then(|_| {
-            fs::rename(&tmp, &file).with_context(|| format!("writing `{}`", file.display()))
-        });
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written?;
+    crate::fsx::write_atomic(
+        &file,
+        (serde_json::to_string_pretty(&all)? + "\n").as_bytes(),
+    )
+    .with_context(|| format!("writing `{}`", file.display()))?;
     drop(lock);
     Ok(())
 }
