@@ -148,6 +148,15 @@ image-cleanup: imagemk-bin ## remove IMAGE_TAG from every repository of REGISTRY
 doctor: imagemk-bin ## check the engine, registries, cloud CLIs, workspace and host files
 	$(IMAGEMK_RUN) doctor
 
+# refs: the files of `workspace.references` against images.lock. check-refs is the CI lint
+# (exit 1 on drift); refs rewrites them (DRY_RUN=1 prints the diff instead).
+.PHONY: refs check-refs
+refs: imagemk-bin ## rewrite image references in workspace.references files to images.lock's digests
+	$(IMAGEMK_RUN) refs --write $(IMAGEMK_FLAGS)
+
+check-refs: imagemk-bin ## fail when a reference in workspace.references files differs from images.lock
+	$(IMAGEMK_RUN) refs --check $(IMAGEMK_FLAGS)
+
 # local-buildenv: for building on the host instead of in the container. Pulls the buildenv when
 # it is not local, copies its `host: artifacts:` to their host paths (under
 # LOCAL_BUILDENV_ROOT=DIR when given), and installs its `host:` packages; FORCE=1 replaces host

@@ -93,6 +93,9 @@ pub enum Command {
     /// context, args, dependencies, input digest, decision with reasons and the exact command
     /// (`--json`: a versioned schema, see docs/plan.md).
     Plan(PlanArgs),
+    /// Rewrite (`--write`) or check (`--check`, the default) the references to workspace images
+    /// in the files of `workspace.references` against the digests of `images.lock`.
+    Refs(RefsArgs),
 }
 
 /// Which images a command acts on.
@@ -346,4 +349,19 @@ pub struct PlanArgs {
     /// Also plan every image that depends on the selected ones, as `build --dependents`.
     #[arg(long)]
     pub dependents: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RefsArgs {
+    /// Rewrite every drifting reference to its locked `name[:tag]@sha256:…` (with `--dry-run`:
+    /// print the unified diff instead).
+    #[arg(long, conflicts_with = "check")]
+    pub write: bool,
+    /// Rewrite nothing; list each drifting `file:line: found → locked` and exit 1 when there is
+    /// one (the default).
+    #[arg(long)]
+    pub check: bool,
+    /// Print the drifting references as JSON (`"schema": 1`).
+    #[arg(long)]
+    pub json: bool,
 }

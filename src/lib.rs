@@ -23,6 +23,7 @@ pub mod lock;
 pub mod plan;
 pub mod progress;
 pub mod reference;
+pub mod refs;
 pub mod registry;
 pub mod scheduler;
 pub mod signal;

@@ -176,7 +176,7 @@ impl Lock {
             let ids: Vec<&str> = ws.images.iter().map(|i| i.id.as_str()).collect();
             let line = self.lines.get(&e.remote).copied().unwrap_or(1);
             anyhow::bail!(
-                "`{}:{line}`: `{}` is locked for image `{}`, which is not in the workspace{}; run `imagemk pin` again or remove the entry",
+                "`{}:{line}`: `{}` is locked for image `{}`, which is not in the workspace: run `imagemk pin` again or remove the entry{}",
                 file.display(),
                 e.remote,
                 e.image,

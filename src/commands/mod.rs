@@ -18,6 +18,7 @@ mod parallel;
 mod plan;
 mod pull;
 mod push;
+mod refs;
 pub mod reuse;
 mod run;
 mod schema;
@@ -79,6 +80,7 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
         Command::Extract(args) => extract::run(&ctx, &args),
         Command::LocalBuildenv(args) => local_buildenv::run(&ctx, &args),
         Command::Plan(args) => plan::run(&ctx, &args),
+        Command::Refs(args) => refs::run(&ctx, &args),
         Command::Doctor(_) | Command::Schema | Command::Completions(_) | Command::Man => {
             unreachable!("dispatched before the workspace loads")
         }

@@ -286,3 +286,20 @@ ordered!(AliasKey);
 pub fn aliases<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
     map_with(d, |k: AliasKey| k.0)
 }
+
+/// One `workspace.references` glob: a valid pattern for files inside the workspace.
+fn reference_glob(text: &str) -> Result<(), String> {
+    inside("reference glob", "workspace", text)?;
+    glob::Pattern::new(text)
+        .map(|_| ())
+        .map_err(|e| format!("reference glob `{}` is not a valid glob: {e}", shown(text)))
+}
+
+newtype!(ReferenceGlob, reference_glob);
+
+pub fn references<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Vec::<ReferenceGlob>::deserialize(d)?
+        .into_iter()
+        .map(|g| g.0)
+        .collect())
+}

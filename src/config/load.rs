@@ -132,6 +132,7 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
         publish: ws_raw.map(|w| w.publish.clone()).unwrap_or_default(),
         reuse: ws_raw.and_then(|w| w.reuse) == Some(super::raw::RawReuse::Registry),
         engine: ws_raw.and_then(|w| w.engine),
+        references: ws_raw.map(|w| w.references.clone()).unwrap_or_default(),
         index: super::Index::new(&images),
         images,
     })

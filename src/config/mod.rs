@@ -71,6 +71,8 @@ pub struct Workspace {
     pub aliases: BTreeMap<String, usize>,
     /// Image indices by id and by full name (`repository:tag`), so look-ups are not linear.
     pub index: Index,
+    /// `workspace.references`: globs of files that refer to images, for `imagemk refs`.
+    pub references: Vec<String>,
 }
 
 /// Image indices by id and by full name, built once at load.

@@ -50,6 +50,11 @@ pub struct RawWorkspace {
     /// image's own name.
     #[serde(default, deserialize_with = "super::check::aliases")]
     pub aliases: BTreeMap<String, String>,
+    /// Globs of files, relative to the workspace root, that refer to images by remote name
+    /// (Dockerfiles' `FROM`, CI yaml, Bazel or Terraform files): what `imagemk refs` rewrites
+    /// to the digests of `images.lock` and checks.
+    #[serde(default, deserialize_with = "super::check::references")]
+    pub references: Vec<String>,
 }
 
 /// `workspace.engine`: the program imagemk drives.
