@@ -100,7 +100,7 @@ fn every_emitted_argv_is_accepted_by_the_real_cli() {
         if std::env::var_os("CI").is_some() && !allowed {
             panic!("the real gcloud and az must be installed on CI (run `bash .ci/run`)");
         }
-        eprintln!("skipped: the real gcloud and az are not installed");
+        support::skipped("the real gcloud and az are not installed");
         return;
     };
     let home = tempfile::tempdir().unwrap();

@@ -132,7 +132,7 @@ fn on_a_terminal(t: &Test, args: &str) -> Output {
 #[test]
 fn a_terminal_gets_dash_i_and_dash_t() {
     if support::which("script").is_err() {
-        eprintln!("SKIPPED: `script` (util-linux) is not installed");
+        support::skipped("`script` (util-linux) is not installed");
         assert!(std::env::var_os("CI").is_none(), "`script` is needed on CI");
         return;
     }
@@ -177,7 +177,7 @@ fn withdocker_on_a_rootless_engine_passes_no_user() {
 #[test]
 fn withdocker_uses_the_invoking_uid_and_gid() {
     if support::which("setpriv").is_err() || unsafe { libc::getuid() } != 0 {
-        eprintln!("SKIPPED: needs root and `setpriv` to run as another user");
+        support::skipped("needs root and `setpriv` to run as another user");
         return;
     }
     let t = workspace();

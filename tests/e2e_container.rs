@@ -60,7 +60,7 @@ fn open_up(t: &Test) {
 /// `setpriv` arguments to run as uid 4321 with the docker socket's group, when possible.
 fn as_other_user() -> Option<Vec<String>> {
     if my_uid() != 0 || support::which("setpriv").is_err() {
-        eprintln!("SKIPPED (part): needs root and `setpriv` to run as another user");
+        support::skipped("(part) needs root and `setpriv` to run as another user");
         return None;
     }
     let sock = std::fs::metadata("/var/run/docker.sock").ok()?;

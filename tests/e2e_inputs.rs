@@ -8,7 +8,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use support::{docker, engine, Test};
 
@@ -120,18 +119,16 @@ fn ids(ns: &str, tag: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A no-op build: one `docker image inspect`, no `docker build`, exit 0, under a second.
+/// A no-op build: one `docker image inspect`, no `docker build`, exit 0 (its speed is
+/// bench/inputs.sh's to show, not a timed test's).
 fn no_op(t: &Test) {
-    let start = Instant::now();
     let out = t.run(&["build", "--all"]);
-    let took = start.elapsed();
     out.ok();
     assert!(
         out.stderr.ends_with("summary: 0 built; 6 up to date\n"),
         "{}",
         out.stderr
     );
-    assert!(took < Duration::from_secs(1), "no-op build took {took:?}");
     let calls = calls(t);
     assert!(builds(&calls).is_empty(), "{calls:?}");
     assert_eq!(calls.len(), 1, "one docker call: {calls:?}");

@@ -30,7 +30,7 @@ fn podman() -> bool {
     if std::env::var_os("CI").is_some() {
         panic!("{why}: the podman end-to-end tests must run on CI (run `bash .ci/run`)");
     }
-    eprintln!("SKIPPED: {why}");
+    support::skipped(why);
     false
 }
 

@@ -467,24 +467,27 @@ fn sigterm_during_a_push_removes_the_temporary_tag() {
 #[test]
 fn parallel_pushes_are_bounded() {
     let t = workspace("");
-    t.file("push-sleep", "1");
-    built(
-        &t,
-        &[
-            "kontain/test-km-linux:CI-42",
-            "kontain/buildenv-km-linux:CI-42",
-        ],
-    );
-    let started = Instant::now();
-    let out = t.run(&["push", "--tag", "CI-42", "--force"]);
+    let names = [
+        "kontain/test-km-linux:CI-42",
+        "kontain/buildenv-km-linux:CI-42",
+    ];
+    built(&t, &names);
+    // Each push waits until two have started: with -j 2 both run at once.
+    t.file("push-barrier", "2");
+    let out = t.run(&["push", "--tag", "CI-42", "--force", "-j", "2"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
-    let parallel = started.elapsed();
-    assert!(parallel < Duration::from_millis(1900), "took {parallel:?}");
     assert_eq!(out.stdout.lines().count(), 2);
-    let started = Instant::now();
+    // With -j 1 one push ends before the next starts.
+    std::fs::remove_file(t.path("push-barrier")).unwrap();
+    t.file("push-events", "");
     t.run(&["push", "--tag", "CI-42", "--force", "-j", "1"])
         .ok();
-    assert!(started.elapsed() >= Duration::from_secs(2));
+    let events = std::fs::read_to_string(t.path("push-events")).unwrap();
+    let kinds: Vec<&str> = events
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(kinds, ["start", "end", "start", "end"], "{events}");
 }
 
 #[test]

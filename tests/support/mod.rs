@@ -5,11 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_imagemk");
 
@@ -233,20 +232,35 @@ pub fn engine() -> bool {
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    let busybox = Path::new(BUSYBOX).is_file();
-    if ok && busybox {
-        return true;
-    }
-    let why = if ok {
-        "busybox-static is not installed"
-    } else {
+    let why = if !ok {
         "no docker engine"
+    } else if !Path::new(BUSYBOX).is_file() {
+        "busybox-static is not installed"
+    } else if !Path::new(REGISTRY_BIN).is_file() {
+        "docker-registry is not installed"
+    } else {
+        return true;
     };
     if std::env::var_os("CI").is_some() {
         panic!("{why}: the end-to-end tests must run on CI (run `bash .ci/run` to install what they need)");
     }
-    eprintln!("SKIPPED: {why}");
+    skipped(why);
     false
+}
+
+/// The file every skipped test (or part of one) adds a line to, so that `.ci/run` can count
+/// the skips in its totals line: `target/tmp/imagemk-skips.log`.
+pub const SKIPS: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/imagemk-skips.log");
+
+/// Says on stderr that the calling test (or part) is skipped and why, and records it in
+/// [`SKIPS`].
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    eprintln!("SKIPPED: {why}");
+    if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(SKIPS) {
+        let _ = writeln!(f, "{test}: {why}");
+    }
 }
 
 pub const BUSYBOX: &str = "/bin/busybox";
@@ -311,38 +325,36 @@ pub struct Registry {
 pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 
 impl Registry {
+    /// Starts the registry on port 0 and reads the port it bound from its own log line
+    /// (`listening on 127.0.0.1:PORT`, written once the socket listens): no port is bound and
+    /// released first, so no other process can take it in between.
     pub fn start() -> Registry {
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let config = dir.path().join("config.yml");
         fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: imagemk-test\n",
+                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: 127.0.0.1:0\n  secret: imagemk-test\n",
                 dir.path().join("data").display()
             ),
         )
         .unwrap();
-        let child = Command::new(REGISTRY_BIN)
+        let mut child = Command::new(REGISTRY_BIN)
             .arg("serve")
             .arg(&config)
             .stdout(Stdio::null())
-            .stderr(fs::File::create(dir.path().join("log")).unwrap())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("docker-registry is installed (apt-get install docker-registry)");
-        let reg = Registry { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return reg;
+        let port = listening_port(child.stderr.take().unwrap(), dir.path().join("log"));
+        match port {
+            Some(port) => Registry { child, port, dir },
+            None => {
+                let _ = child.kill();
+                let log = fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+                panic!("the test registry exited before listening:\n{log}");
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("the test registry did not start on port {port}");
     }
 
     /// `127.0.0.1:PORT`.
@@ -424,6 +436,29 @@ impl Test {
         lines.sort();
         lines
     }
+}
+
+/// Copies the registry's log lines from `stderr` into `log` (in a thread, for as long as the
+/// registry runs) and returns the port of its `listening on 127.0.0.1:PORT` line, or `None`
+/// when it exits first.
+fn listening_port(stderr: std::process::ChildStderr, log: PathBuf) -> Option<u16> {
+    use std::io::{BufRead, Write};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut file = fs::File::create(log).unwrap();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = writeln!(file, "{line}");
+            if let Some(rest) = line.split("listening on 127.0.0.1:").nth(1) {
+                let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                let _ = tx.send(digits.parse::<u16>().ok());
+            }
+        }
+        let _ = tx.send(None);
+    });
+    rx.recv_timeout(Duration::from_secs(60)).ok().flatten()
 }
 
 /// tests/support/fake-registry.py on a free port: the bearer token flow, a paged catalog and
