@@ -36,11 +36,8 @@ impl Test {
         let root = dir.path().canonicalize().unwrap();
         fs::create_dir_all(root.join(".bin")).unwrap();
         let mut env = BTreeMap::new();
-        let path = format!(
-            "{}:{}",
-            root.join(".bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let tools = toolbox(&root.join(".tools"), &[BASIC_TOOLS, DRIVEN_TOOLS], "");
+        let path = format!("{}:{}", root.join(".bin").display(), tools.display());
         env.insert("PATH".into(), path);
         env.insert(
             "HOME".into(),
@@ -87,17 +84,9 @@ impl Test {
         self.fake("az", include_str!("fake-az"))
     }
 
-    /// Makes `docker` unavailable (a PATH with only the fakes dir and basic tools).
+    /// Makes `program` unavailable: a PATH with only the basic tools (no fakes, no engine).
     pub fn without(&mut self, program: &str) -> &mut Self {
-        let dir = self.root.join(".nobin");
-        fs::create_dir_all(&dir).unwrap();
-        for tool in ["sh", "bash", "git", "cat", "sleep", "date", "printf", "env"] {
-            if let Ok(p) = which(tool) {
-                if tool != program {
-                    let _ = std::os::unix::fs::symlink(p, dir.join(tool));
-                }
-            }
-        }
+        let dir = toolbox(&self.root.join(".nobin"), &[BASIC_TOOLS], program);
         self.env.insert("PATH".into(), dir.display().to_string());
         self
     }
@@ -211,6 +200,49 @@ pub fn digest_of(name: &str) -> String {
     let out = child.wait_with_output().unwrap();
     let hex = String::from_utf8_lossy(&out.stdout);
     format!("sha256:{}", hex.split_whitespace().next().unwrap())
+}
+
+/// The basic tools the fakes and the make layer use: what every test's PATH has.
+#[rustfmt::skip]
+pub const BASIC_TOOLS: &[&str] = &[
+    "sh", "bash", "env", "cat", "sleep", "date", "printf", "echo", "true", "false", "test",
+    "[", "mkdir", "rm", "rmdir", "cp", "mv", "ls", "ln", "touch", "chmod", "grep", "sed", "awk",
+    "head", "tail", "wc", "sort", "uniq", "tr", "cut", "seq", "tee", "mktemp", "dirname",
+    "basename", "readlink", "realpath", "id", "stat", "find", "xargs", "kill", "timeout",
+    "sha256sum", "tar", "gzip", "od", "dd", "cmp", "diff", "uname", "nproc", "whoami",
+    "hostname", "git", "make", "python3",
+];
+
+/// The real programs tests drive, on a test's PATH unless it asks for a machine without one
+/// ([`Test::without`] keeps only [`BASIC_TOOLS`]).
+#[rustfmt::skip]
+pub const DRIVEN_TOOLS: &[&str] = &[
+    "docker", "podman", "docker-registry", "curl", "setpriv", "script", "sudo", "apt-get",
+    "dpkg", "dpkg-query", "gcloud", "az",
+];
+
+/// `dir` filled with links to `tools` as found on the real PATH, except `except`. This, and
+/// the fakes' `.bin`, is all the imagemk binary under test finds on its PATH: a developer's
+/// own wrappers or a second docker never leak in.
+pub fn toolbox(dir: &Path, tools: &[&[&str]], except: &str) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    for tool in tools
+        .iter()
+        .flat_map(|t| t.iter())
+        .filter(|t| **t != except)
+    {
+        // A version manager's shim (pyenv) needs the manager on PATH: take the next real one.
+        let found = std::env::var("PATH")
+            .unwrap_or_default()
+            .split(':')
+            .filter(|d| !d.ends_with("/shims"))
+            .map(|d| Path::new(d).join(tool))
+            .find(|p| p.is_file());
+        if let Some(p) = found {
+            let _ = std::os::unix::fs::symlink(p, dir.join(tool));
+        }
+    }
+    dir.to_path_buf()
 }
 
 pub fn which(program: &str) -> Result<PathBuf, ()> {
