@@ -219,6 +219,9 @@ pub const BASIC_TOOLS: &[&str] = &[
 pub const DRIVEN_TOOLS: &[&str] = &[
     "docker", "podman", "docker-registry", "curl", "setpriv", "script", "sudo", "apt-get",
     "dpkg", "dpkg-query", "gcloud", "az",
+    // what podman runs from PATH (the docker CLI leaves all of this to its daemon)
+    "iptables", "ip6tables", "nft", "runc", "crun", "conmon", "slirp4netns", "fuse-overlayfs",
+    "newuidmap", "newgidmap", "mount", "umount", "ip", "modprobe",
 ];
 
 /// `dir` filled with links to `tools` as found on the real PATH, except `except`. This, and
