@@ -210,7 +210,7 @@ pub const BASIC_TOOLS: &[&str] = &[
     "head", "tail", "wc", "sort", "uniq", "tr", "cut", "seq", "tee", "mktemp", "dirname",
     "basename", "readlink", "realpath", "id", "stat", "find", "xargs", "kill", "timeout",
     "sha256sum", "tar", "gzip", "od", "dd", "cmp", "diff", "uname", "nproc", "whoami",
-    "hostname", "git", "make", "python3",
+    "hostname", "flock", "nohup", "setsid", "ps", "pgrep", "pkill", "git", "make", "python3",
 ];
 
 /// The real programs tests drive, on a test's PATH unless it asks for a machine without one
