@@ -9,6 +9,8 @@ pub mod error;
 pub mod host;
 mod load;
 pub mod raw;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
