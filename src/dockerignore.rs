@@ -70,11 +70,6 @@ impl Matcher {
         }
     }
 
-    /// Whether any pattern is an exception (`!…`).
-    pub fn has_exceptions(&self) -> bool {
-        self.patterns.iter().any(|p| p.exclusion)
-    }
-
     /// Whether `rel` (slash-separated, relative to the context root) is excluded: the last
     /// pattern that matches it or one of its parent directories decides.
     pub fn excludes(&self, rel: &str) -> bool {

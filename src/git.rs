@@ -1,4 +1,4 @@
-//! The source revision and branch, read from git for image labels. A tree that is not a git
+//! The source revision, read from git for the label of a pushed image. A tree that is not a git
 //! checkout (or a machine without git) simply gets no such labels.
 
 use std::path::Path;
@@ -8,7 +8,6 @@ use crate::exec::{self, Cmd};
 #[derive(Debug, Default, Clone)]
 pub struct Source {
     pub revision: Option<String>,
-    pub branch: Option<String>,
 }
 
 pub fn rev_parse(dir: &Path, what: &[&str]) -> Cmd {
@@ -28,6 +27,5 @@ pub fn source(dir: &Path) -> Source {
     };
     Source {
         revision: run(&["--verify", "-q", "HEAD"]),
-        branch: run(&["--abbrev-ref", "HEAD"]),
     }
 }

@@ -2,28 +2,28 @@
 //! command line, loads the workspace, dispatches to `commands`, and turns any error into one
 //! `error:` message and an exit status. See ARCHITECTURE.md for the code map.
 
-pub mod clean;
-pub mod cli;
+mod clean;
+mod cli;
 pub mod commands;
 pub mod config;
-pub mod container;
-pub mod context;
-pub mod docker;
+mod container;
+mod context;
+mod docker;
 pub mod dockerfile;
-pub mod dockerignore;
-pub mod duration;
-pub mod engine;
+mod dockerignore;
+mod duration;
+mod engine;
 pub mod exec;
-pub mod fsx;
-pub mod git;
-pub mod graph;
-pub mod host;
+mod fsx;
+mod git;
+mod graph;
+mod host;
 pub mod inputs;
 pub mod lock;
-pub mod plan;
+mod plan;
 pub mod progress;
 pub mod reference;
-pub mod refs;
+mod refs;
 pub mod registry;
 pub mod scheduler;
 pub mod signal;

@@ -6,7 +6,7 @@ pub mod check;
 mod dup;
 pub mod env;
 pub mod error;
-pub mod host;
+pub(crate) mod host;
 mod load;
 pub mod raw;
 #[cfg(test)]

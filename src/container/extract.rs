@@ -80,7 +80,6 @@ impl Copy {
 
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub name: String,
     pub create: Cmd,
     pub copies: Vec<Copy>,
     pub remove: Cmd,
@@ -166,7 +165,6 @@ pub fn plan(
         });
     }
     Ok(Plan {
-        name: name.to_string(),
         create: create(name, image),
         copies,
         remove: remove(name),

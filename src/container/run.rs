@@ -166,10 +166,6 @@ impl EnvName {
         }
         Ok(EnvName(name.to_string()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// The image's `run.env` as names, refusing anything else.
@@ -518,9 +514,6 @@ mod tests {
         assert_eq!(w.unwrap_err().to_string(), expected);
         assert!(!expected.contains("hunter2"));
         assert!(EnvName::new("", "km/b").is_err());
-        assert_eq!(
-            EnvName::new("KM_TOKEN", "km/b").unwrap().as_str(),
-            "KM_TOKEN"
-        );
+        assert_eq!(EnvName::new("KM_TOKEN", "km/b").unwrap().0, "KM_TOKEN");
     }
 }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::lock::Lock;
-pub use rewrite::{Found, Pin, Scan, Skipped};
+pub use rewrite::{Found, Pin, Scan};
 
 /// One scanned file.
 #[derive(Debug)]

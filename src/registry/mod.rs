@@ -2,19 +2,19 @@
 //! derived from it. The kind decides login, naming, and how listing and deletion work; it is
 //! an enum matched here, never a string compared elsewhere.
 
-pub mod acr;
-pub mod auth;
-pub mod backend;
-pub mod channel;
+pub(crate) mod acr;
+pub(crate) mod auth;
+pub(crate) mod backend;
+pub(crate) mod channel;
 mod cli_json;
-pub mod gcloud;
-pub mod http;
-pub mod local_tag;
-pub mod login;
+pub(crate) mod gcloud;
+pub(crate) mod http;
+pub(crate) mod local_tag;
+pub(crate) mod login;
 pub mod oci;
-pub mod pulled;
+pub(crate) mod pulled;
 pub mod reuse;
-pub mod transfer;
+pub(crate) mod transfer;
 
 use std::collections::BTreeMap;
 
