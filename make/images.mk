@@ -72,7 +72,8 @@ IMAGEMK_FLAGS = $(if $(call yes,DRY_RUN),--dry-run)
 BUILD_FLAGS = $(if $(call yes,KEEP_GOING),--keep-going) $(if $(call yes,DEPS),--deps) \
   $(if $(call yes,FORCE),--force) $(if $(call yes,EXPLAIN),--explain) \
   $(if $(call yes,DEPENDENTS),--dependents)
-PUSH_FLAGS = $(if $(call yes,FORCE),--force)
+# LOCK=1 (push): record each pushed digest in images.lock.
+PUSH_FLAGS = $(if $(call yes,FORCE),--force)$(if $(call yes,LOCK), --lock)
 # ARGS="cxx:GITREF=v1.2 GITREF=master": one `--arg=WORD` per word, each word raw and
 # single-quoted (never shell text; imagemk checks it).
 BUILD_FLAGS += $(foreach w,$(call imagemk_raw,ARGS),--arg=$(call imagemk_q,$(w)))
@@ -84,14 +85,12 @@ BUILD_FLAGS += $(if $(call yes,NO_CACHE),--no-cache)
 # is unexported so make does not expand it when exporting.
 BUILD_FLAGS += $(if $(call imagemk_raw,TIMEOUT),--timeout $(call imagemk_q,$(call imagemk_raw,TIMEOUT)))
 unexport $(if $(filter command line,$(origin TIMEOUT)),TIMEOUT)
+# LOCKED=1 (build): the parents it does not build are pulled by their images.lock digest.
+BUILD_FLAGS += $(if $(call yes,LOCKED),--locked)
 # REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
 # `workspace.reuse: registry`; unset leaves it to images.yaml.
 BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
 PULL_FLAGS =
-# LOCK=1 (push): record each pushed digest in images.lock; LOCKED=1 (build): parents not built
-# are pulled by their images.lock digest.
-PUSH_FLAGS += $(if $(call yes,LOCK),--lock)
-BUILD_FLAGS += $(if $(call yes,LOCKED),--locked)
 
 .PHONY: imagemk-bin images all-images list-images help push-images pull-images login \
   local-registry stop-local-registry withdocker image-cleanup host-deps doctor pin-images
