@@ -145,3 +145,50 @@ fn make_passes_lock_locked_and_check_as_yes_no_flags() {
     assert!(recipe(&["pin-images", "CHECK=1"]).ends_with(" pin  --check"));
     assert!(recipe(&["pin-images", "DRY_RUN=1"]).ends_with(" pin --dry-run "));
 }
+
+/// `push --lock` with one of two pushes refused: the pushed image is locked with the digest
+/// docker reported, the refused one writes nothing, and the push fails.
+#[test]
+fn push_lock_records_only_what_was_pushed() {
+    let t = Test::new();
+    t.file(
+        "images.yaml",
+        "workspace:\n  registries:\n    local: {kind: oci, host: \"registry.example.com:5000\", path: team}\ndefaults:\n  namespace: acme\ncomponent: app\nimages:\n  base: {dockerfile: base.dockerfile}\n  other: {dockerfile: base.dockerfile}\n",
+    )
+    .file("base.dockerfile", "FROM scratch\n");
+    t.fake_docker();
+    let names = ["acme/base-app-linux:latest", "acme/other-app-linux:latest"];
+    t.file("images", &(names.join("\n") + "\n"));
+    let tags: Vec<String> = (names.iter())
+        .map(|n| format!("{n} {}\n", support::digest_of(n)))
+        .collect();
+    t.file("tags", &tags.concat());
+    t.file("push-fail-only", "other-app-linux\n");
+    let out = t.run(&["push", "base", "other", "--lock"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("requested access to the resource is denied"),
+        "{}",
+        out.stderr
+    );
+    let remote = "registry.example.com:5000/team/base-app-linux";
+    let digest = support::digest_of(&format!("{remote}:latest"));
+    let lock = std::fs::read_to_string(t.path("images.lock")).unwrap();
+    assert!(
+        lock.ends_with(&format!(
+            "\n\"{remote}\":\n  image: \"app/base\"\n  tag: latest\n  digest: {digest}\n"
+        )),
+        "{lock}"
+    );
+    assert!(!lock.contains("other-app-linux"), "{lock}");
+    // The dry run says it would lock.
+    let dry = t.run(&["push", "base", "--lock", "--dry-run"]);
+    dry.ok();
+    assert!(
+        dry.stdout
+            .ends_with("# then write each pushed digest to $ROOT/images.lock\n"),
+        "{}",
+        dry.stdout
+    );
+}

@@ -19,6 +19,10 @@ pub fn run(ctx: &Ctx, args: &PinArgs) -> anyhow::Result<i32> {
     lock.check_images(ws)?;
     let entries = chosen(ws, &lock, args)?;
     let shown = shown_path(ctx);
+    if entries.is_empty() {
+        ctx.progress
+            .println(&format!("warning: `{shown}` has no entries to check"));
+    }
     // Entries grouped by the registry they live in, each registry asked once per entry.
     let mut groups: Vec<(Registry, Vec<&Entry>)> = Vec::new();
     for e in entries {
