@@ -188,3 +188,23 @@ pub fn drifted(count: usize, total: usize) -> anyhow::Error {
     }
     .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::relative_up;
+    use std::path::Path;
+
+    #[test]
+    fn the_lock_is_shown_from_the_directory_imagemk_acts_in() {
+        let lock = Path::new("/w/images.lock");
+        assert_eq!(
+            relative_up(Path::new("/w/payloads/node"), lock),
+            "../../images.lock"
+        );
+        assert_eq!(relative_up(Path::new("/w/a"), lock), "../images.lock");
+        assert_eq!(
+            relative_up(Path::new("/elsewhere"), Path::new("/w/images.lock")),
+            "../w/images.lock"
+        );
+    }
+}
