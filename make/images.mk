@@ -10,7 +10,8 @@
 # KEEP_GOING=1, DEPS=1, FORCE=1 (push shared images; build images that are up to date),
 # EXPLAIN=1 (say why each image is built or not), DEPENDENTS=1 (also build what depends on
 # the selected images), REUSE=1/0 (build: pull images built from the same inputs),
-# YES=1 (image-cleanup), and for the
+# YES=1 (image-cleanup), LOCK=1 (push: record digests in images.lock), LOCKED=1 (build: pull
+# parents by their images.lock digest), CHECK=1 (pin-images: compare only), and for the
 # container targets TARGET (what `withdocker` makes inside), CMD (`run-<kind>-image`'s
 # command) and WITHDOCKER_IMAGE. imagemk splits TARGET and CMD into words as a shell would
 # (quotes group, backslashes escape) but evaluates nothing: no `$(…)`, `;` or `|` on the host.
@@ -40,6 +41,7 @@ IMAGEMK_ENV_VARS := IMAGE_TAG PLATFORM DTYPE VARIANT REGISTRY CLOUD CHANNEL JOBS
 IMAGEMK_BOOL_VARS := DRY_RUN KEEP_GOING DEPS FORCE YES EXPLAIN DEPENDENTS
 IMAGEMK_BOOL_VARS += REUSE
 IMAGEMK_BOOL_VARS += NO_CACHE
+IMAGEMK_BOOL_VARS += LOCK LOCKED CHECK
 IMAGEMK_WORD_VARS := TARGET CMD WITHDOCKER_IMAGE
 IMAGEMK_WORD_VARS += LOCAL_BUILDENV_ROOT
 IMAGEMK_WORD_VARS += ARGS
@@ -70,7 +72,8 @@ IMAGEMK_FLAGS = $(if $(call yes,DRY_RUN),--dry-run)
 BUILD_FLAGS = $(if $(call yes,KEEP_GOING),--keep-going) $(if $(call yes,DEPS),--deps) \
   $(if $(call yes,FORCE),--force) $(if $(call yes,EXPLAIN),--explain) \
   $(if $(call yes,DEPENDENTS),--dependents)
-PUSH_FLAGS = $(if $(call yes,FORCE),--force)
+# LOCK=1 (push): record each pushed digest in images.lock.
+PUSH_FLAGS = $(if $(call yes,FORCE),--force)$(if $(call yes,LOCK), --lock)
 # ARGS="cxx:GITREF=v1.2 GITREF=master": one `--arg=WORD` per word, each word raw and
 # single-quoted (never shell text; imagemk checks it).
 BUILD_FLAGS += $(foreach w,$(call imagemk_raw,ARGS),--arg=$(call imagemk_q,$(w)))
@@ -82,13 +85,15 @@ BUILD_FLAGS += $(if $(call yes,NO_CACHE),--no-cache)
 # is unexported so make does not expand it when exporting.
 BUILD_FLAGS += $(if $(call imagemk_raw,TIMEOUT),--timeout $(call imagemk_q,$(call imagemk_raw,TIMEOUT)))
 unexport $(if $(filter command line,$(origin TIMEOUT)),TIMEOUT)
+# LOCKED=1 (build): the parents it does not build are pulled by their images.lock digest.
+BUILD_FLAGS += $(if $(call yes,LOCKED),--locked)
 # REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
 # `workspace.reuse: registry`; unset leaves it to images.yaml.
 BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
 PULL_FLAGS =
 
 .PHONY: imagemk-bin images all-images list-images help push-images pull-images login \
-  local-registry stop-local-registry withdocker image-cleanup host-deps doctor
+  local-registry stop-local-registry withdocker image-cleanup host-deps doctor pin-images
 
 # Host files the workspace's `stage:` entries take from this machine, as FILE=PACKAGE words (the
 # Debian package that provides FILE). The workspace lists them in make/host-deps.mk; the build
@@ -135,6 +140,9 @@ push-images: imagemk-bin ## push every image of this component
 
 pull-images: imagemk-bin ## pull every image of this component
 	$(IMAGEMK_RUN) pull $(IMAGEMK_FLAGS) $(PULL_FLAGS)
+
+pin-images: imagemk-bin ## lock the registry's digest of this component's images in images.lock (CHECK=1: compare the lock with the registry)
+	$(IMAGEMK_RUN) pin $(IMAGEMK_FLAGS) $(if $(call yes,CHECK),--check)
 
 login: imagemk-bin ## give docker credentials for REGISTRY (az, gcloud or docker login)
 	$(IMAGEMK_RUN) login $(IMAGEMK_FLAGS)
@@ -185,7 +193,7 @@ host-deps: ## install the Debian packages of missing host files the images stage
 	for f in $$files; do test -e "$$f" || { echo "error: \`$$f\` is still missing after installing$$missing; install what provides it by hand" >&2; exit 1; }; done
 
 help: imagemk-bin ## show these targets and this component's images
-	@echo "targets (variables: IMAGE_TAG PLATFORM VARIANT REGISTRY CHANNEL JOBS IMAGEMK_ENGINE DRY_RUN=1 KEEP_GOING=1 DEPS=1 DEPENDENTS=1 FORCE=1 EXPLAIN=1 REUSE=1/0 YES=1 TARGET CMD):"
+	@echo "targets (variables: IMAGE_TAG PLATFORM VARIANT REGISTRY CHANNEL JOBS IMAGEMK_ENGINE DRY_RUN=1 KEEP_GOING=1 DEPS=1 DEPENDENTS=1 FORCE=1 EXPLAIN=1 REUSE=1/0 YES=1 LOCK=1 LOCKED=1 CHECK=1 TARGET CMD):"
 	@grep -hE '^[A-Za-z%_.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([^:]+):.*## (.*)/\1|\2/' | \
 	  awk -F'|' '{ printf "  %-26s %s\n", $$1, $$2 }'
 	@echo

@@ -96,6 +96,9 @@ pub enum Command {
     /// Rewrite (`--write`) or check (`--check`, the default) the references to workspace images
     /// in the files of `workspace.references` against the digests of `images.lock`.
     Refs(RefsArgs),
+    /// Record in images.lock the manifest digest the registry has for each image's remote
+    /// name (`--check`: compare the lock with the registry instead, exit 1 on any drift).
+    Pin(PinArgs),
 }
 
 /// Which images a command acts on.
@@ -163,6 +166,12 @@ pub struct BuildArgs {
     /// [make: ARGS="cxx:GITREF=v1.2 GITREF=master"].
     #[arg(long = "arg", value_name = "[IMAGE:]NAME=VALUE", value_parser = crate::commands::parse_run_arg)]
     pub arg: Vec<crate::commands::RunArg>,
+    /// Parents this build does not build (dependencies of the selected images that are not
+    /// selected) are pulled by their images.lock digest (`name@sha256:…`) and given their
+    /// local names instead of being built; a parent with no lock entry is an error [make:
+    /// LOCKED=1].
+    #[arg(long, conflicts_with = "deps")]
+    pub locked: bool,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +209,10 @@ pub struct PushArgs {
     /// Print name, remote name and digest per image as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Record each pushed image's digest (the one the registry reported to the push) in
+    /// images.lock [make: LOCK=1].
+    #[arg(long)]
+    pub lock: bool,
 }
 
 #[derive(Debug, Args)]
@@ -362,6 +375,20 @@ pub struct RefsArgs {
     #[arg(long)]
     pub check: bool,
     /// Print the drifting references as JSON (`"schema": 1`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Compare images.lock with the registry and write nothing: exit 1 listing every entry
+    /// whose tag now has another digest or is gone. Without IMAGE, `--all` or `--kind`:
+    /// every entry of the lock.
+    #[arg(long)]
+    pub check: bool,
+    /// Print the entries (remote, image, tag, digest) as JSON.
     #[arg(long)]
     pub json: bool,
 }

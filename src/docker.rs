@@ -92,6 +92,12 @@ pub fn pull(name: &ImageRef) -> Cmd {
     tls_for(docker().arg("pull"), name).arg(name.to_string())
 }
 
+/// `pull REPOSITORY@DIGEST` (`name`'s tag is not used): by manifest digest, which makes no
+/// tag; the pulled image is found by that name.
+pub fn pull_pinned(name: &ImageRef, digest: &str) -> Cmd {
+    tls_for(docker().arg("pull"), name).arg(format!("{}@{digest}", name.repository))
+}
+
 /// Removes one tag (never forced: an image is deleted only when this was its last tag).
 pub fn untag(name: &ImageRef) -> Cmd {
     docker()

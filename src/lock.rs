@@ -186,6 +186,11 @@ impl Lock {
         Ok(())
     }
 
+    /// The line `remote`'s group starts on in the file read (1 when unknown).
+    pub fn line(&self, remote: &str) -> usize {
+        self.lines.get(remote).copied().unwrap_or(1)
+    }
+
     /// The entries pinned for image `id`.
     pub fn for_image<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
         self.entries.values().filter(move |e| e.image == id)

@@ -82,6 +82,9 @@ pub struct BuildRequest {
     /// `--no-cache=a,b`: those images are built with docker's `--no-cache`, even when up to
     /// date.
     pub no_cache_for: BTreeSet<usize>,
+    /// `--locked`: the parents taken from images.lock instead of built (pulled by digest);
+    /// what they depend on is not part of the build.
+    pub locked: BTreeMap<usize, crate::lock::Entry>,
 }
 
 /// The reason of an image rebuilt because `--no-cache` named it (or named every image).
@@ -136,7 +139,12 @@ pub struct Decision {
 /// The images a request concerns, in dependency order: the selected ones (with their
 /// dependents when asked) and everything they depend on.
 pub fn closure(ws: &Workspace, req: &BuildRequest) -> Vec<usize> {
-    let deps: Vec<Vec<usize>> = ws.images.iter().map(|i| i.depends.clone()).collect();
+    let deps: Vec<Vec<usize>> = (ws.images.iter().enumerate())
+        .map(|(n, i)| match req.locked.contains_key(&n) {
+            true => Vec::new(),
+            false => i.depends.clone(),
+        })
+        .collect();
     let roots = selected_set(ws, req);
     let all = graph::closure(&deps, &roots.iter().copied().collect::<Vec<_>>());
     graph::topo_order(&deps, &all)
@@ -179,7 +187,13 @@ pub fn decide(ws: &Workspace, req: &BuildRequest, facts: &Facts) -> Vec<Decision
             .find(|d| built.contains(*d))
             .map(|&d| ws.images[d].id.clone());
         let busted = req.no_cache_for.contains(&i) || (req.no_cache && is_selected);
-        let (action, reasons) = if busted && !forced && facts.local.is_some() {
+        let (action, reasons) = if let Some(e) = req.locked.get(&i) {
+            let id = facts.pulled.get(&i).cloned().unwrap_or_default();
+            (
+                Action::Pulled(id),
+                vec![format!("locked: pulled {}", e.pinned())],
+            )
+        } else if busted && !forced && facts.local.is_some() {
             (Action::Build, vec![NO_CACHE_ASKED.to_string()])
         } else {
             decide_one(ws, i, facts, forced, rebuilt_parent, &twins)

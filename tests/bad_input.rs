@@ -359,6 +359,47 @@ fn resolve_cases() -> Vec<Case> {
     ]
 }
 
+const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+/// One images.lock group for `remote`.
+fn locked(remote: &str, image: &str, digest: &str) -> String {
+    format!("\"{remote}\":\n  image: \"{image}\"\n  tag: latest\n  digest: {digest}\n")
+}
+
+fn lock_cases() -> Vec<Case> {
+    let ok = locked("reg.example.com/acme/base", "core/base", D1);
+    let child = "FROM acme/base-core-tiny:latest\n";
+    vec![
+        case("malformed images.lock", &["pin", "--check"], 1,
+            &e("`$ROOT/images.lock:2:28`: reg.example.com/acme/base: invalid type: sequence, expected a mapping"))
+            .file("images.lock", "# x\nreg.example.com/acme/base: [1]\n"),
+        case("images.lock digest not sha256", &["pin", "--check"], 1,
+            &e("`$ROOT/images.lock:6:3`: reg.example.com/acme/lib: `sha256:ABC` is not a sha256 digest (`sha256:` and 64 lowercase hex digits)"))
+            .file("images.lock", format!("{ok}{}", locked("reg.example.com/acme/lib", "app/lib", "sha256:ABC"))),
+        case("images.lock entry for an unknown image", &["pin", "--check"], 1,
+            &e("`$ROOT/images.lock:5`: `reg.example.com/acme/lib` is locked for image `app/lbi`, which is not in the workspace: run `imagemk pin` again or remove the entry; did you mean `app/lib`?"))
+            .file("images.lock", format!("{ok}{}", locked("reg.example.com/acme/lib", "app/lbi", D1))),
+        case("build --locked, entry for an unknown image", &["build", "app/lib", "--locked"], 1,
+            &e("`$ROOT/images.lock:5`: `reg.example.com/acme/lib` is locked for image `app/lbi`, which is not in the workspace: run `imagemk pin` again or remove the entry; did you mean `app/lib`?"))
+            .file("comp/app/lib.dockerfile", child)
+            .file("images.lock", format!("{ok}{}", locked("reg.example.com/acme/lib", "app/lbi", D1))),
+        case("build --locked, parent not locked", &["build", "app/lib", "--locked"], 1,
+            &e("`--locked`: parent image `core/base` (of `app/lib`) has no entry in `$ROOT/images.lock`; lock it with `imagemk pin core/base` (or `imagemk push --lock`), or build without `--locked`"))
+            .file("comp/app/lib.dockerfile", child),
+        case("build --locked, images.lock malformed", &["build", "app/lib", "--locked"], 1,
+            &e("`$ROOT/images.lock:2:3`: reg.example.com/acme/base: missing field `digest`"))
+            .file("comp/app/lib.dockerfile", child)
+            .file("images.lock", "reg.example.com/acme/base:\n  image: core/base\n  tag: latest\n"),
+        case("pin --check of an image without an entry", &["pin", "--check", "app/lib"], 1,
+            &e("image `app/lib` has no entry in images.lock; lock it with `imagemk pin app/lib` (or `imagemk push --lock`)"))
+            .file("images.lock", ok.clone()),
+        case("build --locked with --deps", &["build", "--locked", "--deps"], 2,
+            "error: the argument '--locked' cannot be used with '--deps'\n\nUsage: imagemk build --locked [IMAGE]...\n\nFor more information, try '--help'.\n"),
+        case("make pin-images CHECK not yes/no", &["pin-images", "CHECK=maybe"], 2,
+            "make/images.mk:N: *** CHECK must be 1 or 0 (or yes/no, true/false); got `maybe`.  Stop.\n").make(),
+    ]
+}
+
 fn make_cases() -> Vec<Case> {
     let failed = |target: &str, text: &str| {
         format!("error: {text}\nmake: *** [make/images.mk:N: {target}] Error 1\n")
@@ -391,6 +432,7 @@ fn bad_inputs() {
         yaml_cases(),
         resolve_cases(),
         make_cases(),
+        lock_cases(),
     ]
     .into_iter()
     .flatten()

@@ -11,7 +11,7 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::stream::{failed, finish_job_within};
-use super::{facts, outcome, reuse, select::select, Ctx};
+use super::{facts, locked, outcome, reuse, select::select, Ctx};
 use crate::cli::BuildArgs;
 use crate::config::Workspace;
 use crate::exec::Streamed;
@@ -22,6 +22,7 @@ use crate::{context, signal};
 pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
     let req = request(ctx, args)?;
     let mut facts = facts::gather(ctx, &req)?;
+    locked::pull(ctx, &req, &mut facts, !args.json)?;
     let reuse_on = reuse::wanted(ctx, args.reuse, args.no_reuse)?;
     reuse::apply(ctx, &req, &mut facts, reuse_on)?;
     let plan = plan::build(&ctx.ws, &req, &facts)?;
@@ -50,14 +51,19 @@ pub fn request(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<BuildRequest> {
     }
     plan::check_inputs(ws, &selected)?;
     let (no_cache, no_cache_for) = no_cache(ws, args.no_cache.as_deref())?;
-    Ok(BuildRequest {
+    let mut req = BuildRequest {
         selected,
         rebuild_deps: args.deps,
         force: args.force,
         dependents: args.dependents,
         no_cache,
         no_cache_for,
-    })
+        locked: Default::default(),
+    };
+    if args.locked {
+        req.locked = locked::parents(ctx, &req)?;
+    }
+    Ok(req)
 }
 
 /// `--no-cache` alone (every image) or `--no-cache=a,b` (those images, by any name `build`

@@ -18,7 +18,10 @@ pub fn gather(ctx: &Ctx, req: &BuildRequest) -> anyhow::Result<Facts> {
     let ws = &ctx.ws;
     let closure = plan::closure(ws, req);
     let mut facts = Facts::default();
-    let own = own_inputs(ws, &closure, &mut facts)?;
+    let built: Vec<usize> = (closure.iter().copied())
+        .filter(|i| !req.locked.contains_key(i))
+        .collect();
+    let own = own_inputs(ws, &built, &mut facts)?;
     let bases: BTreeMap<String, String> = own
         .values()
         .flat_map(|o| o.bases.iter())
@@ -34,7 +37,7 @@ pub fn gather(ctx: &Ctx, req: &BuildRequest) -> anyhow::Result<Facts> {
             .collect();
         names.extend(bases.values().cloned());
         if let Some(local) = inspect(&names.into_iter().collect::<Vec<_>>()) {
-            let quick = digests(ws, &closure, &own, &bases, Some(local));
+            let quick = digests(ws, &closure, &own, &bases, Some(local), &req.locked);
             let fresh = closure.iter().all(|i| {
                 let name = ws.images[*i].name.to_string();
                 let local = quick.local.as_ref().and_then(|l| l.get(&name));
@@ -51,7 +54,7 @@ pub fn gather(ctx: &Ctx, req: &BuildRequest) -> anyhow::Result<Facts> {
     }
     let present = engine::local_images(ctx, "planning every image as out of date")?;
     let local = present.map(|p| local_images(ws, &closure, &p, &bases));
-    let mut full = digests(ws, &closure, &own, &bases, local);
+    let mut full = digests(ws, &closure, &own, &bases, local, &req.locked);
     full.appendable = facts.appendable;
     for (digest, found) in full.inputs.values() {
         inputs::record(&ws.root, digest, found);
@@ -72,6 +75,7 @@ fn digests(
     own: &BTreeMap<usize, inputs::Own>,
     bases: &BTreeMap<String, String>,
     local: Option<BTreeMap<String, LocalImage>>,
+    locked: &BTreeMap<usize, crate::lock::Entry>,
 ) -> Facts {
     let mut facts = Facts::default();
     let mut base_ids = BTreeMap::new();
@@ -84,6 +88,12 @@ fn digests(
     }
     facts.local = local;
     for &i in closure {
+        // A locked parent's inputs are its locked manifest: what its children are built on.
+        if let Some(e) = locked.get(&i) {
+            let found = inputs::Inputs::from([("locked".to_string(), e.pinned())]);
+            facts.inputs.insert(i, (e.digest.to_string(), found));
+            continue;
+        }
         let Some(o) = own.get(&i) else { continue };
         let parents: Vec<(String, String)> = ws.images[i]
             .depends

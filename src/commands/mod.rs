@@ -12,9 +12,12 @@ mod extract;
 mod facts;
 mod list;
 mod local_buildenv;
+mod locked;
 mod login;
 mod outcome;
 mod parallel;
+mod pin;
+mod pin_check;
 mod plan;
 mod pull;
 mod push;
@@ -81,6 +84,7 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
         Command::LocalBuildenv(args) => local_buildenv::run(&ctx, &args),
         Command::Plan(args) => plan::run(&ctx, &args),
         Command::Refs(args) => refs::run(&ctx, &args),
+        Command::Pin(args) => pin::run(&ctx, &args),
         Command::Doctor(_) | Command::Schema | Command::Completions(_) | Command::Man => {
             unreachable!("dispatched before the workspace loads")
         }

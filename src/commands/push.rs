@@ -30,6 +30,10 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
     let ws = &ctx.ws;
     let selected = select(ws, &args.selection)?;
     let reg = registry::choose(&ws.registries, ws.registry.as_deref())?;
+    if args.lock {
+        // A malformed lock stops the push before anything is pushed.
+        crate::lock::Lock::load(&ws.root)?;
+    }
     let wants_revision = ws
         .publish
         .also_tag
@@ -59,16 +63,54 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
             }
         }
         println!("{}", transfer::PUSH_NOTE);
+        if args.lock {
+            println!(
+                "# then write each pushed digest to {}",
+                crate::lock::path(&ws.root).display()
+            );
+        }
         return Ok(0);
     }
-    let results = execute(
+    let (results, pushed) = execute(
         ctx,
         &reg,
         &jobs,
         parallel::jobs(ctx, args.jobs, parallel::TRANSFERS),
-    )?;
+    );
+    // What was pushed is locked even when another image failed; a failed one writes nothing.
+    if args.lock {
+        lock_pushed(ctx, &jobs, &results)?;
+    }
+    pushed?;
     report(&jobs, &results, args.json)?;
     Ok(0)
+}
+
+/// Records in images.lock, for every job that was pushed, its first remote name's repository,
+/// tag and the manifest digest the registry reported to `docker push`.
+fn lock_pushed(ctx: &Ctx, jobs: &[PushJob], results: &[Option<Pushed>]) -> anyhow::Result<()> {
+    let mut entries = Vec::new();
+    for (job, pushed) in jobs.iter().zip(results) {
+        let Some((remote, digest)) = pushed.as_ref().and_then(|p| p.refs.first()) else {
+            continue;
+        };
+        let digest = crate::lock::Digest::parse(digest).map_err(|e| {
+            anyhow::anyhow!(
+                "the push of `{}` reported a digest imagemk cannot lock: {e}",
+                job.id
+            )
+        })?;
+        entries.push(crate::lock::Entry {
+            remote: remote.repository.clone(),
+            image: job.id.clone(),
+            tag: remote.tag.clone(),
+            digest,
+        });
+    }
+    if !entries.is_empty() {
+        crate::lock::Lock::update(&ctx.ws.root, entries)?;
+    }
+    Ok(())
 }
 
 fn execute(
@@ -76,7 +118,7 @@ fn execute(
     reg: &Registry,
     jobs: &[PushJob],
     parallel: usize,
-) -> anyhow::Result<Vec<Option<Pushed>>> {
+) -> (Vec<Option<Pushed>>, anyhow::Result<()>) {
     let results = Mutex::new(vec![None; jobs.len()]);
     let deps = vec![Vec::new(); jobs.len()];
     let states = scheduler::run(&deps, parallel, false, |i, children| {
@@ -96,11 +138,11 @@ fn execute(
             }
         }
     });
+    let results = results.into_inner().unwrap();
     if signal::interrupted() {
-        return Err(signal::Interrupted.into());
+        return (results, Err(signal::Interrupted.into()));
     }
-    parallel::fail_on(&states, "push")?;
-    Ok(results.into_inner().unwrap())
+    (results, parallel::fail_on(&states, "push"))
 }
 
 /// Tags, pushes, and removes the tags it created, whatever happened (success, failure,

@@ -102,6 +102,43 @@ impl Backend {
         }
     }
 
+    /// The manifest digest `repo:reference` has in the registry as the registry reports it,
+    /// or None when the tag (or the repository) is not there. oci: `Docker-Content-Digest` of
+    /// a manifest HEAD with every `Accept` type; gar, gcr, acr: the repository's listing (one
+    /// CLI call), the manifest that carries the tag.
+    pub fn digest(&self, repo: &str, reference: &str) -> anyhow::Result<Option<String>> {
+        if let Backend::Oci(c) = self {
+            return c.digest(repo, reference);
+        }
+        match self.list(repo, false) {
+            Ok(listing) => Ok(listing
+                .manifests
+                .into_iter()
+                .find(|m| m.tags.iter().any(|t| t == reference))
+                .map(|m| m.digest)),
+            Err(e) if e.is::<NotFound>() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What [`Backend::digest`] asks, for `--dry-run`.
+    pub fn digest_call(&self, repo: &str, reference: &str) -> String {
+        match self {
+            Backend::Oci(c) => format!(
+                "HEAD {} (Accept: every manifest type; read Docker-Content-Digest)",
+                c.http.url(&format!("/v2/{repo}/manifests/{reference}"))
+            ),
+            Backend::Acr(a) => format!(
+                "{} (the digest of the manifest tagged `{reference}`)",
+                a.list_cmd(repo)
+            ),
+            Backend::Gcloud(g) => format!(
+                "list the manifests of `{}/{repo}` with gcloud (the digest of the one tagged `{reference}`)",
+                g.host
+            ),
+        }
+    }
+
     /// Whether a delete by digest refuses by itself a manifest that carries a tag (then no
     /// re-check is needed, and the selected tags must be removed first).
     fn delete_refuses_tagged(&self) -> bool {
