@@ -18,17 +18,7 @@ use crate::reference::{self, ImageRef};
 pub const FILE: &str = "images.yaml";
 
 pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Workspace> {
-    if !cwd.is_dir() {
-        let what = if cwd.exists() {
-            "is not a directory"
-        } else {
-            "does not exist"
-        };
-        bail!(
-            "directory `{}` {what}; give an existing directory to `-C`",
-            cwd.display()
-        );
-    }
+    check_directory(cwd)?;
     let start = find_upward(cwd).ok_or_else(|| {
         anyhow::anyhow!(
             "no `{FILE}` in `{}` or any directory above it; imagemk needs a workspace file (see the README's configuration reference)",
@@ -44,71 +34,11 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
         workspace: &root_raw.defaults,
     };
     let settings = top.resolve(&RawDefaults::default())?;
-
-    let mut files = vec![(root_file.clone(), root_raw.clone_shallow())];
-    for dir in member_dirs(&root, ws_raw.map(|w| w.members.as_slice()).unwrap_or(&[]))? {
-        let file = dir.join(FILE);
-        if file != root_file {
-            files.push((file.clone(), read_file(&file)?));
-        }
-    }
-
-    let mut components = Vec::new();
-    for (file, raw) in &files {
-        let dir = file.parent().unwrap().to_path_buf();
-        let name = match &raw.component {
-            Some(n) => n.clone(),
-            None => dir_name(&dir),
-        };
-        check_component_name(&name, file)?;
-        if let Some(other) = components.iter().find(|c: &&Component| c.name == name) {
-            bail!(
-                "component `{name}` is defined twice: in `{}` and `{}`; give one a different `component:` name",
-                other.file.display(),
-                file.display()
-            );
-        }
-        components.push(Component {
-            name,
-            dir,
-            file: file.clone(),
-            settings: top.resolve(&raw.defaults)?,
-        });
-    }
-    let current = components
-        .iter()
-        .position(|c| c.file == start)
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "`{}` is not a member of the workspace `{}`; add its directory to `workspace.members`",
-                start.display(),
-                root_file.display()
-            )
-        })?;
-
-    let mut images = Vec::new();
-    for (ci, (_, raw)) in files.iter().enumerate() {
-        for (key, img) in &raw.images {
-            images.push(resolve_image(ci, &components[ci], key, img)?);
-        }
-    }
-    check_unique_names(&images, &components)?;
-    check_artifact_dirs(&images, &components, &root)?;
-    resolve_depends(&mut images, &files, &components)?;
-    check_cycles(&images)?;
-
-    let protected_tags = ws_raw
-        .and_then(|w| w.protected_tags.clone())
-        .unwrap_or_else(|| vec!["latest".into(), "prod".into()]);
-    if let Some(t) = protected_tags
-        .iter()
-        .find(|t| crate::registry::reuse::is_input_tag(t))
-    {
-        bail!(
-            "`workspace.protected_tags` in `{}` lists `{t}`, an input-digest tag: those name an image's inputs, not a release, and clean-up must be able to age them out (`--match '^in-' --older-than 14d`); remove it from the list",
-            root_file.display()
-        );
-    }
+    let files = member_files(&root, &root_file, &root_raw)?;
+    let components = resolve_components(&files, &top)?;
+    let current = current_component(&components, &start, &root_file)?;
+    let images = resolve_images(&files, &components, &root)?;
+    let protected_tags = protected_tags(ws_raw, &root_file)?;
     let aliases = super::aliases::resolve(
         &root_file,
         &ws_raw.map(|w| w.aliases.clone()).unwrap_or_default(),
@@ -136,6 +66,127 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
         index: super::Index::new(&images),
         images,
     })
+}
+
+fn check_directory(cwd: &Path) -> anyhow::Result<()> {
+    if cwd.is_dir() {
+        return Ok(());
+    }
+    let what = if cwd.exists() {
+        "is not a directory"
+    } else {
+        "does not exist"
+    };
+    bail!(
+        "directory `{}` {what}; give an existing directory to `-C`",
+        cwd.display()
+    )
+}
+
+/// The root file and every member's file, each with its parsed contents, root first.
+fn member_files(
+    root: &Path,
+    root_file: &Path,
+    root_raw: &RawFile,
+) -> anyhow::Result<Vec<(PathBuf, RawFile)>> {
+    let members = root_raw
+        .workspace
+        .as_ref()
+        .map(|w| w.members.as_slice())
+        .unwrap_or(&[]);
+    let mut files = vec![(root_file.to_path_buf(), root_raw.clone_shallow())];
+    for dir in member_dirs(root, members)? {
+        let file = dir.join(FILE);
+        if file != root_file {
+            files.push((file.clone(), read_file(&file)?));
+        }
+    }
+    Ok(files)
+}
+
+/// One component per file: its name (unique), directory and settings.
+fn resolve_components(files: &[(PathBuf, RawFile)], top: &Layer) -> anyhow::Result<Vec<Component>> {
+    let mut components: Vec<Component> = Vec::new();
+    for (file, raw) in files {
+        let dir = file.parent().unwrap().to_path_buf();
+        let name = match &raw.component {
+            Some(n) => n.clone(),
+            None => dir_name(&dir),
+        };
+        check_component_name(&name, file)?;
+        if let Some(other) = components.iter().find(|c| c.name == name) {
+            bail!(
+                "component `{name}` is defined twice: in `{}` and `{}`; give one a different `component:` name",
+                other.file.display(),
+                file.display()
+            );
+        }
+        components.push(Component {
+            name,
+            dir,
+            file: file.clone(),
+            settings: top.resolve(&raw.defaults)?,
+        });
+    }
+    Ok(components)
+}
+
+/// The component of `start`, the nearest file above the directory imagemk acts in.
+fn current_component(
+    components: &[Component],
+    start: &Path,
+    root_file: &Path,
+) -> anyhow::Result<usize> {
+    components
+        .iter()
+        .position(|c| c.file == start)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "`{}` is not a member of the workspace `{}`; add its directory to `workspace.members`",
+                start.display(),
+                root_file.display()
+            )
+        })
+}
+
+/// Every image of every file, resolved and checked: unique names, artifact directories,
+/// dependencies, no cycle.
+fn resolve_images(
+    files: &[(PathBuf, RawFile)],
+    components: &[Component],
+    root: &Path,
+) -> anyhow::Result<Vec<Image>> {
+    let mut images = Vec::new();
+    for (ci, (_, raw)) in files.iter().enumerate() {
+        for (key, img) in &raw.images {
+            images.push(resolve_image(ci, &components[ci], key, img)?);
+        }
+    }
+    check_unique_names(&images, components)?;
+    check_artifact_dirs(&images, components, root)?;
+    resolve_depends(&mut images, files, components)?;
+    check_cycles(&images)?;
+    Ok(images)
+}
+
+/// `workspace.protected_tags` (default `latest`, `prod`); an input-digest tag is refused.
+fn protected_tags(
+    ws_raw: Option<&super::raw::RawWorkspace>,
+    root_file: &Path,
+) -> anyhow::Result<Vec<String>> {
+    let tags = ws_raw
+        .and_then(|w| w.protected_tags.clone())
+        .unwrap_or_else(|| vec!["latest".into(), "prod".into()]);
+    if let Some(t) = tags
+        .iter()
+        .find(|t| crate::registry::reuse::is_input_tag(t))
+    {
+        bail!(
+            "`workspace.protected_tags` in `{}` lists `{t}`, an input-digest tag: those name an image's inputs, not a release, and clean-up must be able to age them out (`--match '^in-' --older-than 14d`); remove it from the list",
+            root_file.display()
+        );
+    }
+    Ok(tags)
 }
 
 impl RawFile {
@@ -348,23 +399,7 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
     let dockerfile = comp.dir.join(&dockerfile_rel);
     let context = comp.dir.join(raw.context.as_deref().unwrap_or("."));
 
-    let mut problems = Vec::new();
-    if !dockerfile.is_file() {
-        problems.push(format!(
-            "image `{}/{key}` has no Dockerfile at `{}`; create it or set `dockerfile:` in `{}`",
-            comp.name,
-            dockerfile.display(),
-            comp.file.display()
-        ));
-    }
-    if !context.is_dir() {
-        problems.push(format!(
-            "image `{}/{key}` has no build context directory `{}`; create it or fix `context:` in `{}`",
-            comp.name,
-            context.display(),
-            comp.file.display()
-        ));
-    }
+    let mut problems = path_problems(comp, key, &dockerfile, &context);
     let mut args = raw.args.clone();
     if let Some((_, rv)) = variant {
         args.extend(rv.args.clone());
@@ -400,6 +435,28 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
         problems,
         run_args: BTreeMap::new(),
     })
+}
+
+/// A missing Dockerfile or context directory: reported only when the image is selected.
+fn path_problems(comp: &Component, key: &str, dockerfile: &Path, context: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !dockerfile.is_file() {
+        problems.push(format!(
+            "image `{}/{key}` has no Dockerfile at `{}`; create it or set `dockerfile:` in `{}`",
+            comp.name,
+            dockerfile.display(),
+            comp.file.display()
+        ));
+    }
+    if !context.is_dir() {
+        problems.push(format!(
+            "image `{}/{key}` has no build context directory `{}`; create it or fix `context:` in `{}`",
+            comp.name,
+            context.display(),
+            comp.file.display()
+        ));
+    }
+    problems
 }
 
 /// The host files (`stage: from:` written as an absolute path, or given a `hint:`) that do not
