@@ -93,6 +93,9 @@ pub enum Command {
     /// context, args, dependencies, input digest, decision with reasons and the exact command
     /// (`--json`: a versioned schema, see docs/plan.md).
     Plan(PlanArgs),
+    /// Point a tag (e.g. `prod`) at each image's digest in images.lock, on the registry:
+    /// nothing is pulled or pushed; all tags move or none do.
+    Promote(PromoteArgs),
 }
 
 /// Which images a command acts on.
@@ -197,6 +200,15 @@ pub struct PushArgs {
     /// Print name, remote name and digest per image as JSON.
     #[arg(long)]
     pub json: bool,
+    /// All or nothing: push every image under a run-unique staging tag first, then point the
+    /// real tags at those digests only when every push succeeded; staging tags are removed
+    /// [make: ATOMIC=1].
+    #[arg(long)]
+    pub atomic: bool,
+    /// After a failed push, go on pushing the others and report (with `--atomic`: nothing is
+    /// published still) [make: KEEP_GOING=1].
+    #[arg(short = 'k', long)]
+    pub keep_going: bool,
 }
 
 #[derive(Debug, Args)]
@@ -346,4 +358,20 @@ pub struct PlanArgs {
     /// Also plan every image that depends on the selected ones, as `build --dependents`.
     #[arg(long)]
     pub dependents: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// The tag to point at each image's locked digest, e.g. `prod` [make: PROMOTE_TO].
+    #[arg(long, value_name = "TAG")]
+    pub to: String,
+    /// Promote even when the registry's digest for the locked tag differs from images.lock
+    /// (the locked digest is promoted).
+    #[arg(long)]
+    pub force: bool,
+    /// Print, per tag, the old and the new digest as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

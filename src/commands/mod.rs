@@ -16,8 +16,10 @@ mod login;
 mod outcome;
 mod parallel;
 mod plan;
+mod promote;
 mod pull;
 mod push;
+mod push_atomic;
 pub mod reuse;
 mod run;
 mod schema;
@@ -79,6 +81,7 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
         Command::Extract(args) => extract::run(&ctx, &args),
         Command::LocalBuildenv(args) => local_buildenv::run(&ctx, &args),
         Command::Plan(args) => plan::run(&ctx, &args),
+        Command::Promote(args) => promote::run(&ctx, &args),
         Command::Doctor(_) | Command::Schema | Command::Completions(_) | Command::Man => {
             unreachable!("dispatched before the workspace loads")
         }

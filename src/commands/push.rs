@@ -21,9 +21,9 @@ use crate::{docker, git, signal};
 
 /// What one image's push produced.
 #[derive(Debug, Clone)]
-struct Pushed {
+pub(super) struct Pushed {
     /// Every remote name pushed, with the digest docker reported for it.
-    refs: Vec<(ImageRef, String)>,
+    pub refs: Vec<(ImageRef, String)>,
 }
 
 pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
@@ -52,6 +52,9 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
         add_input_tags(ctx, &mut jobs)?;
         check_existing_tags(&jobs)?;
     }
+    if args.atomic {
+        return super::push_atomic::run(ctx, &reg, &jobs, args);
+    }
     if ctx.dry_run {
         for job in &jobs {
             for line in job.lines() {
@@ -61,25 +64,33 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
         println!("{}", transfer::PUSH_NOTE);
         return Ok(0);
     }
-    let results = execute(
-        ctx,
-        &reg,
-        &jobs,
-        parallel::jobs(ctx, args.jobs, parallel::TRANSFERS),
-    )?;
+    let (results, states) = execute(ctx, &reg, &jobs, args);
+    if signal::interrupted() {
+        return Err(signal::Interrupted.into());
+    }
+    if let Err(e) = parallel::fail_on(&states, "push") {
+        // With --keep-going the pushes that succeeded are reported too.
+        if args.keep_going {
+            report(&jobs, &results, args.json)?;
+        }
+        return Err(e);
+    }
     report(&jobs, &results, args.json)?;
     Ok(0)
 }
 
-fn execute(
+/// Pushes every job (at most `-j` at once; after a failure the others go on only with
+/// `--keep-going`): what each pushed, and each job's end state.
+pub(super) fn execute(
     ctx: &Ctx,
     reg: &Registry,
     jobs: &[PushJob],
-    parallel: usize,
-) -> anyhow::Result<Vec<Option<Pushed>>> {
+    args: &PushArgs,
+) -> (Vec<Option<Pushed>>, Vec<scheduler::State>) {
+    let parallel = parallel::jobs(ctx, args.jobs, parallel::TRANSFERS);
     let results = Mutex::new(vec![None; jobs.len()]);
     let deps = vec![Vec::new(); jobs.len()];
-    let states = scheduler::run(&deps, parallel, false, |i, children| {
+    let states = scheduler::run(&deps, parallel, args.keep_going, |i, children| {
         let job = &jobs[i];
         let task = ctx
             .progress
@@ -96,11 +107,7 @@ fn execute(
             }
         }
     });
-    if signal::interrupted() {
-        return Err(signal::Interrupted.into());
-    }
-    parallel::fail_on(&states, "push")?;
-    Ok(results.into_inner().unwrap())
+    (results.into_inner().unwrap(), states)
 }
 
 /// Tags, pushes, and removes the tags it created, whatever happened (success, failure,
@@ -306,7 +313,11 @@ fn check_existing_tags(jobs: &[PushJob]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn report(jobs: &[PushJob], results: &[Option<Pushed>], as_json: bool) -> anyhow::Result<()> {
+pub(super) fn report(
+    jobs: &[PushJob],
+    results: &[Option<Pushed>],
+    as_json: bool,
+) -> anyhow::Result<()> {
     let done = jobs
         .iter()
         .zip(results)

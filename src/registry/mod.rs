@@ -11,8 +11,10 @@ pub mod gcloud;
 pub mod http;
 pub mod local_tag;
 pub mod login;
+pub mod moves;
 pub mod oci;
 pub mod pulled;
+pub mod retag;
 pub mod reuse;
 pub mod transfer;
 
