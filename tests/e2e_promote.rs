@@ -249,3 +249,52 @@ fn push_atomic_with_one_refused_image_changes_no_tag() {
     );
     remove_images(&ns);
 }
+
+#[test]
+fn ctrl_c_mid_push_atomic_publishes_nothing_and_leaves_no_staging_tag() {
+    use std::time::{Duration, Instant};
+    let reg = Registry::start();
+    let h = reg.host();
+    let t = workspace(&h);
+    let ns = t.namespace();
+    let old = api::image(&h, "e2e/a-app-linux", "v1", "old").0;
+    // The fake engine: `a` and `b` built; each push takes 30 s.
+    let names: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|k| format!("{ns}/{k}-app-linux:v1"))
+        .collect();
+    let store: Vec<String> = names
+        .iter()
+        .map(|n| format!("{n} {}\n", support::digest_of(n)))
+        .collect();
+    t.fake_docker();
+    t.file("images", &(names.join("\n") + "\n"))
+        .file("tags", &store.concat())
+        .file("push-sleep", "30");
+    let mut cmd = t.command(support::BIN, &["push", "a", "b", "--tag", "v1", "--atomic"]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !t.docker_log().iter().any(|l| l.starts_with("docker push")) {
+        assert!(Instant::now() < deadline, "no push started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("nothing was published (push --atomic): the real tags were not touched; no image was pushed"),
+        "{stderr}"
+    );
+    assert_eq!(api::digest(&h, "e2e/a-app-linux", "v1"), Some(old));
+    assert_eq!(api::tags(&h, "e2e/a-app-linux"), ["v1"]);
+    assert_eq!(api::tags(&h, "e2e/b-app-linux"), Vec::<String>::new());
+    let left = std::fs::read_to_string(t.path("tags")).unwrap();
+    assert_eq!(left, store.concat(), "a staging tag left in the engine");
+}

@@ -205,3 +205,111 @@ fn a_drifted_source_is_refused_before_any_change() {
     ));
     assert_eq!(t.cloud_state(), before);
 }
+
+#[test]
+fn ctrl_c_mid_promote_puts_back_what_moved() {
+    for (registry, host, prefix) in KINDS {
+        let mut t = workspace(registry, host, prefix);
+        let before = t.cloud_state();
+        // `a`'s re-tag completes, then imagemk gets SIGINT: `b` is not started, `a` goes back.
+        t.env("FAKE_SIGNAL", &format!("{prefix}a:prod"));
+        let out = t.run(&["promote", "--to", "prod", "a", "b"]);
+        assert_eq!(out.status, 130, "{registry}: {}", out.stderr);
+        assert!(
+            out.stderr.ends_with(&format!(
+                "nothing changed: the 1 tag(s) already moved were put back:\n  `{host}/{prefix}a:prod` (was `sha256:{}`)\n",
+                d('0')
+            )),
+            "{registry}: {}",
+            out.stderr
+        );
+        assert_eq!(t.cloud_state(), before, "{registry}");
+        assert!(
+            !t.cloud_calls().iter().any(|c| c.contains("b:prod")),
+            "{registry}: b was moved: {:#?}",
+            t.cloud_calls()
+        );
+    }
+}
+
+#[test]
+fn push_atomic_dry_run_stages_then_moves_then_removes() {
+    let t = Test::new();
+    t.fake_docker();
+    let id = support::digest_of("local/a-app-linux:v1");
+    t.file("images.yaml", YAML)
+        .file("images", "local/a-app-linux:v1\n")
+        .file("tags", &format!("local/a-app-linux:v1 {id}\n"));
+    let out = t.run(&[
+        "push",
+        "a",
+        "--tag",
+        "v1",
+        "--atomic",
+        "--dry-run",
+        "--registry",
+        "local",
+    ]);
+    out.ok();
+    let stage = out.stdout.split("imagemk-stage-").nth(1).unwrap();
+    let stage = format!(
+        "imagemk-stage-{}",
+        &stage[..stage.find(char::is_whitespace).unwrap()]
+    );
+    let (local, remote) = ("local/a-app-linux:v1", "127.0.0.1:9/e2e/a-app-linux");
+    let base = "http://127.0.0.1:9/v2/e2e/a-app-linux/manifests";
+    assert_eq!(
+        out.stdout,
+        format!("docker tag {local} {remote}:{stage}\ndocker push {remote}:{stage}\ndocker image rm --no-prune {remote}:{stage}\n# then, only when every push succeeded (DIGEST: what each push reported):\nHEAD {base}/v1\nGET {base}/DIGEST, then PUT {base}/v1 (the same bytes and Content-Type)\nPUT {base}/{stage} (an empty OCI index), then DELETE {base}/<its digest>\n# a failed push or Ctrl-C moves no real tag; the staging tags are removed whatever happens\n")
+    );
+    assert!(
+        stage.len() <= 128 && stage.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+        "{stage}"
+    );
+    // Only the look-ups of what exists locally ran.
+    assert!(
+        t.docker_log().iter().all(|c| c.starts_with("docker image")),
+        "{:#?}",
+        t.docker_log()
+    );
+}
+
+#[test]
+fn make_promote_images_and_push_images_atomic() {
+    let t = workspace("gc", "gcr.io", "proj/");
+    t.file(
+        "Makefile",
+        &format!("include {}/make/images.mk\n", env!("CARGO_MANIFEST_DIR")),
+    );
+    let out = t.make(&["-s", "promote-images", "PROMOTE_TO=prod", "DRY_RUN=1"]);
+    out.ok();
+    assert_eq!(
+        out.stdout.lines().nth(2),
+        Some(expected("gc", "gcr.io", "proj/")[2].as_str())
+    );
+    assert_eq!(t.cloud_calls(), Vec::<String>::new());
+    let out = t.make(&["-s", "help"]);
+    assert!(
+        out.stdout.contains("  promote-images             point PROMOTE_TO (e.g. prod) at this component's images' digests in images.lock"),
+        "{}",
+        out.stdout
+    );
+    t.fake_docker();
+    let names = ["local/a-app-linux:latest", "local/b-app-linux:latest"];
+    t.file("images", &(names.join("\n") + "\n"));
+    let out = t.make(&[
+        "-s",
+        "push-images",
+        "ATOMIC=1",
+        "KEEP_GOING=1",
+        "DRY_RUN=1",
+        "REGISTRY=local",
+    ]);
+    assert!(
+        out.stdout
+            .contains("# then, only when every push succeeded"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+}

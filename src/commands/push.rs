@@ -50,7 +50,10 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
     let mut jobs = transfer::plan_push(ws, &reg, &req, present.as_ref())?;
     if present.is_some() {
         add_input_tags(ctx, &mut jobs)?;
-        check_existing_tags(&jobs)?;
+        // An atomic push tags only its staging names locally, which no one else uses.
+        if !args.atomic {
+            check_existing_tags(&jobs)?;
+        }
     }
     if args.atomic {
         return super::push_atomic::run(ctx, &reg, &jobs, args);
