@@ -37,14 +37,38 @@ pub fn run(ctx: &Ctx, reg: &Registry, jobs: &[PushJob], args: &PushArgs) -> anyh
         ));
     }
     let digests: Vec<String> = pushed.into_iter().flatten().collect();
-    let mut set = real_moves(reg, jobs, &digests);
-    let published = moves::read_old(&backend, &mut set).map_err(|e| moves::Failed {
+    let removed = publish(&backend, reg, jobs, &digests, &stage)?;
+    let results: Vec<Option<Pushed>> = jobs
+        .iter()
+        .zip(&digests)
+        .map(|(j, d)| {
+            Some(Pushed {
+                refs: j.remotes.iter().map(|r| (r.clone(), d.clone())).collect(),
+            })
+        })
+        .collect();
+    push::report(jobs, &results, args.json)?;
+    removed.map_err(anyhow::Error::msg)?;
+    Ok(0)
+}
+
+/// Every push succeeded: the real tags move to the pushed digests as one set, then the
+/// staging tags go (whatever happened). Ok holds the outcome of that removal.
+fn publish(
+    backend: &Backend,
+    reg: &Registry,
+    jobs: &[PushJob],
+    digests: &[String],
+    stage: &str,
+) -> anyhow::Result<Result<(), String>> {
+    let mut set = real_moves(reg, jobs, digests);
+    let published = moves::read_old(backend, &mut set).map_err(|e| moves::Failed {
         message: format!("{e:#}"),
         interrupted: false,
     });
-    let finish = "run the same `imagemk push --atomic` again".to_string();
-    let published = published.and_then(|()| moves::apply(&backend, &reg.host, &set, &finish));
-    let removed = remove_staging(&backend, reg, jobs, &stage, &vec![true; jobs.len()]);
+    let finish = "run the same `imagemk push --atomic` again";
+    let published = published.and_then(|()| moves::apply(backend, &reg.host, &set, finish));
+    let removed = remove_staging(backend, reg, jobs, stage, &vec![true; jobs.len()]);
     match published {
         Err(failed) => Err(ExitStatus {
             code: if failed.interrupted { 130 } else { 1 },
@@ -54,20 +78,7 @@ pub fn run(ctx: &Ctx, reg: &Registry, jobs: &[PushJob], args: &PushArgs) -> anyh
             )),
         }
         .into()),
-        Ok(()) => {
-            let results: Vec<Option<Pushed>> = jobs
-                .iter()
-                .zip(&digests)
-                .map(|(j, d)| {
-                    Some(Pushed {
-                        refs: j.remotes.iter().map(|r| (r.clone(), d.clone())).collect(),
-                    })
-                })
-                .collect();
-            push::report(jobs, &results, args.json)?;
-            removed.map_err(anyhow::Error::msg)?;
-            Ok(0)
-        }
+        Ok(()) => Ok(removed),
     }
 }
 
@@ -184,28 +195,27 @@ fn remove_staging(
     let mut left = Vec::new();
     for (job, &known) in jobs.iter().zip(known) {
         let repo = repo_of(reg, &job.remotes[0]);
-        let present = known
-            || match backend.current(&repo, &[stage.to_string()]) {
-                Ok(now) => now.values().any(Option::is_some),
-                Err(_) => true,
-            };
-        if !present {
-            continue;
-        }
+        let name = format!("{}/{repo}:{stage}", reg.host);
         let op = backend.remove(&repo, stage);
+        let how = backend.render(&op);
+        if !known {
+            match backend.current(&repo, &[stage.to_string()]) {
+                Ok(now) if now.values().all(Option::is_none) => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    left.push(format!("\n  could not check whether `{name}` exists ({e:#}); if it does, remove it with: {how}"));
+                    continue;
+                }
+            }
+        }
         if let Err(e) = backend.apply_with(&op, exec::capture_cleanup) {
             left.push(format!(
-                "\n  `{}/{repo}:{stage}` ({e:#}); remove it with: {}",
-                reg.host,
-                backend.render(&op)
+                "\n  could not remove `{name}` ({e:#}); remove it with: {how}"
             ));
         }
     }
     match left.is_empty() {
         true => Ok(()),
-        false => Err(format!(
-            "could not remove these staging tags:{}",
-            left.concat()
-        )),
+        false => Err(format!("staging tags that may be left:{}", left.concat())),
     }
 }
