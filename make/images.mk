@@ -42,6 +42,7 @@ IMAGEMK_BOOL_VARS := DRY_RUN KEEP_GOING DEPS FORCE YES EXPLAIN DEPENDENTS
 IMAGEMK_BOOL_VARS += REUSE
 IMAGEMK_BOOL_VARS += NO_CACHE
 IMAGEMK_BOOL_VARS += LOCK LOCKED CHECK
+IMAGEMK_BOOL_VARS += ATOMIC
 IMAGEMK_WORD_VARS := TARGET CMD WITHDOCKER_IMAGE
 IMAGEMK_WORD_VARS += LOCAL_BUILDENV_ROOT
 IMAGEMK_WORD_VARS += ARGS
@@ -91,9 +92,17 @@ BUILD_FLAGS += $(if $(call yes,LOCKED),--locked)
 # `workspace.reuse: registry`; unset leaves it to images.yaml.
 BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
 PULL_FLAGS =
+# ATOMIC=1 (push): all or nothing, through staging tags; KEEP_GOING=1: push the others after a
+# failure and report.
+PUSH_FLAGS += $(if $(call yes,ATOMIC),--atomic) $(if $(call yes,KEEP_GOING),--keep-going)
+# PROMOTE_TO=prod (promote-images): the tag pointed at each image's digest in images.lock; raw
+# and single-quoted like every value (imagemk checks it), unexported when given on the command
+# line so make does not expand it.
+unexport $(if $(filter command line,$(origin PROMOTE_TO)),PROMOTE_TO)
 
 .PHONY: imagemk-bin images all-images list-images help push-images pull-images login \
   local-registry stop-local-registry withdocker image-cleanup host-deps doctor pin-images
+.PHONY: promote-images
 
 # Host files the workspace's `stage:` entries take from this machine, as FILE=PACKAGE words (the
 # Debian package that provides FILE). The workspace lists them in make/host-deps.mk; the build
@@ -144,6 +153,9 @@ pull-images: imagemk-bin ## pull every image of this component
 pin-images: imagemk-bin ## lock the registry's digest of this component's images in images.lock (CHECK=1: compare the lock with the registry)
 	$(IMAGEMK_RUN) pin $(IMAGEMK_FLAGS) $(if $(call yes,CHECK),--check)
 
+promote-images: imagemk-bin ## point PROMOTE_TO (e.g. prod) at this component's images' digests in images.lock, on the registry (FORCE=1: even if the locked tag moved)
+	$(IMAGEMK_RUN) promote --to $(call imagemk_q,$(call imagemk_raw,PROMOTE_TO)) $(IMAGEMK_FLAGS) $(if $(call yes,FORCE),--force)
+
 login: imagemk-bin ## give docker credentials for REGISTRY (az, gcloud or docker login)
 	$(IMAGEMK_RUN) login $(IMAGEMK_FLAGS)
 
@@ -193,7 +205,7 @@ host-deps: ## install the Debian packages of missing host files the images stage
 	for f in $$files; do test -e "$$f" || { echo "error: \`$$f\` is still missing after installing$$missing; install what provides it by hand" >&2; exit 1; }; done
 
 help: imagemk-bin ## show these targets and this component's images
-	@echo "targets (variables: IMAGE_TAG PLATFORM VARIANT REGISTRY CHANNEL JOBS IMAGEMK_ENGINE DRY_RUN=1 KEEP_GOING=1 DEPS=1 DEPENDENTS=1 FORCE=1 EXPLAIN=1 REUSE=1/0 YES=1 LOCK=1 LOCKED=1 CHECK=1 TARGET CMD):"
+	@echo "targets (variables: IMAGE_TAG PLATFORM VARIANT REGISTRY CHANNEL JOBS IMAGEMK_ENGINE DRY_RUN=1 KEEP_GOING=1 DEPS=1 DEPENDENTS=1 FORCE=1 EXPLAIN=1 REUSE=1/0 YES=1 LOCK=1 LOCKED=1 CHECK=1 ATOMIC=1 PROMOTE_TO TARGET CMD):"
 	@grep -hE '^[A-Za-z%_.-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([^:]+):.*## (.*)/\1|\2/' | \
 	  awk -F'|' '{ printf "  %-26s %s\n", $$1, $$2 }'
 	@echo

@@ -99,6 +99,9 @@ pub enum Command {
     /// Record in images.lock the manifest digest the registry has for each image's remote
     /// name (`--check`: compare the lock with the registry instead, exit 1 on any drift).
     Pin(PinArgs),
+    /// Point a tag (e.g. `prod`) at each image's digest in images.lock, on the registry:
+    /// nothing is pulled or pushed; all tags move or none do.
+    Promote(PromoteArgs),
 }
 
 /// Which images a command acts on.
@@ -213,6 +216,15 @@ pub struct PushArgs {
     /// images.lock [make: LOCK=1].
     #[arg(long)]
     pub lock: bool,
+    /// All or nothing: push every image under a run-unique staging tag first, then point the
+    /// real tags at those digests only when every push succeeded; staging tags are removed
+    /// [make: ATOMIC=1].
+    #[arg(long)]
+    pub atomic: bool,
+    /// After a failed push, go on pushing the others and report (with `--atomic`: nothing is
+    /// published still) [make: KEEP_GOING=1].
+    #[arg(short = 'k', long)]
+    pub keep_going: bool,
 }
 
 #[derive(Debug, Args)]
@@ -389,6 +401,22 @@ pub struct PinArgs {
     #[arg(long)]
     pub check: bool,
     /// Print the entries (remote, image, tag, digest) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// The tag to point at each image's locked digest, e.g. `prod` [make: PROMOTE_TO].
+    #[arg(long, value_name = "TAG")]
+    pub to: String,
+    /// Promote even when the registry's digest for the locked tag differs from images.lock
+    /// (the locked digest is promoted).
+    #[arg(long)]
+    pub force: bool,
+    /// Print, per tag, the old and the new digest as JSON.
     #[arg(long)]
     pub json: bool,
 }

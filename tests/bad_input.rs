@@ -424,9 +424,49 @@ fn make_cases() -> Vec<Case> {
     ]
 }
 
+/// The base workspace with a registry `r` and `prod` refused for kind `base`.
+fn with_registry() -> String {
+    ROOT_YAML.replace(
+        "workspace:\n",
+        "workspace:\n  registries:\n    r: {kind: oci, host: \"127.0.0.1:9\"}\n  publish:\n    refuse_tags: {base: [prod]}\n",
+    )
+}
+
+fn promote_cases() -> Vec<Case> {
+    let digest = format!("sha256:{}", "1".repeat(64));
+    let entry = |image: &str, digest: &str| {
+        format!("\"127.0.0.1:9/x\":\n  image: {image}\n  tag: CI-1\n  digest: {digest}\n")
+    };
+    vec![
+        case("promote to an invalid tag", &["promote", "--to", "x;touch pwned", "base"], 1,
+            &e(&format!("`--to`: tag `x;touch pwned` {TAG_RULE}"))).file("images.yaml", with_registry()),
+        case("promote with no lock entry", &["promote", "--to", "stable", "base"], 1,
+            &e("image `core/base` has no entry for registry `r` in `$ROOT/images.lock`; pin it first (`imagemk pin core/base`)"))
+            .file("images.yaml", with_registry()),
+        case("promote to a tag the kind refuses", &["promote", "--to", "prod", "base"], 1,
+            &e("image `core/base` may not be promoted to `prod`: images of kind `base` refuse tags `prod` (`workspace.publish.refuse_tags` in `$ROOT/images.yaml`)"))
+            .file("images.yaml", with_registry()).file("images.lock", entry("core/base", &digest)),
+        case("promote with a digest that is not sha256", &["promote", "--to", "stable", "base"], 1,
+            &e("`$ROOT/images.lock:2:3`: 127.0.0.1:9/x: `sha256:12` is not a sha256 digest (`sha256:` and 64 lowercase hex digits)"))
+            .file("images.yaml", with_registry()).file("images.lock", entry("core/base", "sha256:12")),
+        case("promote with a lock entry for an unknown image", &["promote", "--to", "stable", "base"], 1,
+            &e("`$ROOT/images.lock:1`: `127.0.0.1:9/x` is locked for image `core/bsae`, which is not in the workspace: run `imagemk pin` again or remove the entry; did you mean `core/base`?"))
+            .file("images.yaml", with_registry()).file("images.lock", entry("core/bsae", &digest)),
+        case("promote without --to", &["promote", "base"], 2,
+            "error: the following required arguments were not provided:\n  --to <TAG>\n\nUsage: imagemk promote --to <TAG> <IMAGE>...\n\nFor more information, try '--help'.\n"),
+        case("make PROMOTE_TO injection", &["promote-images", "PROMOTE_TO=x;touch pwned"], 2,
+            &format!("error: `--to`: tag `x;touch pwned` {TAG_RULE}\nmake: *** [make/images.mk:N: promote-images] Error 1\n"))
+            .file("images.yaml", with_registry()).make(),
+        case("make PROMOTE_TO $(shell)", &["promote-images", "PROMOTE_TO=$(shell touch pwned)"], 2,
+            &format!("error: `--to`: tag `$(shell touch pwned)` {TAG_RULE}\nmake: *** [make/images.mk:N: promote-images] Error 1\n"))
+            .file("images.yaml", with_registry()).make(),
+    ]
+}
+
 #[test]
 fn bad_inputs() {
     let cases: Vec<Case> = [
+        promote_cases(),
         flag_cases(),
         env_cases(),
         yaml_cases(),

@@ -1,4 +1,4 @@
-//! Every argv `imagemk clean` and `imagemk login` give `gcloud` and `az`, replayed against the
+//! Every argv `imagemk clean`, `imagemk login` and `imagemk promote` give `gcloud` and `az`, replayed against the
 //! real CLIs: both check their arguments before any network or account use and exit 2 on a
 //! rejected one. The argv come from runs against the fakes (tests/support/fake-cloud.py), so
 //! a new command is checked as soon as a run emits it.
@@ -20,8 +20,38 @@ fn emitted() -> BTreeSet<String> {
             .iter()
             .map(|&(registry, prefix)| s.spawn(move || calls_of(registry, prefix)))
             .collect();
-        runs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        let promotes: Vec<_> = [
+            ("gc", "gcr.io/proj/"),
+            ("ar", "us-docker.pkg.dev/proj/ci/"),
+            ("az", "myacr.azurecr.io/"),
+        ]
+        .iter()
+        .map(|&(registry, prefix)| s.spawn(move || promote_calls(registry, prefix)))
+        .collect();
+        runs.into_iter()
+            .chain(promotes)
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     })
+}
+
+/// The argv of `promote` (listing, re-tag) on one kind; `prefix`: `host/path/`.
+fn promote_calls(registry: &str, prefix: &str) -> Vec<String> {
+    let mut t = Test::new();
+    let digest = "1".repeat(64);
+    t.file("images.yaml", &format!("{GCR}images:\n  one: {{}}\n"));
+    t.file(
+        "images.lock",
+        &format!("\"{prefix}one\":\n  image: app/one\n  tag: CI-42\n  digest: sha256:{digest}\n"),
+    );
+    let repo = prefix.split_once('/').unwrap().1.to_string() + "one";
+    t.fake_cloud(&[(
+        repo.as_str(),
+        &[(digest.as_str(), &["CI-42"][..], "now-3d")][..],
+    )]);
+    t.env("REGISTRY", registry);
+    t.run(&["promote", "--to", "prod", "one"]).ok();
+    t.cloud_calls()
 }
 
 fn calls_of(registry: &str, prefix: &str) -> Vec<String> {
@@ -82,6 +112,9 @@ fn every_emitted_argv_is_accepted_by_the_real_cli() {
         "gcloud artifacts docker tags delete ",
         "gcloud artifacts docker images delete ",
         "gcloud auth configure-docker ",
+        "gcloud container images add-tag ",
+        "gcloud artifacts docker tags add ",
+        "az acr import ",
         "az acr repository list ",
         "az acr manifest list-metadata ",
         "az acr repository untag ",

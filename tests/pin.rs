@@ -135,15 +135,17 @@ fn make_passes_lock_locked_and_check_as_yes_no_flags() {
         all.extend(args);
         let out = t.make(&all);
         out.ok();
-        out.stdout.lines().last().unwrap_or("").to_string()
+        // Words only: how many spaces empty make variables leave is not the recipe's meaning.
+        let last = out.stdout.lines().last().unwrap_or("");
+        last.split_whitespace().collect::<Vec<_>>().join(" ")
     };
-    assert!(recipe(&["push-images", "LOCK=1"]).ends_with(" push   --lock"));
-    assert!(recipe(&["push-images", "LOCK=1", "FORCE=1"]).ends_with(" push  --force --lock"));
-    assert!(recipe(&["push-images"]).ends_with(" push  "));
+    assert!(recipe(&["push-images", "LOCK=1"]).ends_with(" push --lock"));
+    assert!(recipe(&["push-images", "LOCK=1", "FORCE=1"]).ends_with(" push --force --lock"));
+    assert!(recipe(&["push-images"]).ends_with(" push"));
     assert!(recipe(&["images", "LOCKED=yes"]).contains(" --locked"));
     assert!(!recipe(&["images"]).contains("--locked"));
-    assert!(recipe(&["pin-images", "CHECK=1"]).ends_with(" pin  --check"));
-    assert!(recipe(&["pin-images", "DRY_RUN=1"]).ends_with(" pin --dry-run "));
+    assert!(recipe(&["pin-images", "CHECK=1"]).ends_with(" pin --check"));
+    assert!(recipe(&["pin-images", "DRY_RUN=1"]).ends_with(" pin --dry-run"));
 }
 
 /// `push --lock` with one of two pushes refused: the pushed image is locked with the digest

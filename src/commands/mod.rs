@@ -19,8 +19,10 @@ mod parallel;
 mod pin;
 mod pin_check;
 mod plan;
+mod promote;
 mod pull;
 mod push;
+mod push_atomic;
 mod refs;
 pub mod reuse;
 mod run;
@@ -85,6 +87,7 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
         Command::Plan(args) => plan::run(&ctx, &args),
         Command::Refs(args) => refs::run(&ctx, &args),
         Command::Pin(args) => pin::run(&ctx, &args),
+        Command::Promote(args) => promote::run(&ctx, &args),
         Command::Doctor(_) | Command::Schema | Command::Completions(_) | Command::Man => {
             unreachable!("dispatched before the workspace loads")
         }

@@ -21,9 +21,9 @@ use crate::{docker, git, signal};
 
 /// What one image's push produced.
 #[derive(Debug, Clone)]
-struct Pushed {
+pub(super) struct Pushed {
     /// Every remote name pushed, with the digest docker reported for it.
-    refs: Vec<(ImageRef, String)>,
+    pub refs: Vec<(ImageRef, String)>,
 }
 
 pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
@@ -54,7 +54,13 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
     let mut jobs = transfer::plan_push(ws, &reg, &req, present.as_ref())?;
     if present.is_some() {
         add_input_tags(ctx, &mut jobs)?;
-        check_existing_tags(&jobs)?;
+        // An atomic push tags only its staging names locally, which no one else uses.
+        if !args.atomic {
+            check_existing_tags(&jobs)?;
+        }
+    }
+    if args.atomic {
+        return super::push_atomic::run(ctx, &reg, &jobs, args);
     }
     if ctx.dry_run {
         for job in &jobs {
@@ -71,24 +77,32 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
         }
         return Ok(0);
     }
-    let (results, pushed) = execute(
-        ctx,
-        &reg,
-        &jobs,
-        parallel::jobs(ctx, args.jobs, parallel::TRANSFERS),
-    );
+    let (results, states) = execute(ctx, &reg, &jobs, args);
     // What was pushed is locked even when another image failed; a failed one writes nothing.
     if args.lock {
         lock_pushed(ctx, &jobs, &results)?;
     }
-    pushed?;
+    if signal::interrupted() {
+        return Err(signal::Interrupted.into());
+    }
+    if let Err(e) = parallel::fail_on(&states, "push") {
+        // With --keep-going the pushes that succeeded are reported too.
+        if args.keep_going {
+            report(&jobs, &results, args.json)?;
+        }
+        return Err(e);
+    }
     report(&jobs, &results, args.json)?;
     Ok(0)
 }
 
 /// Records in images.lock, for every job that was pushed, its first remote name's repository,
 /// tag and the manifest digest the registry reported to `docker push`.
-fn lock_pushed(ctx: &Ctx, jobs: &[PushJob], results: &[Option<Pushed>]) -> anyhow::Result<()> {
+pub(super) fn lock_pushed(
+    ctx: &Ctx,
+    jobs: &[PushJob],
+    results: &[Option<Pushed>],
+) -> anyhow::Result<()> {
     let mut entries = Vec::new();
     for (job, pushed) in jobs.iter().zip(results) {
         let Some((remote, digest)) = pushed.as_ref().and_then(|p| p.refs.first()) else {
@@ -113,15 +127,18 @@ fn lock_pushed(ctx: &Ctx, jobs: &[PushJob], results: &[Option<Pushed>]) -> anyho
     Ok(())
 }
 
-fn execute(
+/// Pushes every job (at most `-j` at once; after a failure the others go on only with
+/// `--keep-going`): what each pushed, and each job's end state.
+pub(super) fn execute(
     ctx: &Ctx,
     reg: &Registry,
     jobs: &[PushJob],
-    parallel: usize,
-) -> (Vec<Option<Pushed>>, anyhow::Result<()>) {
+    args: &PushArgs,
+) -> (Vec<Option<Pushed>>, Vec<scheduler::State>) {
+    let parallel = parallel::jobs(ctx, args.jobs, parallel::TRANSFERS);
     let results = Mutex::new(vec![None; jobs.len()]);
     let deps = vec![Vec::new(); jobs.len()];
-    let states = scheduler::run(&deps, parallel, false, |i, children| {
+    let states = scheduler::run(&deps, parallel, args.keep_going, |i, children| {
         let job = &jobs[i];
         let task = ctx
             .progress
@@ -138,11 +155,7 @@ fn execute(
             }
         }
     });
-    let results = results.into_inner().unwrap();
-    if signal::interrupted() {
-        return (results, Err(signal::Interrupted.into()));
-    }
-    (results, parallel::fail_on(&states, "push"))
+    (results.into_inner().unwrap(), states)
 }
 
 /// Tags, pushes, and removes the tags it created, whatever happened (success, failure,
@@ -348,7 +361,11 @@ fn check_existing_tags(jobs: &[PushJob]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn report(jobs: &[PushJob], results: &[Option<Pushed>], as_json: bool) -> anyhow::Result<()> {
+pub(super) fn report(
+    jobs: &[PushJob],
+    results: &[Option<Pushed>],
+    as_json: bool,
+) -> anyhow::Result<()> {
     let done = jobs
         .iter()
         .zip(results)

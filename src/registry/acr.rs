@@ -150,6 +150,22 @@ impl Acr {
         ])
     }
 
+    /// Points `repo:tag` at the manifest `digest` of the same registry: an import from itself,
+    /// which copies no layer; `--force` replaces an existing tag.
+    pub fn import(&self, repo: &str, tag: &str, digest: &str) -> Cmd {
+        Cmd::new("az").args([
+            "acr",
+            "import",
+            "--name",
+            &self.name,
+            "--source",
+            &format!("{}.azurecr.io/{repo}@{digest}", self.name),
+            "--image",
+            &format!("{repo}:{tag}"),
+            "--force",
+        ])
+    }
+
     /// Deletes the manifest and every tag on it, without a prompt.
     pub fn delete(&self, repo: &str, digest: &str) -> Cmd {
         Cmd::new("az").args([

@@ -254,15 +254,23 @@ impl Backend {
 
     /// Performs a step (a re-check is done by the caller, with [`Backend::list`]).
     pub fn apply(&self, op: &Op) -> anyhow::Result<()> {
+        self.apply_with(op, exec::capture)
+    }
+
+    /// [`Backend::apply`] running commands through `run` (clean-up and rollback pass
+    /// [`exec::capture_cleanup`], which still runs after Ctrl-C).
+    pub fn apply_with(
+        &self,
+        op: &Op,
+        run: fn(&Cmd) -> anyhow::Result<exec::Captured>,
+    ) -> anyhow::Result<()> {
         match (self, op) {
             (Backend::Oci(c), Op::Http(h)) => c.apply(h),
-            (Backend::Acr(_), Op::Cmd(c)) => {
-                exec::capture(c).map(|_| ()).map_err(super::acr::explain)
-            }
-            (Backend::Gcloud(g), Op::Cmd(c)) => exec::capture(c)
+            (Backend::Acr(_), Op::Cmd(c)) => run(c).map(|_| ()).map_err(super::acr::explain),
+            (Backend::Gcloud(g), Op::Cmd(c)) => run(c)
                 .map(|_| ())
                 .map_err(|e| super::gcloud::explain(e, &g.host)),
-            (_, Op::Cmd(c)) => exec::capture(c).map(|_| ()),
+            (_, Op::Cmd(c)) => run(c).map(|_| ()),
             (_, Op::Http(_)) => anyhow::bail!("an HTTP step for a registry reached through a CLI"),
             (_, Op::Recheck(_)) => Ok(()),
         }

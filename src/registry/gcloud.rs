@@ -184,14 +184,7 @@ impl Gcloud {
                     tags: Vec<String>,
                     timestamp: Option<Time>,
                 }
-                let cmd = Cmd::new("gcloud").args([
-                    "container",
-                    "images",
-                    "list-tags",
-                    &image,
-                    "--format=json",
-                ]);
-                let rows: Vec<Row> = cli_json::run(&cmd, self.explain())?;
+                let rows: Vec<Row> = cli_json::run(&self.list_cmd(repo), self.explain())?;
                 rows.into_iter()
                     .map(|r| Manifest {
                         digest: r.digest,
@@ -215,15 +208,7 @@ impl Gcloud {
                     tags: Tags,
                     create_time: Option<String>,
                 }
-                let cmd = Cmd::new("gcloud").args([
-                    "artifacts",
-                    "docker",
-                    "images",
-                    "list",
-                    &image,
-                    "--include-tags",
-                    "--format=json",
-                ]);
+                let cmd = self.list_cmd(repo);
                 let rows: Vec<Row> = cli_json::run(&cmd, self.explain())?;
                 let mut manifests = Vec::new();
                 // Rows of nested packages (`image/sub`) are other repositories.
@@ -249,6 +234,29 @@ impl Gcloud {
         })
     }
 
+    /// The listing of one repository's manifests with their tags.
+    pub fn list_cmd(&self, repo: &str) -> Cmd {
+        let image = format!("{}/{repo}", self.host);
+        match self.flavor {
+            Flavor::Gcr => Cmd::new("gcloud").args([
+                "container",
+                "images",
+                "list-tags",
+                &image,
+                "--format=json",
+            ]),
+            Flavor::Gar => Cmd::new("gcloud").args([
+                "artifacts",
+                "docker",
+                "images",
+                "list",
+                &image,
+                "--include-tags",
+                "--format=json",
+            ]),
+        }
+    }
+
     /// Commands that remove `tags` (manifests stay): gcr takes them all at once.
     pub fn untag(&self, repo: &str, tags: &[String]) -> Vec<Cmd> {
         let image = format!("{}/{repo}", self.host);
@@ -269,6 +277,27 @@ impl Gcloud {
                     ])
                 })
                 .collect(),
+        }
+    }
+
+    /// Points `repo:tag` at the manifest `digest` on the server (gar: `tags add`, which
+    /// replaces an existing tag; gcr: `add-tag`, which prompts without `--quiet`).
+    pub fn add_tag(&self, repo: &str, tag: &str, digest: &str) -> Cmd {
+        let image = format!("{}/{repo}", self.host);
+        let (src, dst) = (format!("{image}@{digest}"), format!("{image}:{tag}"));
+        match self.flavor {
+            Flavor::Gar => Cmd::new("gcloud").args([
+                "artifacts",
+                "docker",
+                "tags",
+                "add",
+                &src,
+                &dst,
+                "--quiet",
+            ]),
+            Flavor::Gcr => {
+                Cmd::new("gcloud").args(["container", "images", "add-tag", &src, &dst, "--quiet"])
+            }
         }
     }
 

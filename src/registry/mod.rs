@@ -11,8 +11,10 @@ pub(crate) mod gcloud;
 pub(crate) mod http;
 pub(crate) mod local_tag;
 pub(crate) mod login;
+pub(crate) mod moves;
 pub mod oci;
 pub(crate) mod pulled;
+pub(crate) mod retag;
 pub mod reuse;
 pub(crate) mod transfer;
 

@@ -1,6 +1,7 @@
 //! The registry HTTP API (distribution / OCI) for `oci` registries: catalog and tags (paged
-//! by `registry::http`), manifest HEAD with all four `Accept` types, DELETE by digest, and the
-//! tag-only removal distribution 2.8 lacks.
+//! by `registry::http`), manifest HEAD with all four `Accept` types, DELETE by digest, the
+//! tag-only removal distribution 2.8 lacks, and pointing a tag at a digest (GET the manifest by
+//! digest, PUT the same bytes with the same `Content-Type` under the tag: indexes included).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,6 +26,13 @@ pub enum Op {
     Delete { repo: String, digest: String },
     /// Point `tag` at an empty throwaway index, then delete that index: only `tag` goes.
     Untag { repo: String, tag: String },
+    /// GET the manifest `digest`, PUT its exact bytes under `tag` with the `Content-Type` the
+    /// GET returned: the tag moves, no layer does.
+    Point {
+        repo: String,
+        tag: String,
+        digest: String,
+    },
 }
 
 pub struct Oci {
@@ -198,6 +206,7 @@ impl Oci {
     pub fn apply(&self, op: &Op) -> anyhow::Result<()> {
         match op {
             Op::Delete { repo, digest } => self.delete(repo, digest),
+            Op::Point { repo, tag, digest } => self.point(repo, tag, digest),
             Op::Untag { repo, tag } => {
                 let body = throwaway(repo, tag);
                 let url = self.http.url(&format!("/v2/{repo}/manifests/{tag}"));
@@ -218,6 +227,39 @@ impl Oci {
                     })?;
                 self.delete(repo, &digest)
             }
+        }
+    }
+
+    /// Points `repo:tag` at the manifest `digest` of the same repository.
+    fn point(&self, repo: &str, tag: &str, digest: &str) -> anyhow::Result<()> {
+        let scope = Self::scope(repo);
+        let url = self.http.url(&format!("/v2/{repo}/manifests/{digest}"));
+        let got = self.http.call("GET", &url, &scope, Some(ACCEPT), None)?;
+        if got.status != 200 {
+            bail!(self.failure("read the manifest", &format!("{repo}@{digest}"), &got));
+        }
+        let ctype = got
+            .header("Content-Type")
+            .map(String::from)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "registry `{}` sent no `Content-Type` for `{repo}@{digest}`",
+                    self.http.host
+                )
+            })?;
+        let url = self.http.url(&format!("/v2/{repo}/manifests/{tag}"));
+        let put = self
+            .http
+            .call("PUT", &url, &scope, None, Some((&ctype, &got.body)))?;
+        if put.status != 201 {
+            bail!(self.failure(&format!("point tag `{tag}` at `{digest}` in"), repo, &put));
+        }
+        match put.header("Docker-Content-Digest") {
+            Some(d) if d != digest => bail!(
+                "registry `{}` stored `{repo}:{tag}` as `{d}`, not `{digest}`",
+                self.http.host
+            ),
+            _ => Ok(()),
         }
     }
 
@@ -290,6 +332,9 @@ impl Op {
             Op::Delete { repo, digest } => format!("DELETE {base}/v2/{repo}/manifests/{digest}"),
             Op::Untag { repo, tag } => format!(
                 "PUT {base}/v2/{repo}/manifests/{tag} (an empty OCI index), then DELETE {base}/v2/{repo}/manifests/<its digest>"
+            ),
+            Op::Point { repo, tag, digest } => format!(
+                "GET {base}/v2/{repo}/manifests/{digest}, then PUT {base}/v2/{repo}/manifests/{tag} (the same bytes and Content-Type)"
             ),
         }
     }

@@ -6,6 +6,9 @@ Google Cloud SDK 528 and azure-cli 2.91) for a small registry held in the state 
 $FAKE_STATE, apply untag and delete to it, and append every call to $FAKE_LOG. Like the real
 CLIs they check their argv first: an unknown flag or command exits 2 with the real usage error.
 
+Re-tagging (promote): gar `tags add SRC@DIGEST DST:TAG` (same image only, prints `Added tag
+[DST] to image [SRC].` on stderr), gcr `add-tag SRC DST…` (prints `Created [DST].` per tag),
+az `acr import --source REG.azurecr.io/REPO@DIGEST --image REPO:TAG --force` (prints nothing).
 Real behaviour replayed: gcr `delete` without `--force-delete-tags` and gar `images delete`
 without `--delete-tags` refuse a tagged manifest; az `repository delete` by digest takes every
 tag with it; gar `--include-tags` shows at most 100 tags per version; a missing gcr image is
@@ -54,6 +57,8 @@ GCLOUD = {
     ("artifacts", "docker", "tags", "delete"): ({"--format"}, {"--quiet"}, (1, 1)),
     ("artifacts", "docker", "images", "delete"): ({"--format"}, {"--quiet", "--delete-tags", "--async"}, (1, 1)),
     ("auth", "configure-docker"): (set(), {"--quiet"}, (0, 1)),
+    ("artifacts", "docker", "tags", "add"): ({"--format"}, {"--quiet"}, (2, 2)),
+    ("container", "images", "add-tag"): ({"--format"}, {"--quiet"}, (2, 999)),
 }
 AZ = {
     ("acr", "repository", "list"): ({"--name", "-n", "--output", "-o", "--top"}, set(), (0, 0)),
@@ -61,8 +66,10 @@ AZ = {
     ("acr", "repository", "untag"): ({"--name", "-n", "--image", "-t", "--output", "-o"}, set(), (0, 0)),
     ("acr", "repository", "delete"): ({"--name", "-n", "--image", "-t", "--repository", "--output", "-o"}, {"--yes", "-y"}, (0, 0)),
     ("acr", "login"): ({"--name", "-n", "--output", "-o"}, {"--expose-token", "-t"}, (0, 0)),
+    ("acr", "import"): ({"--name", "-n", "--source", "--image", "-t", "--registry", "-r", "--resource-group", "-g",
+                         "--username", "-u", "--password", "-p", "--repository", "--output", "-o"}, {"--force", "--no-wait"}, (0, 0)),
 }
-REQUIRED = {("acr", "repository", "untag"): ["--image/-t", "--name/-n"], ("acr", "manifest", "list-metadata"): [], ("acr", "login"): ["--name/-n"]}
+REQUIRED = {("acr", "import"): ["--name/-n", "--source"], ("acr", "repository", "untag"): ["--image/-t", "--name/-n"], ("acr", "manifest", "list-metadata"): [], ("acr", "login"): ["--name/-n"]}
 
 
 def parse(table):
@@ -238,6 +245,18 @@ def untag(repo, tag):
     return False
 
 
+def add_tag(repo, digest, tag):
+    """Points `tag` of `repo` at `digest` (moved off any other manifest); False when the
+    repository has no such manifest."""
+    rows = [m for m in repos.get(repo, []) if m["digest"] == digest]
+    if not rows:
+        return False
+    untag(repo, tag)
+    rows[0]["tags"].append(tag)
+    save()
+    return True
+
+
 def need_quiet():
     if "--quiet" not in flags:
         fail("ERROR: (gcloud) This command requires confirmation; run with --quiet.")
@@ -328,6 +347,23 @@ def gcloud():
             repos[repo].remove(m)
         save()
         sys.exit(0)
+    if words == ("artifacts", "docker", "tags", "add"):
+        (src, ref), (dst, tag) = parse_image(pos[0]), parse_image(pos[1])
+        if src != dst:
+            fail("ERROR: (gcloud.artifacts.docker.tags.add) Invalid value for [DOCKER_IMAGE]: Image %s\ndoes not match image %s" % (src, dst))
+        if not add_tag(split_host(src)[1], ref, tag):
+            fail("ERROR: (gcloud.artifacts.docker.tags.add) NOT_FOUND: Requested entity was not found.")
+        sys.stderr.write("Added tag [%s] to image [%s].\n" % (pos[1], pos[0]))
+        sys.exit(0)
+    if words == ("container", "images", "add-tag"):
+        need_quiet()
+        src, ref = parse_image(pos[0])
+        for d in pos[1:]:
+            dst, tag = parse_image(d)
+            if not add_tag(split_host(dst)[1], ref, tag):
+                fail("ERROR: (gcloud.container.images.add-tag) Not found: %s" % pos[0])
+            sys.stderr.write("Created [%s].\n" % d)
+        sys.exit(0)
     fail("fake gcloud: no fake for " + cmd, 2)
 
 
@@ -369,6 +405,14 @@ def az():
         for m in rows:
             repos[repo].remove(m)
         save()
+        sys.exit(0)
+    if words == ("acr", "import"):
+        name, ref = parse_image(split_host(flag("--source"))[1])
+        repo, tag = parse_image(flag("--image", "-t"))
+        if repo != name or "--force" not in flags and rows_of(repo, tag):
+            fail("ERROR: fake az: only a forced import from the same repository is faked")
+        if not add_tag(repo, ref, tag):
+            fail("ERROR: (NOT_FOUND) The requested manifest %s was not found in repository %s." % (ref, repo))
         sys.exit(0)
     fail("fake az: no fake for " + line, 2)
 

@@ -571,3 +571,203 @@ impl Drop for FakeRegistry {
         let _ = self.child.wait();
     }
 }
+
+/// tests/support/fault-proxy.py in front of `upstream` (a registry port): forwards every
+/// request, logs `METHOD PATH`, and injects the faults written with [`FaultProxy::set`].
+pub struct FaultProxy {
+    child: Child,
+    pub port: u16,
+    knobs: PathBuf,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: u16) -> FaultProxy {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("fault-proxy.py");
+        fs::write(&script, include_str!("fault-proxy.py")).unwrap();
+        let (knobs, log) = (dir.path().join("knobs.json"), dir.path().join("proxy.log"));
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg(upstream.to_string())
+            .arg(&knobs)
+            .arg(&log)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the fault proxy");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("the proxy prints its port");
+        FaultProxy {
+            child,
+            port,
+            knobs,
+            log,
+            _dir: dir,
+        }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Sets the faults (see fault-proxy.py), e.g. `{"fail_put": 2}`.
+    pub fn set(&self, knobs: serde_json::Value) {
+        fs::write(&self.knobs, knobs.to_string()).unwrap();
+    }
+
+    /// `METHOD PATH` of every request so far; clears the log.
+    pub fn take_log(&self) -> Vec<String> {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let _ = fs::remove_file(&self.log);
+        text.lines().map(String::from).collect()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The registry HTTP API, for tests that put or read manifests without an engine.
+pub mod api {
+    use sha2::{Digest, Sha256};
+
+    pub const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
+    pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+    pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+    pub fn sha(bytes: &[u8]) -> String {
+        format!("sha256:{:x}", Sha256::digest(bytes))
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into()
+    }
+
+    /// Uploads a blob (monolithic: POST, then PUT with the digest); returns its digest.
+    pub fn blob(host: &str, repo: &str, bytes: &[u8]) -> String {
+        let digest = sha(bytes);
+        let a = agent();
+        let r = a
+            .post(&format!("http://{host}/v2/{repo}/blobs/uploads/"))
+            .send_empty()
+            .unwrap();
+        assert_eq!(r.status(), 202, "blob upload start");
+        let loc = r.headers()["Location"].to_str().unwrap().to_string();
+        let url = if loc.starts_with('/') {
+            format!("http://{host}{loc}")
+        } else {
+            loc
+        };
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let r = a
+            .put(&format!("{url}{sep}digest={digest}"))
+            .header("Content-Type", "application/octet-stream")
+            .send(bytes)
+            .unwrap();
+        assert_eq!(r.status(), 201, "blob upload");
+        digest
+    }
+
+    /// PUTs `body` as a manifest of type `ctype` under `reference`; returns its digest.
+    pub fn put(host: &str, repo: &str, reference: &str, ctype: &str, body: &[u8]) -> String {
+        let r = agent()
+            .put(&format!("http://{host}/v2/{repo}/manifests/{reference}"))
+            .header("Content-Type", ctype)
+            .send(body)
+            .unwrap();
+        assert_eq!(r.status(), 201, "manifest PUT of {repo}:{reference}");
+        sha(body)
+    }
+
+    /// A small image (config and one layer of `content`) as a docker v2 manifest under `tag`.
+    pub fn image(host: &str, repo: &str, tag: &str, content: &str) -> (String, Vec<u8>) {
+        let config = format!(
+            "{{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{{}},\"rootfs\":{{\"type\":\"layers\",\"diff_ids\":[]}},\"created\":\"2026-01-01T00:00:00Z\",\"comment\":\"{content}\"}}"
+        );
+        let layer = format!("layer of {content}");
+        let (c, l) = (
+            blob(host, repo, config.as_bytes()),
+            blob(host, repo, layer.as_bytes()),
+        );
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": DOCKER_MANIFEST,
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(), "digest": c},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": layer.len(), "digest": l}],
+        }))
+        .unwrap();
+        (put(host, repo, tag, DOCKER_MANIFEST, &manifest), manifest)
+    }
+
+    /// An index of type `ctype` over the image manifest `child` (`size` bytes), under `tag`.
+    pub fn index(
+        host: &str,
+        repo: &str,
+        tag: &str,
+        ctype: &str,
+        child: &str,
+        size: usize,
+    ) -> (String, Vec<u8>) {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": ctype,
+            "manifests": [{"mediaType": DOCKER_MANIFEST, "size": size, "digest": child,
+                           "platform": {"architecture": "amd64", "os": "linux"}}],
+        }))
+        .unwrap();
+        (put(host, repo, tag, ctype, &body), body)
+    }
+
+    /// `(Docker-Content-Digest, Content-Type, body)` of a GET with every Accept type; None
+    /// when the registry has no such manifest.
+    pub fn get(host: &str, repo: &str, reference: &str) -> Option<(String, String, Vec<u8>)> {
+        let mut r = agent()
+            .get(&format!("http://{host}/v2/{repo}/manifests/{reference}"))
+            .header("Accept", ACCEPT)
+            .call()
+            .unwrap();
+        if r.status() == 404 {
+            return None;
+        }
+        assert_eq!(r.status(), 200, "GET {repo}:{reference}");
+        let h = |n: &str| r.headers()[n].to_str().unwrap().to_string();
+        let (d, t) = (h("Docker-Content-Digest"), h("Content-Type"));
+        Some((d, t, r.body_mut().read_to_vec().unwrap()))
+    }
+
+    /// The digest `repo:reference` points at, if any.
+    pub fn digest(host: &str, repo: &str, reference: &str) -> Option<String> {
+        get(host, repo, reference).map(|(d, _, _)| d)
+    }
+
+    /// The tags of `repo`.
+    pub fn tags(host: &str, repo: &str) -> Vec<String> {
+        let mut r = agent()
+            .get(&format!("http://{host}/v2/{repo}/tags/list"))
+            .call()
+            .unwrap();
+        if r.status() == 404 {
+            return Vec::new();
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap();
+        let mut tags: Vec<String> = v["tags"]
+            .as_array()
+            .map(|a| a.iter().map(|t| t.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default();
+        tags.sort();
+        tags
+    }
+}
