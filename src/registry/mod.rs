@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backend;
 pub mod channel;
 mod cli_json;
+pub mod dialect;
 pub mod gcloud;
 pub mod http;
 pub mod local_tag;
@@ -14,6 +15,7 @@ pub mod login;
 pub mod oci;
 pub mod pulled;
 pub mod reuse;
+pub mod token;
 pub mod transfer;
 
 use std::collections::BTreeMap;
@@ -37,6 +39,32 @@ pub enum Kind {
     Gcr { project: String },
     /// Any registry speaking the distribution API.
     Oci,
+}
+
+impl Kind {
+    /// The cloud CLI in front of this kind's registry, if any.
+    pub fn cli(&self) -> Option<&'static str> {
+        match self {
+            Kind::Acr { .. } => Some("az"),
+            Kind::Gar { .. } | Kind::Gcr { .. } => Some("gcloud"),
+            Kind::Oci => None,
+        }
+    }
+
+    /// How this kind's registry HTTP API differs from plain distribution.
+    pub fn dialect(&self) -> dialect::Dialect {
+        match self {
+            Kind::Acr { .. } => dialect::Dialect::Acr,
+            Kind::Gar { .. } | Kind::Gcr { .. } => dialect::Dialect::Google,
+            Kind::Oci => dialect::Dialect::Distribution,
+        }
+    }
+
+    /// Whether the registry API lists the repositories under a path. Artifact Registry
+    /// documents no catalog for its Docker API, so gar lists them with one gcloud call.
+    pub fn api_lists_repositories(&self) -> bool {
+        !matches!(self, Kind::Gar { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
