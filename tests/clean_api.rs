@@ -326,3 +326,15 @@ fn a_failing_request_fails_only_its_action() {
         .stdout
         .ends_with("untagged 0, deleted 1, kept 0, failed 1\n"));
 }
+
+/// A token the registry refuses: the run fails before any change, naming the login command.
+#[test]
+fn a_refused_token_names_the_login_command() {
+    let (t, _api) = setup(GCR, "proj/", "gcr", &[("FAKE_TOKEN", "expired")]);
+    let before = t.cloud_state();
+    let base = t.http_base();
+    t.run(&["clean", "--tag", "CI-42"]).fails_with(&format!(
+        "error: registry `gcr.io` is unauthorized (token endpoint `{base}/v2/token` answered 401); run `gcloud auth login` with an account that may use the registry (`gcloud auth print-access-token` gives its token)\n"
+    ));
+    assert_eq!(t.cloud_state(), before);
+}

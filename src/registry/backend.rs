@@ -67,11 +67,7 @@ impl std::error::Error for NotFound {}
 
 impl Backend {
     pub fn new(reg: &Registry, env: &Env) -> anyhow::Result<Backend> {
-        if reg.kind == Kind::Oci {
-            let api = Box::new(Oci::new(&reg.host, env)?);
-            return Ok(Backend::Api { api, lister: None });
-        }
-        if token::api_enabled(&reg.kind, env) {
+        if token::uses_api(&reg.kind, env) {
             let lister = match reg.kind.api_lists_repositories() {
                 true => None,
                 false => Some(gcloud_cli(reg)),

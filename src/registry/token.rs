@@ -13,11 +13,11 @@ use super::{acr, auth::Basic, cli_json, gcloud, Kind, Registry};
 use crate::config::Env;
 use crate::exec::{self, Cmd};
 
-/// Whether this run uses the registry API with a CLI token for `kind`: a kind with a CLI,
-/// unless `IMAGEMK_CLOUD_API=0` asks for every operation through the CLI (one start per
-/// repository and more, as before the API path existed).
-pub fn api_enabled(kind: &Kind, env: &Env) -> bool {
-    kind.cli().is_some() && env.get(&["IMAGEMK_CLOUD_API"]) != Some("0")
+/// Whether this run cleans a registry of `kind` through the registry API: always for `oci`;
+/// for a kind with a CLI, unless `IMAGEMK_CLOUD_API=0` asks for every operation through the
+/// CLI (one start per repository and more, as before the API path existed).
+pub fn uses_api(kind: &Kind, env: &Env) -> bool {
+    kind.cli().is_none() || env.get(&["IMAGEMK_CLOUD_API"]) != Some("0")
 }
 
 /// The command that prints the token, for a kind with a CLI.
@@ -68,11 +68,14 @@ fn fetch(reg: &Registry) -> anyhow::Result<Login> {
     }
 }
 
-/// The registry API of a gar, gcr or acr registry, logged in with a token from its CLI (one
-/// CLI start): for clean-up, and for anything else that talks to the registry API (e.g.
-/// pointing a tag at a digest).
+/// The registry API client of any registry: docker's credentials for `oci`; for gar, gcr and
+/// acr a token from their CLI (one CLI start). For clean-up, and for anything else that talks
+/// to the registry API (e.g. pointing a tag at a digest: GET the manifest, PUT it under the
+/// new tag).
 pub fn oci_for(reg: &Registry, env: &Env) -> anyhow::Result<Oci> {
-    let cli = reg.kind.cli().unwrap_or("docker");
+    let Some(cli) = reg.kind.cli() else {
+        return Oci::new(&reg.host, env);
+    };
     exec::require(cli)?;
     let login = fetch(reg)?;
     let hint = match reg.kind {

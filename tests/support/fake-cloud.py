@@ -17,7 +17,8 @@ $FAKE_FAIL=WORD makes such a call fail; $FAKE_VANISH=REPO deletes that repositor
 the repository listing; $FAKE_ADD_TAG="REPO DIGEST TAG" adds TAG to that manifest just after
 the first listing of REPO (a push during the clean-up); $FAKE_NO_LOGIN=1: no account (gcloud)
 or no `az login` (az); $FAKE_OFFLINE=1: az cannot reach the registry; $FAKE_SIGNAL=WORD: the first call whose argv
-contains WORD completes, then sends SIGINT to its parent (imagemk) as it exits (Ctrl-C mid-run).
+contains WORD completes, then sends SIGINT to its parent (imagemk) as it exits (Ctrl-C mid-run);
+$FAKE_TOKEN: the token `gcloud auth print-access-token` prints (one the HTTP side refuses).
 
 State: {"repos": {"proj/app": [{"digest": "sha256:..", "tags": ["a"], "created": RFC3339}]}}
 (repository names are paths under the host; for acr, the whole repository name). Two rows
@@ -169,7 +170,7 @@ def begin():
         name = flag("--registry", "-r", "--name", "-n")
         fail("WARNING: Please run 'az login' to setup account.\nUsing '%s.azurecr.io' as the default registry login server.\nERROR: Could not connect to the registry login server '%s.azurecr.io'. Please verify that the registry exists and the URL 'https://%s.azurecr.io/v2/' is reachable from your environment.\nTry running 'az acr check-health -n %s --yes' to diagnose this issue." % (name, name, name, name))
     if words == ("auth", "print-access-token"):
-        print(TOKEN)
+        print(os.environ.get("FAKE_TOKEN", TOKEN))
         sys.exit(0)
     if words == ("acr", "login") and "--expose-token" in flags:
         name = flag("--name", "-n")
@@ -412,7 +413,8 @@ def serve():
     /oauth2/token with `grant_type=refresh_token`. Requests go to LOG as `METHOD PATH` (with
     ` (401)` when answered with a challenge). Faults:
     $FAKE_FAIL=WORD answers 500 to a request whose `METHOD PATH` contains WORD; $FAKE_VANISH
-    and $FAKE_ADD_TAG as for the CLIs. Prints the port, then serves."""
+    and $FAKE_ADD_TAG as for the CLIs; $FAKE_HTTP_DELAY seconds of latency per request.
+    Prints the port, then serves."""
     import base64
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import parse_qs, urlparse
@@ -476,6 +478,8 @@ def serve():
         def handle_one(self):
             global state, repos
             url = urlparse(self.path)
+            # $FAKE_HTTP_DELAY seconds per request: the network's round trip (benchmarks).
+            time.sleep(float(os.environ.get("FAKE_HTTP_DELAY", "0")))
             if url.path in ("/v2/token", "/oauth2/token"):
                 return self.token(url)
             fault = os.environ.get("FAKE_FAIL")
