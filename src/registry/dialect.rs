@@ -190,6 +190,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tag_removal_and_listing_per_dialect() {
+        let check = |d: Dialect, untag: &str, listing: &str, untagged: bool, first: bool| {
+            assert_eq!(d.untag("ns/app", "CI-1").render("https://r"), untag);
+            assert_eq!(d.listing("https://r", "ns/app"), listing);
+            assert_eq!(d.lists_untagged(), untagged);
+            assert_eq!(d.untags_before_delete(), first);
+        };
+        check(
+            Dialect::Distribution,
+            "PUT https://r/v2/ns/app/manifests/CI-1 (an empty OCI index), then DELETE https://r/v2/ns/app/manifests/<its digest>",
+            "GET https://r/v2/ns/app/tags/list and HEAD each tag",
+            false,
+            false,
+        );
+        check(
+            Dialect::Google,
+            "DELETE https://r/v2/ns/app/manifests/CI-1",
+            "GET https://r/v2/ns/app/tags/list",
+            true,
+            true,
+        );
+        check(
+            Dialect::Acr,
+            "DELETE https://r/acr/v1/ns/app/_tags/CI-1",
+            "GET https://r/acr/v1/ns/app/_manifests",
+            true,
+            false,
+        );
+        assert_eq!(Dialect::Acr.delete_scope("a"), "repository:a:delete");
+        assert_eq!(
+            Dialect::Google.delete_scope("a"),
+            "repository:a:pull,push,delete"
+        );
+    }
+
+    #[test]
     fn google_times() {
         let t = |s: &str| millis(Some(s)).map(|t| t.to_string());
         assert_eq!(
