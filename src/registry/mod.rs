@@ -7,7 +7,6 @@ pub mod auth;
 pub mod backend;
 pub mod channel;
 mod cli_json;
-pub mod dialect;
 pub mod gcloud;
 pub mod http;
 pub mod local_tag;
@@ -15,7 +14,6 @@ pub mod login;
 pub mod oci;
 pub mod pulled;
 pub mod reuse;
-pub mod token;
 pub mod transfer;
 
 use std::collections::BTreeMap;
@@ -24,6 +22,10 @@ use anyhow::bail;
 
 use crate::config::raw::RawRegistry;
 use crate::reference::{self, ImageRef};
+
+// Issue 11 item 6: the registry API of gar, gcr and acr with one CLI token per run.
+pub mod dialect;
+pub mod token;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {

@@ -468,18 +468,6 @@ impl Test {
     }
 }
 
-/// The fake cloud API server of [`Test::fake_cloud_api`]; stopped when dropped.
-pub struct CloudApi {
-    child: Child,
-}
-
-impl Drop for CloudApi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// tests/support/fake-registry.py on a free port: the bearer token flow, a paged catalog and
 /// strict `Accept` checks that the real registry does not show. Stopped when dropped.
 pub struct FakeRegistry {
@@ -550,6 +538,18 @@ impl FakeRegistry {
 }
 
 impl Drop for FakeRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The fake cloud API server of [`Test::fake_cloud_api`]; stopped when dropped.
+pub struct CloudApi {
+    child: Child,
+}
+
+impl Drop for CloudApi {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
