@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# bench/clean.sh: wall time and number of CLI calls of `imagemk clean` against the per-tag,
+# bench/clean.sh: wall time and number of CLI starts of `imagemk clean` against the per-tag,
 # sequential approach of hand-written clean-up scripts, on a fake gcr registry
-# (tests/support/fake-cloud.py) of REPOS repositories x TAGS tags.
+# (tests/support/fake-cloud.py) of REPOS repositories x TAGS tags. imagemk runs twice: the CLI
+# for every operation (IMAGEMK_CLOUD_API=0, one gcloud start per repository and more: the
+# path before issue 11 item 6), and the registry HTTP API with one token from
+# `gcloud auth print-access-token` per run (the same fake registry served over HTTP, with
+# HTTP_DELAY seconds of latency per request).
 #
-#   bench/clean.sh                     # 50 x 20, 0.2 s of simulated CLI start-up per call
+#   bench/clean.sh                     # 50 x 20, 0.2 s of CLI start-up per call, 0.02 s per request
 #   REPOS=10 TAGS=5 DELAY=0 JOBS=4 bench/clean.sh
 #
 # Scenarios: remove one tag everywhere (`clean --tag`), and purge a tag pattern
@@ -15,6 +19,7 @@ set -euo pipefail
 REPOS=${REPOS:-50}
 TAGS=${TAGS:-20}
 DELAY=${DELAY:-0.2}
+HTTP_DELAY=${HTTP_DELAY:-0.02}
 JOBS=${JOBS:-8}
 here=$(cd "$(dirname "$0")/.." && pwd)
 IMAGEMK=$(realpath -m "${IMAGEMK:-$here/target/release/imagemk}")
@@ -22,11 +27,17 @@ if [ ! -x "$IMAGEMK" ]; then
   cargo build --release --quiet --manifest-path "$here/Cargo.toml"
 fi
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+server=
+trap '[ -z "$server" ] || kill "$server"; rm -rf "$work"' EXIT
 mkdir -p "$work/bin"
 cp "$here/tests/support/fake-cloud.py" "$work/bin/gcloud"
 chmod +x "$work/bin/gcloud"
 export PATH="$work/bin:$PATH" FAKE_STATE="$work/state.json" FAKE_LOG="$work/calls.log" FAKE_DELAY="$DELAY"
+# The registry's HTTP API, over the same state (test-only seam IMAGEMK_TEST_API_URL).
+FAKE_HTTP_DELAY="$HTTP_DELAY" python3 "$work/bin/gcloud" serve gcr "$work/http.log" >"$work/port" &
+server=$!
+for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.05; done
+api_url="http://127.0.0.1:$(cat "$work/port")"
 printf 'workspace:\n  registries:\n    gc:\n      kind: gcr\n      project: proj\ncomponent: bench\n' >"$work/images.yaml"
 last=$((TAGS - 1))
 
@@ -47,6 +58,7 @@ for r in range(repos):
 print(json.dumps(state))
 PY
   : >"$FAKE_LOG"
+  : >"$work/http.log"
 }
 
 # The per-tag sequential approach: one listing per repository, then one call per tag.
@@ -74,22 +86,33 @@ measure() { # label, command...
   start=$(date +%s.%N)
   (cd "$work" && "$@" >/dev/null)
   end=$(date +%s.%N)
-  local calls
+  local calls requests
   calls=$(wc -l <"$FAKE_LOG")
+  requests=$(wc -l <"$work/http.log")
   python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["repos"]; print("\n".join(sorted("%s %s %s" % (r, m["digest"], ",".join(m["tags"])) for r in s for m in s[r])))' \
     "$FAKE_STATE" >"$work/after-$label"
-  printf '%s %s %s\n' "$label" "$calls" "$(echo "$end - $start" | bc)"
+  printf '%s %s %s %s\n' "$label" "$calls" "$requests" "$(echo "$end - $start" | bc)"
 }
 
-echo "registry: $REPOS repositories x $TAGS tags (gcr, fake gcloud, ${DELAY}s start-up per call), imagemk -j $JOBS"
-printf '%-34s %7s %9s %13s %13s\n' scenario calls seconds "calls ratio" "time ratio"
+cli_path() { IMAGEMK_CLOUD_API=0 "$IMAGEMK" "$@"; }
+api_path() { IMAGEMK_TEST_API_URL="$api_url" "$IMAGEMK" "$@"; }
+
+echo "registry: $REPOS repositories x $TAGS tags (gcr, fake gcloud, ${DELAY}s start-up per call, ${HTTP_DELAY}s per HTTP request), imagemk -j $JOBS"
+printf '%-60s %10s %9s %9s %13s %11s\n' scenario "CLI starts" requests seconds "starts ratio" "time ratio"
+row() { # label calls requests seconds base-calls base-seconds
+  printf '%-60s %10d %9d %9.2f %13.2f %11.2f\n' "$1" "$2" "$3" "$4" \
+    "$(echo "$2 / $5" | bc -l)" "$(echo "$4 / $6" | bc -l)"
+}
 for scenario in "one tag (CI-$last)|CI-$last|--tag CI-$last" "pattern (CI-.*)|CI-.*|--match CI-.* --yes"; do
   IFS='|' read -r name regex flags <<<"$scenario"
-  read -r _ bcalls btime < <(measure base baseline "$regex")
-  # shellcheck disable=SC2086
-  read -r _ icalls itime < <(measure imagemk "$IMAGEMK" clean $flags -j "$JOBS")
-  cmp -s "$work/after-base" "$work/after-imagemk" || { echo "error: imagemk and the baseline left different registries ($name)" >&2; exit 1; }
-  printf '%-34s %7d %9.2f %13s %13s\n' "$name, per-tag sequential" "$bcalls" "$btime" "1.00" "1.00"
-  printf '%-34s %7d %9.2f %13.2f %13.2f\n' "$name, imagemk clean" "$icalls" "$itime" \
-    "$(echo "$icalls / $bcalls" | bc -l)" "$(echo "$itime / $btime" | bc -l)"
+  read -r _ bcalls breq btime < <(measure base baseline "$regex")
+  row "$name, per-tag sequential" "$bcalls" "$breq" "$btime" "$bcalls" "$btime"
+  for path in cli api; do
+    # shellcheck disable=SC2086
+    read -r _ icalls ireq itime < <(measure "imagemk-$path" "${path}_path" clean $flags -j "$JOBS")
+    cmp -s "$work/after-base" "$work/after-imagemk-$path" || { echo "error: imagemk ($path) and the baseline left different registries ($name)" >&2; exit 1; }
+    label="imagemk clean, CLI per repository"
+    [ "$path" = api ] && label="imagemk clean, one token + registry API"
+    row "$name, $label" "$icalls" "$ireq" "$itime" "$bcalls" "$btime"
+  done
 done

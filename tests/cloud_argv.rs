@@ -12,13 +12,21 @@ use support::{which, Test};
 
 const GCR: &str = "workspace:\n  registries:\n    gc:\n      kind: gcr\n      project: proj\n    ar:\n      kind: gar\n      location: us\n      project: proj\n      repository: ci\n    az:\n      kind: acr\n      name: myacr\ncomponent: app\n";
 
-/// The argv of a clean-up of every kind (listing, untag, re-check, delete) and of login.
+/// The argv of a clean-up of every kind (listing, untag, re-check, delete) and of login,
+/// through the CLI alone and through the registry API with a CLI token.
 fn emitted() -> BTreeSet<String> {
-    let kinds = [("gc", "proj/"), ("ar", "proj/ci/"), ("az", "")];
+    let kinds = [
+        ("gc", "proj/", None),
+        ("ar", "proj/ci/", None),
+        ("az", "", None),
+        ("gc", "proj/", Some("gcr")),
+        ("ar", "proj/ci/", Some("gar")),
+        ("az", "", Some("acr")),
+    ];
     std::thread::scope(|s| {
         let runs: Vec<_> = kinds
             .iter()
-            .map(|&(registry, prefix)| s.spawn(move || calls_of(registry, prefix)))
+            .map(|&(registry, prefix, api)| s.spawn(move || calls_of(registry, prefix, api)))
             .collect();
         let promotes: Vec<_> = [
             ("gc", "gcr.io/proj/"),
@@ -54,7 +62,7 @@ fn promote_calls(registry: &str, prefix: &str) -> Vec<String> {
     t.cloud_calls()
 }
 
-fn calls_of(registry: &str, prefix: &str) -> Vec<String> {
+fn calls_of(registry: &str, prefix: &str, api: Option<&str>) -> Vec<String> {
     let mut t = Test::new();
     t.file("images.yaml", GCR);
     let one = format!("{prefix}one");
@@ -67,6 +75,7 @@ fn calls_of(registry: &str, prefix: &str) -> Vec<String> {
         (&two, &[("b1", &["CI-42", "latest"][..], "now-3d")][..]),
     ]);
     t.env("REGISTRY", registry);
+    let _server = api.map(|dialect| t.fake_cloud_api(dialect));
     let out = t.run(&["clean", "--match", "CI-42", "--untagged", "--yes"]);
     assert!(
         out.stdout
@@ -115,11 +124,13 @@ fn every_emitted_argv_is_accepted_by_the_real_cli() {
         "gcloud container images add-tag ",
         "gcloud artifacts docker tags add ",
         "az acr import ",
+        "gcloud auth print-access-token",
         "az acr repository list ",
         "az acr manifest list-metadata ",
         "az acr repository untag ",
         "az acr repository delete ",
         "az acr login ",
+        "az acr login --name myacr --expose-token --output json",
     ] {
         assert!(
             calls.iter().any(|c| c.starts_with(shape)),

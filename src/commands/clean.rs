@@ -14,8 +14,8 @@ use super::Ctx;
 use crate::clean::policy::{Policy, Request};
 use crate::clean::{Action, Status, Verb};
 use crate::cli::CleanArgs;
+use crate::registry;
 use crate::registry::backend::{Backend, NotFound, Step};
-use crate::registry::{self, Kind};
 use crate::{reference, scheduler, signal};
 
 /// What happened to one repository.
@@ -42,7 +42,7 @@ pub fn run(ctx: &Ctx, args: &CleanArgs, tag: Option<String>) -> anyhow::Result<i
         protected: ctx.ws.protected_tags.clone(),
     })?;
     let reg = registry::choose(&ctx.ws.registries, ctx.ws.registry.as_deref())?;
-    if policy.untagged && reg.kind == Kind::Oci {
+    if policy.untagged && !reg.kind.dialect().lists_untagged() {
         anyhow::bail!("`--untagged` is not available for registry `{}` of kind `oci`: the distribution API lists only tagged manifests", reg.name);
     }
     let backend = Backend::new(&reg, &ctx.env)?;

@@ -357,12 +357,7 @@ fn registries(ws: &Workspace, env: &Env) -> Vec<Check> {
                 continue;
             }
         };
-        let cli = match reg.kind {
-            Kind::Acr { .. } => Some("az"),
-            Kind::Gar { .. } | Kind::Gcr { .. } => Some("gcloud"),
-            Kind::Oci => None,
-        };
-        if let Some(cli) = cli.filter(|c| !clis.contains(c)) {
+        if let Some(cli) = reg.kind.cli().filter(|c| !clis.contains(c)) {
             clis.push(cli);
         }
         checks.extend(registry(&reg, env));

@@ -9,18 +9,29 @@
 //! `--force-delete-tags` / `--delete-tags`), or the repository is listed again right before
 //! the delete and a manifest carrying a tag the plan did not select is not deleted (oci, acr:
 //! their deletes take every tag with them).
+//!
+//! gar, gcr and acr go through the registry HTTP API with one CLI token per run
+//! (`registry::token`) wherever their API serves the operation, and through their CLI only
+//! where it does not (gar's repository list) or when `IMAGEMK_CLOUD_API=0` asks for it.
 
 use super::acr::Acr;
 use super::gcloud::{Flavor, Gcloud};
 use super::oci::{self, Oci};
-use super::{Kind, Registry};
+use super::{token, Kind, Registry};
 use crate::clean::{Action, Repo, Verb};
 use crate::config::Env;
 use crate::exec::{self, Cmd};
 
 pub enum Backend {
-    Oci(Oci),
+    /// The registry HTTP API: `oci` registries, and gar, gcr and acr with a CLI token.
+    /// `lister` lists the repositories where the API does not (gar).
+    Api {
+        api: Box<Oci>,
+        lister: Option<Gcloud>,
+    },
+    /// Every operation through `az`.
     Acr(Acr),
+    /// Every operation through `gcloud`.
     Gcloud(Gcloud),
 }
 
@@ -56,34 +67,30 @@ impl std::error::Error for NotFound {}
 
 impl Backend {
     pub fn new(reg: &Registry, env: &Env) -> anyhow::Result<Backend> {
+        if token::uses_api(&reg.kind, env) {
+            let lister = match reg.kind.api_lists_repositories() {
+                true => None,
+                false => Some(gcloud_cli(reg)),
+            };
+            let api = Box::new(token::oci_for(reg, env)?);
+            return Ok(Backend::Api { api, lister });
+        }
+        exec::require(reg.kind.cli().unwrap_or("docker"))?;
         Ok(match &reg.kind {
-            Kind::Oci => Backend::Oci(Oci::new(&reg.host, env)?),
-            Kind::Acr { name } => {
-                exec::require("az")?;
-                Backend::Acr(Acr {
-                    name: name.clone(),
-                    path: reg.path.clone(),
-                })
-            }
-            Kind::Gar { .. } | Kind::Gcr { .. } => {
-                exec::require("gcloud")?;
-                let flavor = if matches!(reg.kind, Kind::Gar { .. }) {
-                    Flavor::Gar
-                } else {
-                    Flavor::Gcr
-                };
-                Backend::Gcloud(Gcloud {
-                    flavor,
-                    host: reg.host.clone(),
-                    path: reg.path.clone(),
-                })
-            }
+            Kind::Acr { name } => Backend::Acr(Acr {
+                name: name.clone(),
+                path: reg.path.clone(),
+            }),
+            _ => Backend::Gcloud(gcloud_cli(reg)),
         })
     }
 
     pub fn repositories(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
         let mut names = match self {
-            Backend::Oci(c) => c.repositories(prefix)?,
+            Backend::Api {
+                lister: Some(g), ..
+            } => g.repositories()?,
+            Backend::Api { api, .. } => api.repositories(prefix)?,
             Backend::Acr(a) => a.repositories()?,
             Backend::Gcloud(g) => g.repositories()?,
         };
@@ -96,7 +103,7 @@ impl Backend {
     /// repository that does not exist fails with [`NotFound`].
     pub fn list(&self, repo: &str, times: bool) -> anyhow::Result<Repo> {
         match self {
-            Backend::Oci(c) => c.list(repo, times),
+            Backend::Api { api, .. } => api.list(repo, times),
             Backend::Acr(a) => a.list(repo),
             Backend::Gcloud(g) => g.list(repo),
         }
@@ -107,8 +114,8 @@ impl Backend {
     /// a manifest HEAD with every `Accept` type; gar, gcr, acr: the repository's listing (one
     /// CLI call), the manifest that carries the tag.
     pub fn digest(&self, repo: &str, reference: &str) -> anyhow::Result<Option<String>> {
-        if let Backend::Oci(c) = self {
-            return c.digest(repo, reference);
+        if let Backend::Api { api, .. } = self {
+            return api.digest(repo, reference);
         }
         match self.list(repo, false) {
             Ok(listing) => Ok(listing
@@ -124,9 +131,9 @@ impl Backend {
     /// What [`Backend::digest`] asks, for `--dry-run`.
     pub fn digest_call(&self, repo: &str, reference: &str) -> String {
         match self {
-            Backend::Oci(c) => format!(
+            Backend::Api { api, .. } => format!(
                 "HEAD {} (Accept: every manifest type; read Docker-Content-Digest)",
-                c.http.url(&format!("/v2/{repo}/manifests/{reference}"))
+                api.http.url(&format!("/v2/{repo}/manifests/{reference}"))
             ),
             Backend::Acr(a) => format!(
                 "{} (the digest of the manifest tagged `{reference}`)",
@@ -145,10 +152,20 @@ impl Backend {
         matches!(self, Backend::Gcloud(_))
     }
 
+    /// Whether the tags of a manifest to delete are removed before it (gcloud's delete
+    /// refuses a tagged manifest; Google's registry API may too).
+    fn untags_before_delete(&self) -> bool {
+        match self {
+            Backend::Api { api, .. } => api.dialect.untags_before_delete(),
+            Backend::Acr(_) => false,
+            Backend::Gcloud(_) => true,
+        }
+    }
+
     /// Phase 1: remove the selected tags alone. Every backend untags the tags of untag
-    /// actions; gcloud also those of delete actions (its delete refuses a tagged manifest).
+    /// actions; gcloud (and Google's API) also those of delete actions.
     pub fn untag_steps(&self, repo: &str, actions: &[Action]) -> Vec<Step> {
-        let also_deletes = self.delete_refuses_tagged();
+        let also_deletes = self.untags_before_delete();
         let tags: Vec<(usize, String)> = (0..actions.len())
             .filter(|&i| {
                 actions[i].action == Verb::Untag
@@ -164,17 +181,9 @@ impl Backend {
             op,
         };
         match self {
-            Backend::Oci(_) => tags
+            Backend::Api { api, .. } => tags
                 .into_iter()
-                .map(|(i, tag)| {
-                    (
-                        i,
-                        Op::Http(oci::Op::Untag {
-                            repo: repo.into(),
-                            tag,
-                        }),
-                    )
-                })
+                .map(|(i, tag)| (i, Op::Http(api.dialect.untag(repo, &tag))))
                 .map(one)
                 .collect(),
             Backend::Acr(a) => tags
@@ -196,10 +205,7 @@ impl Backend {
             return None;
         }
         let listing = match self {
-            Backend::Oci(c) => format!(
-                "GET {} and HEAD each tag",
-                c.http.url(&format!("/v2/{repo}/tags/list"))
-            ),
+            Backend::Api { api, .. } => api.dialect.listing(&api.http.url(""), repo),
             Backend::Acr(a) => a.list_cmd(repo).to_string(),
             Backend::Gcloud(_) => return None,
         };
@@ -217,7 +223,7 @@ impl Backend {
         }
         let digests: Vec<String> = which.iter().map(|&i| actions[i].digest.clone()).collect();
         match self {
-            Backend::Oci(_) => which
+            Backend::Api { .. } => which
                 .iter()
                 .zip(digests)
                 .map(|(&i, digest)| Step {
@@ -243,7 +249,7 @@ impl Backend {
     /// The line `--dry-run` prints for a step.
     pub fn render(&self, op: &Op) -> String {
         match (self, op) {
-            (Backend::Oci(c), Op::Http(h)) => h.render(&c.http.url("")),
+            (Backend::Api { api, .. }, Op::Http(h)) => h.render(&api.http.url("")),
             (_, Op::Http(h)) => h.to_string(),
             (_, Op::Cmd(c)) => c.to_string(),
             (_, Op::Recheck(listing)) => format!(
@@ -265,7 +271,7 @@ impl Backend {
         run: fn(&Cmd) -> anyhow::Result<exec::Captured>,
     ) -> anyhow::Result<()> {
         match (self, op) {
-            (Backend::Oci(c), Op::Http(h)) => c.apply(h),
+            (Backend::Api { api, .. }, Op::Http(h)) => api.apply(h),
             (Backend::Acr(_), Op::Cmd(c)) => run(c).map(|_| ()).map_err(super::acr::explain),
             (Backend::Gcloud(g), Op::Cmd(c)) => run(c)
                 .map(|_| ())
@@ -274,6 +280,19 @@ impl Backend {
             (_, Op::Http(_)) => anyhow::bail!("an HTTP step for a registry reached through a CLI"),
             (_, Op::Recheck(_)) => Ok(()),
         }
+    }
+}
+
+/// The gcloud CLI backend of a gar or gcr registry.
+fn gcloud_cli(reg: &Registry) -> Gcloud {
+    let flavor = match reg.kind {
+        Kind::Gar { .. } => Flavor::Gar,
+        _ => Flavor::Gcr,
+    };
+    Gcloud {
+        flavor,
+        host: reg.host.clone(),
+        path: reg.path.clone(),
     }
 }
 

@@ -18,8 +18,21 @@ pub struct Client {
     base: String,
     pub host: String,
     creds: Option<Basic>,
+    /// An ACR refresh token (`az acr login --expose-token`): exchanged at the token endpoint
+    /// with a `grant_type=refresh_token` POST instead of a GET with Basic credentials.
+    refresh: Option<String>,
+    /// What to run when the registry refuses the credentials.
+    login: String,
     /// Bearer tokens by scope; `None` under the key `basic` when the registry wants Basic.
     tokens: Mutex<HashMap<String, String>>,
+}
+
+/// Credentials given to [`Client::with_login`] instead of docker's.
+pub enum Login {
+    /// Basic credentials (e.g. `oauth2accesstoken` and a Google access token).
+    Basic(Basic),
+    /// An ACR refresh token.
+    Refresh(String),
 }
 
 /// A response, read whole.
@@ -47,6 +60,25 @@ impl Client {
 
     /// [`Client::new`] whose every request (connect included) ends after `timeout`.
     pub fn with_timeout(host: &str, env: &Env, timeout: Duration) -> anyhow::Result<Client> {
+        let mut client = Client::bare(host, None, timeout);
+        client.creds = auth::lookup(env, host)?;
+        Ok(client)
+    }
+
+    /// A client for `host` with `login` instead of docker's credentials; `base` (scheme and
+    /// authority) replaces `https://host` when given; `hint` is what to run when the
+    /// credentials are refused.
+    pub fn with_login(host: &str, base: Option<&str>, login: Login, hint: &str) -> Client {
+        let mut client = Client::bare(host, base, Duration::from_secs(120));
+        match login {
+            Login::Basic(b) => client.creds = Some(b),
+            Login::Refresh(r) => client.refresh = Some(r),
+        }
+        client.login = hint.to_string();
+        client
+    }
+
+    fn bare(host: &str, base: Option<&str>, timeout: Duration) -> Client {
         let scheme = if is_loopback(host) { "http" } else { "https" };
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -54,13 +86,17 @@ impl Client {
             .timeout_global(Some(timeout))
             .build()
             .into();
-        Ok(Client {
+        Client {
             agent,
-            base: format!("{scheme}://{host}"),
+            base: base
+                .map(|b| b.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| format!("{scheme}://{host}")),
             host: host.to_string(),
-            creds: auth::lookup(env, host)?,
+            creds: None,
+            refresh: None,
+            login: format!("run `docker login {host}`"),
             tokens: Mutex::new(HashMap::new()),
-        })
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -150,20 +186,49 @@ impl Client {
         Ok(reply)
     }
 
+    /// What to run when the registry refuses the credentials (`run `docker login HOST``).
+    pub fn login_hint(&self) -> &str {
+        &self.login
+    }
+
     pub fn unauthorized(&self, why: &str) -> String {
         format!(
-            "registry `{}` is unauthorized ({why}); run `docker login {}`",
-            self.host, self.host
+            "registry `{}` is unauthorized ({why}); {}",
+            self.host, self.login
         )
     }
 
+    /// The token endpoint's answer: a GET with Basic credentials (docker's way), or a POST of
+    /// the ACR refresh token.
+    fn ask_token(&self, realm: &str, service: Option<&str>, scope: &str) -> anyhow::Result<Reply> {
+        Ok(match &self.refresh {
+            // ACR: POST the refresh token (Azure/acr docs/AAD-OAuth.md; azure-cli's
+            // `_get_credentials` does the same).
+            Some(refresh) => {
+                let mut form = format!(
+                    "grant_type=refresh_token&scope={}&refresh_token={}",
+                    encode(scope),
+                    encode(refresh)
+                );
+                if let Some(s) = service {
+                    form.push_str(&format!("&service={}", encode(s)));
+                }
+                let body = ("application/x-www-form-urlencoded", form.as_bytes());
+                self.raw("POST", realm, None, None, Some(body))?
+            }
+            None => {
+                let mut url = format!("{realm}?scope={}", encode(scope));
+                if let Some(s) = service {
+                    url.push_str(&format!("&service={}", encode(s)));
+                }
+                let basic = self.creds.as_ref().map(Basic::header);
+                self.raw("GET", &url, basic.as_deref(), None, None)?
+            }
+        })
+    }
+
     fn token(&self, realm: &str, service: Option<&str>, scope: &str) -> anyhow::Result<String> {
-        let mut url = format!("{realm}?scope={}", encode(scope));
-        if let Some(s) = service {
-            url.push_str(&format!("&service={}", encode(s)));
-        }
-        let basic = self.creds.as_ref().map(Basic::header);
-        let reply = self.raw("GET", &url, basic.as_deref(), None, None)?;
+        let reply = self.ask_token(realm, service, scope)?;
         if reply.status != 200 {
             bail!(self.unauthorized(&format!(
                 "token endpoint `{realm}` answered {}",

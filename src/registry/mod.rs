@@ -25,6 +25,10 @@ use anyhow::bail;
 use crate::config::raw::RawRegistry;
 use crate::reference::{self, ImageRef};
 
+// Issue 11 item 6: the registry API of gar, gcr and acr with one CLI token per run.
+pub(crate) mod dialect;
+pub(crate) mod token;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
     /// Azure Container Registry: `<name>.azurecr.io`.
@@ -39,6 +43,32 @@ pub enum Kind {
     Gcr { project: String },
     /// Any registry speaking the distribution API.
     Oci,
+}
+
+impl Kind {
+    /// The cloud CLI in front of this kind's registry, if any.
+    pub fn cli(&self) -> Option<&'static str> {
+        match self {
+            Kind::Acr { .. } => Some("az"),
+            Kind::Gar { .. } | Kind::Gcr { .. } => Some("gcloud"),
+            Kind::Oci => None,
+        }
+    }
+
+    /// How this kind's registry HTTP API differs from plain distribution.
+    pub fn dialect(&self) -> dialect::Dialect {
+        match self {
+            Kind::Acr { .. } => dialect::Dialect::Acr,
+            Kind::Gar { .. } | Kind::Gcr { .. } => dialect::Dialect::Google,
+            Kind::Oci => dialect::Dialect::Distribution,
+        }
+    }
+
+    /// Whether the registry API lists the repositories under a path. Artifact Registry
+    /// documents no catalog for its Docker API, so gar lists them with one gcloud call.
+    pub fn api_lists_repositories(&self) -> bool {
+        !matches!(self, Kind::Gar { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,9 @@
 //! by `registry::http`), manifest HEAD with all four `Accept` types, DELETE by digest, the
 //! tag-only removal distribution 2.8 lacks, and pointing a tag at a digest (GET the manifest by
 //! digest, PUT the same bytes with the same `Content-Type` under the tag: indexes included).
+//! The same client serves gar, gcr and acr with a CLI token (`registry::token`); their
+//! [`Dialect`] says where their API differs (listing with untagged manifests and times, tag
+//! removal), in `registry::dialect`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,6 +13,7 @@ use anyhow::bail;
 use serde::Deserialize;
 
 use super::backend::NotFound;
+pub use super::dialect::Dialect;
 use super::http::{Client, Reply};
 use crate::clean::{Manifest, Repo};
 use crate::config::Env;
@@ -33,21 +37,36 @@ pub enum Op {
         tag: String,
         digest: String,
     },
+    /// `DELETE /v2/<repo>/manifests/<tag>`: the tag alone (Container and Artifact Registry).
+    DeleteTag { repo: String, tag: String },
+    /// `DELETE /acr/v1/<repo>/_tags/<tag>`: the tag alone (ACR, as `az acr repository untag`).
+    AcrUntag { repo: String, tag: String },
 }
 
 pub struct Oci {
     pub http: Client,
+    pub dialect: Dialect,
 }
 
 impl Oci {
     pub fn new(host: &str, env: &Env) -> anyhow::Result<Oci> {
         Ok(Oci {
             http: Client::new(host, env)?,
+            dialect: Dialect::Distribution,
         })
     }
 
-    /// Every repository under `prefix` (catalog with pagination).
+    /// Every repository under `prefix`: the catalog with pagination, or on Google's
+    /// registries the `child` list of `prefix` (direct children, as `gcloud container images
+    /// list` shows them).
     pub fn repositories(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        match self.dialect {
+            Dialect::Google => self.children(prefix),
+            Dialect::Distribution | Dialect::Acr => self.catalog(prefix),
+        }
+    }
+
+    fn catalog(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
         #[derive(Deserialize)]
         struct Catalog {
             repositories: Option<Vec<String>>,
@@ -83,12 +102,22 @@ impl Oci {
         Ok(names.into_iter().filter(under).collect())
     }
 
-    fn scope(repo: &str) -> String {
+    pub(super) fn scope(repo: &str) -> String {
         format!("repository:{repo}:pull,push,delete")
     }
 
-    /// The tags of `repo`, grouped by the digest each points at (and creation times if asked).
+    /// The manifests of `repo` with their tags (and creation times if asked; the cloud
+    /// dialects always give them, and untagged manifests too).
     pub fn list(&self, repo: &str, times: bool) -> anyhow::Result<Repo> {
+        match self.dialect {
+            Dialect::Distribution => self.list_tags(repo, times),
+            Dialect::Google => self.list_google(repo),
+            Dialect::Acr => self.list_acr(repo),
+        }
+    }
+
+    /// The tags of `repo`, grouped by the digest each points at (and creation times if asked).
+    fn list_tags(&self, repo: &str, times: bool) -> anyhow::Result<Repo> {
         #[derive(Deserialize)]
         struct Tags {
             tags: Option<Vec<String>>,
@@ -96,18 +125,7 @@ impl Oci {
         let scope = Self::scope(repo);
         let mut tags = Vec::new();
         for reply in self.http.pages(&format!("/v2/{repo}/tags/list"), &scope)? {
-            if reply.status == 404 && error_code(&reply) == Some("NAME_UNKNOWN".into()) {
-                // No manifest was ever stored (blobs of an interrupted first push) or the
-                // repository was deleted: nothing to clean.
-                return Err(NotFound(format!(
-                    "registry `{}` has no repository `{repo}` with manifests (NAME_UNKNOWN)",
-                    self.http.host
-                ))
-                .into());
-            }
-            if reply.status != 200 {
-                bail!(self.failure("list the tags of", repo, &reply));
-            }
+            self.check_listing(repo, &reply)?;
             let t: Tags = serde_json::from_slice(&reply.body).map_err(|e| {
                 anyhow::anyhow!(
                     "registry `{}` sent an unexpected tag list for `{repo}`: {e}",
@@ -139,6 +157,24 @@ impl Oci {
             name: repo.to_string(),
             manifests,
         })
+    }
+
+    /// A listing reply that is no success: a missing repository is [`NotFound`] (no manifest
+    /// was ever stored, blobs of an interrupted first push, or it was deleted: nothing to
+    /// clean); anything else fails.
+    pub(super) fn check_listing(&self, repo: &str, reply: &Reply) -> anyhow::Result<()> {
+        let code = error_code(reply);
+        let missing = matches!(code.as_deref(), Some("NAME_UNKNOWN" | "NOT_FOUND"));
+        match reply.status {
+            200 => Ok(()),
+            404 if missing => Err(NotFound(format!(
+                "registry `{}` has no repository `{repo}` with manifests ({})",
+                self.http.host,
+                code.unwrap_or_default()
+            ))
+            .into()),
+            _ => bail!(self.failure("list the tags of", repo, reply)),
+        }
     }
 
     /// `Docker-Content-Digest` of a HEAD with the full `Accept`; `None` when the tag is gone.
@@ -207,6 +243,14 @@ impl Oci {
         match op {
             Op::Delete { repo, digest } => self.delete(repo, digest),
             Op::Point { repo, tag, digest } => self.point(repo, tag, digest),
+            Op::DeleteTag { repo, tag } => {
+                let url = self.http.url(&format!("/v2/{repo}/manifests/{tag}"));
+                self.remove(&url, repo, &format!("{repo}:{tag}"))
+            }
+            Op::AcrUntag { repo, tag } => {
+                let url = self.http.url(&format!("/acr/v1/{repo}/_tags/{tag}"));
+                self.remove(&url, repo, &format!("{repo}:{tag}"))
+            }
             Op::Untag { repo, tag } => {
                 let body = throwaway(repo, tag);
                 let url = self.http.url(&format!("/v2/{repo}/manifests/{tag}"));
@@ -265,23 +309,28 @@ impl Oci {
 
     fn delete(&self, repo: &str, digest: &str) -> anyhow::Result<()> {
         let url = self.http.url(&format!("/v2/{repo}/manifests/{digest}"));
-        let reply = self
-            .http
-            .call("DELETE", &url, &Self::scope(repo), None, None)?;
+        self.remove(&url, repo, &format!("{repo}@{digest}"))
+    }
+
+    /// DELETE `url` (a manifest or a tag of `repo`, shown as `what`).
+    fn remove(&self, url: &str, repo: &str, what: &str) -> anyhow::Result<()> {
+        let scope = self.dialect.delete_scope(repo);
+        let reply = self.http.call("DELETE", url, &scope, None, None)?;
+        let code = error_code(&reply);
         match reply.status {
             200 | 202 => Ok(()),
             // Already gone (deleted by someone else meanwhile): the goal holds.
-            404 if error_code(&reply).as_deref() == Some("MANIFEST_UNKNOWN") => Ok(()),
+            404 if matches!(code.as_deref(), Some("MANIFEST_UNKNOWN" | "TAG_UNKNOWN")) => Ok(()),
             405 => bail!(
                 "registry `{}` does not allow deletes (405); enable `storage.delete.enabled` in its config",
                 self.http.host
             ),
-            _ => bail!(self.failure("delete", &format!("{repo}@{digest}"), &reply)),
+            _ => bail!(self.failure("delete", what, &reply)),
         }
     }
 
     /// An error for an unexpected status, with the registry's own error code and message.
-    fn failure(&self, what: &str, name: &str, reply: &Reply) -> String {
+    pub(super) fn failure(&self, what: &str, name: &str, reply: &Reply) -> String {
         let detail = first_error(reply)
             .map(|e| format!(" {}: {}", e.code, e.message.unwrap_or_default()))
             .unwrap_or_default();
@@ -293,8 +342,8 @@ impl Oci {
         let mut msg = format!("could not {what} {target}: {}{detail}", reply.status);
         if reply.status == 403 {
             msg.push_str(&format!(
-                "; run `docker login {}` with an account that may do this",
-                self.http.host
+                "; {} with an account that may do this",
+                self.http.login_hint()
             ));
         }
         if reply.status == 404 && detail.contains("NAME_UNKNOWN") {
@@ -322,7 +371,7 @@ fn first_error(reply: &Reply) -> Option<ApiError> {
         .and_then(|e| e.errors.into_iter().next())
 }
 
-fn error_code(reply: &Reply) -> Option<String> {
+pub(super) fn error_code(reply: &Reply) -> Option<String> {
     first_error(reply).map(|e| e.code)
 }
 
@@ -336,6 +385,8 @@ impl Op {
             Op::Point { repo, tag, digest } => format!(
                 "GET {base}/v2/{repo}/manifests/{digest}, then PUT {base}/v2/{repo}/manifests/{tag} (the same bytes and Content-Type)"
             ),
+            Op::DeleteTag { repo, tag } => format!("DELETE {base}/v2/{repo}/manifests/{tag}"),
+            Op::AcrUntag { repo, tag } => format!("DELETE {base}/acr/v1/{repo}/_tags/{tag}"),
         }
     }
 }

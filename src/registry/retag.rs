@@ -20,7 +20,7 @@ impl Backend {
     /// The step that points `repo:tag` at the manifest `digest` of `repo`.
     pub fn point(&self, repo: &str, tag: &str, digest: &str) -> Op {
         match self {
-            Backend::Oci(_) => Op::Http(oci::Op::Point {
+            Backend::Api { .. } => Op::Http(oci::Op::Point {
                 repo: repo.into(),
                 tag: tag.into(),
                 digest: digest.into(),
@@ -33,10 +33,7 @@ impl Backend {
     /// The step that removes `repo:tag` alone; its manifest and other tags stay.
     pub fn remove(&self, repo: &str, tag: &str) -> Op {
         match self {
-            Backend::Oci(_) => Op::Http(oci::Op::Untag {
-                repo: repo.into(),
-                tag: tag.into(),
-            }),
+            Backend::Api { api, .. } => Op::Http(api.dialect.untag(repo, tag)),
             Backend::Acr(a) => Op::Cmd(a.untag(repo, tag)),
             Backend::Gcloud(g) => {
                 let mut cmds = g.untag(repo, &[tag.to_string()]);
@@ -48,7 +45,7 @@ impl Backend {
     /// The calls [`Backend::current`] makes, as `--dry-run` prints them.
     pub fn read_lines(&self, repo: &str, tags: &[String]) -> Vec<String> {
         match self {
-            Backend::Oci(c) => tags
+            Backend::Api { api: c, .. } => tags
                 .iter()
                 .map(|t| format!("HEAD {}", c.http.url(&format!("/v2/{repo}/manifests/{t}"))))
                 .collect(),
@@ -66,7 +63,7 @@ impl Backend {
     ) -> anyhow::Result<BTreeMap<String, Option<String>>> {
         let mut out: BTreeMap<String, Option<String>> =
             tags.iter().map(|t| (t.clone(), None)).collect();
-        if let Backend::Oci(c) = self {
+        if let Backend::Api { api: c, .. } = self {
             for tag in tags {
                 out.insert(tag.clone(), c.digest(repo, tag)?);
             }

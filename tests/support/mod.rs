@@ -435,7 +435,49 @@ impl Test {
         self.fake("az", include_str!("fake-cloud.py"));
         let state = self.path("cloud.json").display().to_string();
         let log = self.path("cloud.log").display().to_string();
-        self.env("FAKE_STATE", &state).env("FAKE_LOG", &log)
+        // Every operation through the fake CLIs; `fake_cloud_api` serves the HTTP side.
+        self.env("FAKE_STATE", &state)
+            .env("FAKE_LOG", &log)
+            .env("IMAGEMK_CLOUD_API", "0")
+    }
+
+    /// After [`Test::fake_cloud`]: the same registry's HTTP API (`dialect`: gcr, gar or acr)
+    /// on a free port, which imagemk then uses (`IMAGEMK_TEST_API_URL`) with one token from
+    /// the fake CLI. Requests are logged to `$ROOT/cloud-http.log`; set fault variables
+    /// (`FAKE_FAIL`, `FAKE_ADD_TAG`, …) before calling this.
+    pub fn fake_cloud_api(&mut self, dialect: &str) -> CloudApi {
+        use std::io::BufRead;
+        let log = self.path("cloud-http.log").display().to_string();
+        let mut cmd = self.command("python3", &[]);
+        cmd.arg(self.path(".bin/gcloud"))
+            .args(["serve", dialect, &log])
+            .stdout(Stdio::piped());
+        let mut child = cmd.spawn().expect("python3 runs the fake cloud API");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line.trim().parse().expect("the fake API prints its port");
+        self.env.remove("IMAGEMK_CLOUD_API");
+        self.env("IMAGEMK_TEST_API_URL", &format!("http://127.0.0.1:{port}"));
+        CloudApi { child }
+    }
+
+    /// The base URL of the fake cloud API (`http://127.0.0.1:PORT`).
+    pub fn http_base(&self) -> String {
+        self.env
+            .get("IMAGEMK_TEST_API_URL")
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The fake cloud API's requests (`METHOD PATH`), in order.
+    pub fn http_calls(&self) -> Vec<String> {
+        fs::read_to_string(self.root.join("cloud-http.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
     }
 
     /// The fake cloud's calls, one per line, in order.
@@ -629,6 +671,18 @@ impl FaultProxy {
 }
 
 impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The fake cloud API server of [`Test::fake_cloud_api`]; stopped when dropped.
+pub struct CloudApi {
+    child: Child,
+}
+
+impl Drop for CloudApi {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
