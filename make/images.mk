@@ -85,6 +85,14 @@ unexport $(if $(filter command line,$(origin TIMEOUT)),TIMEOUT)
 # REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
 # `workspace.reuse: registry`; unset leaves it to images.yaml.
 BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
+# BUILDER=NAME (build, push): build through that BuildKit builder (`docker buildx build
+# --builder NAME`, `--load` for builds, `--push` for pushes); PLATFORM_ARCH=linux/arm64,linux/amd64
+# builds for those platforms (needs BUILDER). Raw and single-quoted; imagemk checks them.
+IMAGEMK_BUILDKIT_FLAGS = $(if $(call imagemk_raw,BUILDER),--builder $(call imagemk_q,$(call imagemk_raw,BUILDER))) \
+  $(if $(call imagemk_raw,PLATFORM_ARCH),--platform-arch $(call imagemk_q,$(call imagemk_raw,PLATFORM_ARCH)))
+BUILD_FLAGS += $(IMAGEMK_BUILDKIT_FLAGS)
+PUSH_FLAGS += $(IMAGEMK_BUILDKIT_FLAGS)
+unexport $(foreach v,BUILDER PLATFORM_ARCH,$(if $(filter command line,$(origin $(v))),$(v)))
 PULL_FLAGS =
 
 .PHONY: imagemk-bin images all-images list-images help push-images pull-images login \

@@ -160,6 +160,23 @@ pub struct BuildArgs {
     /// [make: ARGS="cxx:GITREF=v1.2 GITREF=master"].
     #[arg(long = "arg", value_name = "[IMAGE:]NAME=VALUE", value_parser = crate::commands::parse_run_arg)]
     pub arg: Vec<crate::commands::RunArg>,
+    #[command(flatten)]
+    pub buildkit: BuilderArgs,
+}
+
+/// A BuildKit builder for the builds (build, push).
+#[derive(Debug, Args, Default)]
+pub struct BuilderArgs {
+    /// Build through this BuildKit builder (`docker buildx build --builder NAME`): `--load`
+    /// into the engine for `build`, `--push` straight to the registry for `push`; a builder on
+    /// another machine or in Kubernetes does the work. Default: the legacy `docker build`
+    /// [make: BUILDER=].
+    #[arg(long, value_name = "NAME")]
+    pub builder: Option<String>,
+    /// Platforms to build for, comma-separated (`linux/arm64,linux/amd64`); needs `--builder`
+    /// [make: PLATFORM_ARCH=].
+    #[arg(long, value_name = "OS/ARCH,…", value_delimiter = ',')]
+    pub platform_arch: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -197,6 +214,8 @@ pub struct PushArgs {
     /// Print name, remote name and digest per image as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub buildkit: BuilderArgs,
 }
 
 #[derive(Debug, Args)]

@@ -82,6 +82,8 @@ pub struct BuildRequest {
     /// `--no-cache=a,b`: those images are built with docker's `--no-cache`, even when up to
     /// date.
     pub no_cache_for: BTreeSet<usize>,
+    /// `--builder`: builds go through `docker buildx build --builder NAME --load`.
+    pub builder: Option<crate::builder::Builder>,
 }
 
 /// The reason of an image rebuilt because `--no-cache` named it (or named every image).
@@ -422,13 +424,21 @@ fn step(
     } else {
         labels
     };
-    let cmd = docker::build(
-        img,
-        &flags,
-        &context.dockerfile_in_archive(),
-        context.describe(exec::quote),
-        req.no_cache || req.no_cache_for.contains(&d.image),
-    );
+    let dockerfile = context.dockerfile_in_archive();
+    let described = context.describe(exec::quote);
+    let no_cache = req.no_cache || req.no_cache_for.contains(&d.image);
+    let cmd = match &req.builder {
+        None => docker::build(img, &flags, &dockerfile, described, no_cache),
+        Some(builder) => {
+            let via = docker::Buildx {
+                builder,
+                tags: vec![img.name.clone()],
+                push_metadata: None,
+                parents: Vec::new(),
+            };
+            docker::buildx(&via, img, &flags, &dockerfile, described, no_cache)
+        }
+    };
     Ok(BuildStep {
         image: d.image,
         id: img.id.clone(),

@@ -383,6 +383,32 @@ fn make_cases() -> Vec<Case> {
     ]
 }
 
+/// `--builder`, `--platform-arch` (issue 12 item 6).
+fn builder_cases() -> Vec<Case> {
+    let hint = "hint: create a BuildKit builder (`docker buildx create --name multi --driver docker-container`) and pass `--builder multi` (make: `BUILDER=multi`)";
+    vec![
+        case("--builder with the legacy builder forced", &["build", "--builder", "ci"], 1,
+            &e("`--builder ci` builds with BuildKit, but `DOCKER_BUILDKIT=0` forces the legacy builder; unset `DOCKER_BUILDKIT` or drop `--builder`"))
+            .env("DOCKER_BUILDKIT", "0"),
+        case("--platform-arch without --builder", &["build", "--platform-arch", "linux/arm64,linux/amd64"], 1,
+            &e(&format!("`--platform-arch linux/arm64,linux/amd64` needs `--builder NAME`: the legacy builder and `--load` into the engine build one platform only\n{hint}"))),
+        case("--platform-arch with an empty item", &["build", "--builder", "ci", "--platform-arch", "linux/arm64,,linux/amd64"], 1,
+            &e("`--platform-arch linux/arm64,,linux/amd64` has an empty item; list platforms separated by single commas, e.g. `linux/arm64,linux/amd64`")),
+        case("--platform-arch twice the same", &["build", "--builder", "ci", "--platform-arch", "linux/arm64,linux/arm64"], 1,
+            &e("`--platform-arch linux/arm64,linux/arm64` names `linux/arm64` twice; name each platform once")),
+        case("--platform-arch not os/arch", &["build", "--builder", "ci", "--platform-arch", "arm64"], 1,
+            &e("platform `arm64` in `--platform-arch` is not `os/arch[/variant]` (e.g. `linux/arm64`, `linux/arm/v7`)")),
+        case("--builder with a bad name", &["build", "--builder=1;touch pwned"], 1,
+            &e("builder name `1;touch pwned` is not valid: buildx names start with a letter and use letters, digits, `.`, `_` and `-`")),
+        case("--builder with podman", &["--engine", "podman", "build", "--builder", "ci"], 1,
+            &e("`--builder ci`: podman has no BuildKit builders (`docker buildx`); build with docker (`--engine docker`) or drop `--builder` to build with `podman build`")),
+        case("make BUILDER injection", &["images", "BUILDER=x;touch pwned"], 2,
+            &format!("{}make: *** [make/images.mk:N: images] Error 1\n", e("builder name `x;touch pwned` is not valid: buildx names start with a letter and use letters, digits, `.`, `_` and `-`"))).make(),
+        case("make PLATFORM_ARCH without BUILDER", &["all-images", "PLATFORM_ARCH=linux/arm64"], 2,
+            &format!("{}make: *** [make/images.mk:N: all-images] Error 1\n", e(&format!("`--platform-arch linux/arm64` needs `--builder NAME`: the legacy builder and `--load` into the engine build one platform only\n{hint}")))).make(),
+    ]
+}
+
 #[test]
 fn bad_inputs() {
     let cases: Vec<Case> = [
@@ -391,6 +417,7 @@ fn bad_inputs() {
         yaml_cases(),
         resolve_cases(),
         make_cases(),
+        builder_cases(),
     ]
     .into_iter()
     .flatten()

@@ -21,6 +21,9 @@ use crate::{context, signal};
 
 pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
     let req = request(ctx, args)?;
+    if let (Some(b), false) = (&req.builder, ctx.dry_run) {
+        crate::builder::require(b)?;
+    }
     let mut facts = facts::gather(ctx, &req)?;
     let reuse_on = reuse::wanted(ctx, args.reuse, args.no_reuse)?;
     reuse::apply(ctx, &req, &mut facts, reuse_on)?;
@@ -57,6 +60,11 @@ pub fn request(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<BuildRequest> {
         dependents: args.dependents,
         no_cache,
         no_cache_for,
+        builder: crate::builder::request(
+            args.buildkit.builder.as_deref(),
+            &args.buildkit.platform_arch,
+            &ctx.env,
+        )?,
     })
 }
 
@@ -141,7 +149,7 @@ fn print_plan(ws: &Workspace, plan: &BuildPlan, as_json: bool) -> anyhow::Result
     Ok(())
 }
 
-fn log_path(ws: &Workspace, id: &str) -> PathBuf {
+pub(super) fn log_path(ws: &Workspace, id: &str) -> PathBuf {
     ws.root
         .join(".imagemk")
         .join("logs")
@@ -191,7 +199,7 @@ fn tag_one(step: &BuildStep) -> Result<(), String> {
 /// Lists the context (a bad or unreadable file fails here, before docker starts), then runs
 /// `docker build … -` while another thread streams the archive into its stdin; the output
 /// goes to the run's log and the display. Nothing is written into the user's tree.
-fn build_one(
+pub(super) fn build_one(
     step: &BuildStep,
     spec: &context::Spec,
     log: &Path,

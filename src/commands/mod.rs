@@ -18,6 +18,7 @@ mod parallel;
 mod plan;
 mod pull;
 mod push;
+mod push_builder;
 pub mod reuse;
 mod run;
 mod schema;

@@ -21,9 +21,9 @@ use crate::{docker, git, signal};
 
 /// What one image's push produced.
 #[derive(Debug, Clone)]
-struct Pushed {
+pub(super) struct Pushed {
     /// Every remote name pushed, with the digest docker reported for it.
-    refs: Vec<(ImageRef, String)>,
+    pub(super) refs: Vec<(ImageRef, String)>,
 }
 
 pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
@@ -45,7 +45,11 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
             .flatten(),
     };
     // Guards and names first: they need no engine.
-    transfer::plan_push(ws, &reg, &req, None)?;
+    let planned = transfer::plan_push(ws, &reg, &req, None)?;
+    let b = &args.buildkit;
+    if let Some(b) = crate::builder::request(b.builder.as_deref(), &b.platform_arch, &ctx.env)? {
+        return super::push_builder::run(ctx, &reg, &planned, &b, args);
+    }
     let present = engine::local_images(ctx, "assuming every image was built")?;
     let mut jobs = transfer::plan_push(ws, &reg, &req, present.as_ref())?;
     if present.is_some() {
@@ -306,7 +310,11 @@ fn check_existing_tags(jobs: &[PushJob]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn report(jobs: &[PushJob], results: &[Option<Pushed>], as_json: bool) -> anyhow::Result<()> {
+pub(super) fn report(
+    jobs: &[PushJob],
+    results: &[Option<Pushed>],
+    as_json: bool,
+) -> anyhow::Result<()> {
     let done = jobs
         .iter()
         .zip(results)

@@ -26,6 +26,7 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> anyhow::Result<i32> {
         reuse: false,
         no_reuse: true,
         timeout: None,
+        buildkit: Default::default(),
     };
     let req = build::request(ctx, &build_args)?;
     let facts = facts::gather(ctx, &req)?;
