@@ -409,7 +409,7 @@ fn step(
             .arg(img.name.to_string());
         return Ok(BuildStep {
             image: d.image,
-            id: img.id.clone(),
+            id: ws.shown_id(d.image),
             cmd,
             deps,
             context: None,
@@ -441,7 +441,7 @@ fn step(
     };
     Ok(BuildStep {
         image: d.image,
-        id: img.id.clone(),
+        id: ws.shown_id(d.image),
         cmd,
         deps,
         context: Some(context),

@@ -409,6 +409,29 @@ fn builder_cases() -> Vec<Case> {
     ]
 }
 
+/// `--variant a,b` / `VARIANT=a,b` (issue 12 item 7).
+fn variant_cases() -> Vec<Case> {
+    let debug = "images:\n  lib:\n    dockerfile: lib.dockerfile\n    variants: {debug: {}}\n";
+    vec![
+        case("--variant with an empty item", &["build", "--variant", "plain,,debug"], 1,
+            &e("`--variant plain,,debug` has an empty item; list variants separated by single commas, e.g. `plain,debug`")),
+        case("--variant twice the same", &["build", "--variant", "plain,debug,plain"], 1,
+            &e("`--variant plain,debug,plain` names `plain` twice; name each variant once")).app(debug),
+        case("VARIANT twice the same", &["push"], 1,
+            &e("`VARIANT=debug,debug` names `debug` twice; name each variant once")).env("VARIANT", "debug,debug"),
+        case("--variant unknown", &["build", "--variant", "plain,debgu"], 1,
+            &e("unknown variant `debgu` in `--variant plain,debgu`; did you mean `debug`? (variants: debug, plain); define it under an image's `variants:`")).app(debug),
+        case("--variant unknown alone", &["list", "--variant", "dbg"], 1,
+            &e("unknown variant `dbg` in `--variant dbg` (variants: plain); define it under an image's `variants:`")),
+        case("--variant with an invalid name", &["build", "--variant", "plain,De bug"], 1,
+            &e(&format!("variant `De bug` is not a valid name: {NAME_RULE}"))),
+        case("several variants for one image", &["run", "lib", "--variant", "plain,debug"], 1,
+            &e("`run` acts on one image, but several variants were asked for (`plain,debug`); give one variant (`--variant plain`) or none")).app(debug),
+        case("make VARIANT with a trailing comma", &["images", "VARIANT=plain,"], 2,
+            &format!("{}make: *** [make/images.mk:N: images] Error 1\n", e("`VARIANT=plain,` has an empty item; list variants separated by single commas, e.g. `plain,debug`"))).make(),
+    ]
+}
+
 #[test]
 fn bad_inputs() {
     let cases: Vec<Case> = [
@@ -418,6 +441,7 @@ fn bad_inputs() {
         resolve_cases(),
         make_cases(),
         builder_cases(),
+        variant_cases(),
     ]
     .into_iter()
     .flatten()

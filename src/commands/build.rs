@@ -85,14 +85,15 @@ fn no_cache(
         .iter()
         .map(|n| super::select::find(ws, n).map_err(|e| anyhow::anyhow!("`--no-cache={n}`: {e}")))
         .collect::<anyhow::Result<_>>()?;
-    Ok((false, found))
+    let found = super::select::with_variants(ws, found);
+    Ok((false, found.into_iter().collect()))
 }
 
 /// One line per image that is not built (up to date, tagged); with `explain`, every
 /// image's reasons.
 fn tell_decisions(ctx: &Ctx, plan: &BuildPlan, explain: bool) {
     for d in &plan.decisions {
-        let id = &ctx.ws.images[d.image].id;
+        let id = ctx.ws.shown_id(d.image);
         let show = explain || d.action != Action::Build;
         if !show {
             continue;

@@ -120,7 +120,7 @@ fn entry(
         stdin: s.context.as_ref().map(|_| "context"),
     });
     Ok(Entry {
-        id: img.id.clone(),
+        id: ws.shown_id(d.image),
         name: img.name.to_string(),
         remote,
         dockerfile: shown.dockerfile,
