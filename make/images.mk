@@ -10,7 +10,8 @@
 # KEEP_GOING=1, DEPS=1, FORCE=1 (push shared images; build images that are up to date),
 # EXPLAIN=1 (say why each image is built or not), DEPENDENTS=1 (also build what depends on
 # the selected images), REUSE=1/0 (build: pull images built from the same inputs),
-# YES=1 (image-cleanup), and for the
+# YES=1 (image-cleanup), BUILDER=NAME and PLATFORM_ARCH=os/arch,… (build and push through a
+# BuildKit builder), VARIANT=plain,debug (every listed variant), and for the
 # container targets TARGET (what `withdocker` makes inside), CMD (`run-<kind>-image`'s
 # command) and WITHDOCKER_IMAGE. imagemk splits TARGET and CMD into words as a shell would
 # (quotes group, backslashes escape) but evaluates nothing: no `$(…)`, `;` or `|` on the host.
@@ -82,9 +83,6 @@ BUILD_FLAGS += $(if $(call yes,NO_CACHE),--no-cache)
 # is unexported so make does not expand it when exporting.
 BUILD_FLAGS += $(if $(call imagemk_raw,TIMEOUT),--timeout $(call imagemk_q,$(call imagemk_raw,TIMEOUT)))
 unexport $(if $(filter command line,$(origin TIMEOUT)),TIMEOUT)
-# REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
-# `workspace.reuse: registry`; unset leaves it to images.yaml.
-BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
 # BUILDER=NAME (build, push): build through that BuildKit builder (`docker buildx build
 # --builder NAME`, `--load` for builds, `--push` for pushes); PLATFORM_ARCH=linux/arm64,linux/amd64
 # builds for those platforms (needs BUILDER). Raw and single-quoted; imagemk checks them.
@@ -93,6 +91,9 @@ IMAGEMK_BUILDKIT_FLAGS = $(if $(call imagemk_raw,BUILDER),--builder $(call image
 BUILD_FLAGS += $(IMAGEMK_BUILDKIT_FLAGS)
 PUSH_FLAGS += $(IMAGEMK_BUILDKIT_FLAGS)
 unexport $(foreach v,BUILDER PLATFORM_ARCH,$(if $(filter command line,$(origin $(v))),$(v)))
+# REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
+# `workspace.reuse: registry`; unset leaves it to images.yaml.
+BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
 PULL_FLAGS =
 
 .PHONY: imagemk-bin images all-images list-images help push-images pull-images login \

@@ -220,3 +220,27 @@ fn the_real_cli_without_buildx_gives_the_clear_error() {
     let (_, images) = support::docker(&["image", "ls", "--format", "{{.Repository}}"]);
     assert!(!images.contains("imagemk-builder-test"));
 }
+
+#[test]
+fn make_passes_builder_and_platforms_as_flags() {
+    let t = workspace();
+    let mk = concat!(env!("CARGO_MANIFEST_DIR"), "/make/images.mk");
+    t.file("Makefile", &format!("include {mk}\n"));
+    let out = t.make(&[
+        "DRY_RUN=1",
+        "images",
+        "BUILDER=ci",
+        "PLATFORM_ARCH=linux/arm64,linux/amd64",
+    ]);
+    out.ok();
+    assert!(
+        out.stdout.contains("docker buildx build --builder ci --platform linux/arm64,linux/amd64 --load --file .imagemk-dockerfile --tag acme/base-core-linux:latest"),
+        "{}",
+        out.stdout
+    );
+    let out = t.make(&["-n", "-s", "push-images", "IMAGEMK=/bin/true", "BUILDER=ci"]);
+    assert_eq!(
+        out.stdout.lines().last().unwrap().trim_end(),
+        "/bin/true push   --builder 'ci'"
+    );
+}

@@ -210,6 +210,27 @@ core/envoy+debug  acme/envoy-core-linux-debug:latest  registry.example.com:5000/
 }
 
 #[test]
+fn make_passes_several_variants() {
+    let t = workspace();
+    let mk = concat!(env!("CARGO_MANIFEST_DIR"), "/make/images.mk");
+    t.file("Makefile", &format!("include {mk}\n"));
+    let out = t.make(&["-s", "images", "DRY_RUN=1", "VARIANT=plain,debug"]);
+    out.ok();
+    assert_eq!(
+        out.stdout.matches("docker build ").count(),
+        5,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("--tag acme/app-core-linux-debug:latest"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
 fn one_image_commands_refuse_several_variants() {
     let t = workspace();
     t.run(&["run", "envoy", "--variant", "plain,debug"]).fails_with(
