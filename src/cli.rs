@@ -365,4 +365,6 @@ pub struct PlanArgs {
     /// Also plan every image that depends on the selected ones, as `build --dependents`.
     #[arg(long)]
     pub dependents: bool,
+    #[command(flatten)]
+    pub buildkit: BuilderArgs,
 }

@@ -244,3 +244,43 @@ fn make_passes_builder_and_platforms_as_flags() {
         "/bin/true push   --builder 'ci'"
     );
 }
+
+#[test]
+fn plan_json_shows_the_buildx_argv() {
+    let t = workspace();
+    let out = t.run(&[
+        "plan",
+        "base",
+        "--builder",
+        "ci",
+        "--platform-arch",
+        "linux/arm64",
+        "--json",
+    ]);
+    out.ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let argv: Vec<&str> = v["images"][0]["command"]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        argv,
+        [
+            "docker",
+            "buildx",
+            "build",
+            "--builder",
+            "ci",
+            "--platform",
+            "linux/arm64",
+            "--load",
+            "--file",
+            ".imagemk-dockerfile",
+            "--tag",
+            "acme/base-core-linux:latest",
+            "-"
+        ]
+    );
+}

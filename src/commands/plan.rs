@@ -68,7 +68,11 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<i32> {
         dependents: args.dependents,
         no_cache: false,
         no_cache_for: Default::default(),
-        builder: None,
+        builder: crate::builder::request(
+            args.buildkit.builder.as_deref(),
+            &args.buildkit.platform_arch,
+            &ctx.env,
+        )?,
     };
     let facts = facts::gather(ctx, &req)?;
     let built = plan::build(ws, &req, &facts)?;
