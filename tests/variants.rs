@@ -246,12 +246,13 @@ fn two_variants_build_on_the_real_engine() {
     if !engine() {
         return;
     }
+    let reg = support::Registry::start();
     let t = Test::new();
     let ns = t.namespace();
     t.busybox("ctx");
     t.file(
         "images.yaml",
-        &format!("defaults:\n  namespace: {ns}\n  platform: bb\ncomponent: v\nimages:\n  base:\n    context: ctx\n    dockerfile: base.dockerfile\n    variants:\n      debug: {{args: {{MODE: debug}}}}\n  app:\n    context: ctx\n    dockerfile: app.dockerfile\n    variants:\n      debug: {{args: {{SUFFIX: \"-debug\"}}}}\n"),
+        &format!("workspace:\n  registries:\n    local: {{kind: oci, host: \"{}\", path: e2e}}\ndefaults:\n  namespace: {ns}\n  platform: bb\ncomponent: v\nimages:\n  base:\n    context: ctx\n    dockerfile: base.dockerfile\n    variants:\n      debug: {{args: {{MODE: debug}}}}\n  app:\n    context: ctx\n    dockerfile: app.dockerfile\n    variants:\n      debug: {{args: {{SUFFIX: \"-debug\"}}}}\n", reg.host()),
     );
     t.file(
         "base.dockerfile",
@@ -283,6 +284,27 @@ fn two_variants_build_on_the_real_engine() {
             "{}",
             again.stderr
         );
+        // Both variants pushed to the real registry under their own names, digests recorded.
+        let out = t.run(&[
+            "push",
+            "app",
+            "--variant",
+            "plain,debug",
+            "--registry",
+            "local",
+            "--json",
+        ]);
+        out.ok();
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let rows = v.as_array().unwrap();
+        assert_eq!(rows.len(), 2, "{}", out.stdout);
+        for (row, name) in rows.iter().zip(["app-v-bb", "app-v-bb-debug"]) {
+            let remote = format!("{}/e2e/{name}:latest", reg.host());
+            assert_eq!(row["remote"], remote.as_str());
+            assert!(row["digest"].as_str().unwrap().starts_with("sha256:"));
+            let (status, _) = docker(&["manifest", "inspect", "--insecure", &remote]);
+            assert_eq!(status, 0, "{remote} is not in the registry");
+        }
     });
     remove_images(&format!("{ns}/"));
     if let Err(e) = result {
