@@ -11,7 +11,9 @@
 # EXPLAIN=1 (say why each image is built or not), DEPENDENTS=1 (also build what depends on
 # the selected images), REUSE=1/0 (build: pull images built from the same inputs),
 # YES=1 (image-cleanup), LOCK=1 (push: record digests in images.lock), LOCKED=1 (build: pull
-# parents by their images.lock digest), CHECK=1 (pin-images: compare only), and for the
+# parents by their images.lock digest), CHECK=1 (pin-images: compare only), BUILDER=NAME and
+# PLATFORM_ARCH=os/arch,… (build and push through a BuildKit builder), VARIANT=plain,debug
+# (every listed variant), and for the
 # container targets TARGET (what `withdocker` makes inside), CMD (`run-<kind>-image`'s
 # command) and WITHDOCKER_IMAGE. imagemk splits TARGET and CMD into words as a shell would
 # (quotes group, backslashes escape) but evaluates nothing: no `$(…)`, `;` or `|` on the host.
@@ -88,6 +90,14 @@ BUILD_FLAGS += $(if $(call imagemk_raw,TIMEOUT),--timeout $(call imagemk_q,$(cal
 unexport $(if $(filter command line,$(origin TIMEOUT)),TIMEOUT)
 # LOCKED=1 (build): the parents it does not build are pulled by their images.lock digest.
 BUILD_FLAGS += $(if $(call yes,LOCKED),--locked)
+# BUILDER=NAME (build, push): build through that BuildKit builder (`docker buildx build
+# --builder NAME`, `--load` for builds, `--push` for pushes); PLATFORM_ARCH=linux/arm64,linux/amd64
+# builds for those platforms (needs BUILDER). Raw and single-quoted; imagemk checks them.
+IMAGEMK_BUILDKIT_FLAGS = $(if $(call imagemk_raw,BUILDER),--builder $(call imagemk_q,$(call imagemk_raw,BUILDER))) \
+  $(if $(call imagemk_raw,PLATFORM_ARCH),--platform-arch $(call imagemk_q,$(call imagemk_raw,PLATFORM_ARCH)))
+BUILD_FLAGS += $(IMAGEMK_BUILDKIT_FLAGS)
+PUSH_FLAGS += $(IMAGEMK_BUILDKIT_FLAGS)
+unexport $(foreach v,BUILDER PLATFORM_ARCH,$(if $(filter command line,$(origin $(v))),$(v)))
 # REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
 # `workspace.reuse: registry`; unset leaves it to images.yaml.
 BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))

@@ -175,6 +175,23 @@ pub struct BuildArgs {
     /// LOCKED=1].
     #[arg(long, conflicts_with = "deps")]
     pub locked: bool,
+    #[command(flatten)]
+    pub buildkit: BuilderArgs,
+}
+
+/// A BuildKit builder for the builds (build, push).
+#[derive(Debug, Args, Default)]
+pub struct BuilderArgs {
+    /// Build through this BuildKit builder (`docker buildx build --builder NAME`): `--load`
+    /// into the engine for `build`, `--push` straight to the registry for `push`; a builder on
+    /// another machine or in Kubernetes does the work. Default: the legacy `docker build`
+    /// [make: BUILDER=].
+    #[arg(long, value_name = "NAME")]
+    pub builder: Option<String>,
+    /// Platforms to build for, comma-separated (`linux/arm64,linux/amd64`); needs `--builder`
+    /// [make: PLATFORM_ARCH=].
+    #[arg(long, value_name = "OS/ARCH,…", value_delimiter = ',')]
+    pub platform_arch: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +242,8 @@ pub struct PushArgs {
     /// published still) [make: KEEP_GOING=1].
     #[arg(short = 'k', long)]
     pub keep_going: bool,
+    #[command(flatten)]
+    pub buildkit: BuilderArgs,
 }
 
 #[derive(Debug, Args)]
@@ -374,6 +393,8 @@ pub struct PlanArgs {
     /// Also plan every image that depends on the selected ones, as `build --dependents`.
     #[arg(long)]
     pub dependents: bool,
+    #[command(flatten)]
+    pub buildkit: BuilderArgs,
 }
 
 #[derive(Debug, clap::Args)]

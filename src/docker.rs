@@ -39,19 +39,83 @@ pub fn build(
     if no_cache {
         cmd = cmd.arg("--no-cache");
     }
-    cmd = cmd
-        .arg("--file")
-        .arg(dockerfile)
-        .arg("--tag")
-        .arg(image.name.to_string())
-        .opt("--target", image.target.as_deref());
+    let tags = [image.name.clone()];
+    build_flags(cmd, image, &tags, labels, dockerfile)
+        .arg("-")
+        .stdin_from(context)
+}
+
+/// How a build goes through a BuildKit builder: its output (`--load` into the engine, or
+/// `--push` to `tags` with the digest written to `metadata`), and the workspace parents'
+/// remote names that stand for their local names in `FROM` (`--build-context`).
+#[derive(Debug, Clone)]
+pub struct Buildx<'a> {
+    pub builder: &'a crate::builder::Builder,
+    /// The names the image gets: its local name (`--load`) or its remote names (`--push`).
+    pub tags: Vec<ImageRef>,
+    /// `--push` with this `--metadata-file`; `None`: `--load`.
+    pub push_metadata: Option<std::path::PathBuf>,
+    /// `(name as FROM writes it, remote name)` of each workspace parent (push only).
+    pub parents: Vec<(String, ImageRef)>,
+}
+
+/// `docker buildx build --builder NAME` with the same Dockerfile, args, labels and tar context
+/// on stdin as [`build`] (buildx reads a tar archive from `-` too). No `--force-rm`: BuildKit
+/// keeps no intermediate containers (buildx takes the flag only as a hidden no-op).
+pub fn buildx(
+    x: &Buildx,
+    image: &Image,
+    labels: &BTreeMap<String, String>,
+    dockerfile: &str,
+    context: String,
+    no_cache: bool,
+) -> Cmd {
+    let mut cmd = docker()
+        .args(["buildx", "build", "--builder"])
+        .arg(x.builder.name.clone());
+    if !x.builder.platforms.is_empty() {
+        cmd = cmd.arg("--platform").arg(x.builder.platforms.join(","));
+    }
+    cmd = match &x.push_metadata {
+        Some(file) => cmd
+            .arg("--push")
+            .arg("--metadata-file")
+            .arg(file.display().to_string()),
+        None => cmd.arg("--load"),
+    };
+    if no_cache {
+        cmd = cmd.arg("--no-cache");
+    }
+    for (name, remote) in &x.parents {
+        cmd = cmd
+            .arg("--build-context")
+            .arg(format!("{name}=docker-image://{remote}"));
+    }
+    build_flags(cmd, image, &x.tags, labels, dockerfile)
+        .arg("-")
+        .stdin_from(context)
+}
+
+/// The flags every build shares: Dockerfile, tags, target, build args, labels.
+fn build_flags(
+    mut cmd: Cmd,
+    image: &Image,
+    tags: &[ImageRef],
+    labels: &BTreeMap<String, String>,
+    dockerfile: &str,
+) -> Cmd {
+    cmd = cmd.arg("--file").arg(dockerfile);
+    for t in tags {
+        cmd = cmd.arg("--tag").arg(t.to_string());
+    }
+    cmd = cmd.opt("--target", image.target.as_deref());
     for (k, v) in &image.args {
         cmd = cmd.arg("--build-arg").arg(format!("{k}={v}"));
     }
     for (k, v) in labels {
         cmd = cmd.arg("--label").arg(format!("{k}={v}"));
     }
-    cmd.arg("-").stdin_from(context)
+    cmd
 }
 
 /// One call for the ID and input-digest label of each of `names` (which exist locally): one

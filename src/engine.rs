@@ -168,6 +168,17 @@ impl Engine {
         }
     }
 
+    /// Whether builds can go through a BuildKit builder (`--builder`): docker's `buildx build
+    /// --builder NAME`. podman has no BuildKit builders (its own `build --platform` with
+    /// `--manifest` makes multi-platform lists in podman's store, which imagemk does not
+    /// manage), so `--builder` with podman is refused with this reason.
+    pub fn builder_support(self) -> Result<(), &'static str> {
+        match self {
+            Engine::Docker => Ok(()),
+            Engine::Podman => Err("podman has no BuildKit builders (`docker buildx`); build with docker (`--engine docker`) or drop `--builder` to build with `podman build`"),
+        }
+    }
+
     /// How to install the engine (the hint of a missing program).
     pub fn install_hint(self) -> &'static str {
         match self {

@@ -2,6 +2,7 @@
 //! command line, loads the workspace, dispatches to `commands`, and turns any error into one
 //! `error:` message and an exit status. See ARCHITECTURE.md for the code map.
 
+mod builder;
 mod clean;
 mod cli;
 pub mod commands;

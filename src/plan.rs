@@ -85,6 +85,8 @@ pub struct BuildRequest {
     /// `--locked`: the parents taken from images.lock instead of built (pulled by digest);
     /// what they depend on is not part of the build.
     pub locked: BTreeMap<usize, crate::lock::Entry>,
+    /// `--builder`: builds go through `docker buildx build --builder NAME --load`.
+    pub builder: Option<crate::builder::Builder>,
 }
 
 /// The reason of an image rebuilt because `--no-cache` named it (or named every image).
@@ -421,7 +423,7 @@ fn step(
             .arg(img.name.to_string());
         return Ok(BuildStep {
             image: d.image,
-            id: img.id.clone(),
+            id: ws.shown_id(d.image),
             cmd,
             deps,
             context: None,
@@ -436,16 +438,24 @@ fn step(
     } else {
         labels
     };
-    let cmd = docker::build(
-        img,
-        &flags,
-        &context.dockerfile_in_archive(),
-        context.describe(exec::quote),
-        req.no_cache || req.no_cache_for.contains(&d.image),
-    );
+    let dockerfile = context.dockerfile_in_archive();
+    let described = context.describe(exec::quote);
+    let no_cache = req.no_cache || req.no_cache_for.contains(&d.image);
+    let cmd = match &req.builder {
+        None => docker::build(img, &flags, &dockerfile, described, no_cache),
+        Some(builder) => {
+            let via = docker::Buildx {
+                builder,
+                tags: vec![img.name.clone()],
+                push_metadata: None,
+                parents: Vec::new(),
+            };
+            docker::buildx(&via, img, &flags, &dockerfile, described, no_cache)
+        }
+    };
     Ok(BuildStep {
         image: d.image,
-        id: img.id.clone(),
+        id: ws.shown_id(d.image),
         cmd,
         deps,
         context: Some(context),

@@ -463,6 +463,55 @@ fn promote_cases() -> Vec<Case> {
     ]
 }
 
+/// `--builder`, `--platform-arch` (issue 12 item 6).
+fn builder_cases() -> Vec<Case> {
+    let hint = "hint: create a BuildKit builder (`docker buildx create --name multi --driver docker-container`) and pass `--builder multi` (make: `BUILDER=multi`)";
+    vec![
+        case("--builder with the legacy builder forced", &["build", "--builder", "ci"], 1,
+            &e("`--builder ci` builds with BuildKit, but `DOCKER_BUILDKIT=0` forces the legacy builder; unset `DOCKER_BUILDKIT` or drop `--builder`"))
+            .env("DOCKER_BUILDKIT", "0"),
+        case("--platform-arch without --builder", &["build", "--platform-arch", "linux/arm64,linux/amd64"], 1,
+            &e(&format!("`--platform-arch linux/arm64,linux/amd64` needs `--builder NAME`: the legacy builder and `--load` into the engine build one platform only\n{hint}"))),
+        case("--platform-arch with an empty item", &["build", "--builder", "ci", "--platform-arch", "linux/arm64,,linux/amd64"], 1,
+            &e("`--platform-arch linux/arm64,,linux/amd64` has an empty item; list platforms separated by single commas, e.g. `linux/arm64,linux/amd64`")),
+        case("--platform-arch twice the same", &["build", "--builder", "ci", "--platform-arch", "linux/arm64,linux/arm64"], 1,
+            &e("`--platform-arch linux/arm64,linux/arm64` names `linux/arm64` twice; name each platform once")),
+        case("--platform-arch not os/arch", &["build", "--builder", "ci", "--platform-arch", "arm64"], 1,
+            &e("platform `arm64` in `--platform-arch` is not `os/arch[/variant]` (e.g. `linux/arm64`, `linux/arm/v7`)")),
+        case("--builder with a bad name", &["build", "--builder=1;touch pwned"], 1,
+            &e("builder name `1;touch pwned` is not valid: buildx names start with a letter and use letters, digits, `.`, `_` and `-`")),
+        case("--builder with podman", &["--engine", "podman", "build", "--builder", "ci"], 1,
+            &e("`--builder ci`: podman has no BuildKit builders (`docker buildx`); build with docker (`--engine docker`) or drop `--builder` to build with `podman build`")),
+        case("make BUILDER injection", &["images", "BUILDER=x;touch pwned"], 2,
+            &format!("{}make: *** [make/images.mk:N: images] Error 1\n", e("builder name `x;touch pwned` is not valid: buildx names start with a letter and use letters, digits, `.`, `_` and `-`"))).make(),
+        case("make PLATFORM_ARCH without BUILDER", &["all-images", "PLATFORM_ARCH=linux/arm64"], 2,
+            &format!("{}make: *** [make/images.mk:N: all-images] Error 1\n", e(&format!("`--platform-arch linux/arm64` needs `--builder NAME`: the legacy builder and `--load` into the engine build one platform only\n{hint}")))).make(),
+    ]
+}
+
+/// `--variant a,b` / `VARIANT=a,b` (issue 12 item 7).
+fn variant_cases() -> Vec<Case> {
+    let debug = "images:\n  lib:\n    dockerfile: lib.dockerfile\n    variants: {debug: {}}\n";
+    vec![
+        case("--variant with an empty item", &["build", "--variant", "plain,,debug"], 1,
+            &e("`--variant plain,,debug` has an empty item; list variants separated by single commas, e.g. `plain,debug`")),
+        case("--variant twice the same", &["build", "--variant", "plain,debug,plain"], 1,
+            &e("`--variant plain,debug,plain` names `plain` twice; name each variant once")).app(debug),
+        case("VARIANT twice the same", &["push"], 1,
+            &e("`VARIANT=debug,debug` names `debug` twice; name each variant once")).env("VARIANT", "debug,debug"),
+        case("--variant unknown", &["build", "--variant", "plain,debgu"], 1,
+            &e("unknown variant `debgu` in `--variant plain,debgu`; did you mean `debug`? (variants: debug, plain); define it under an image's `variants:`")).app(debug),
+        case("--variant unknown alone", &["list", "--variant", "dbg"], 1,
+            &e("unknown variant `dbg` in `--variant dbg` (variants: plain); define it under an image's `variants:`")),
+        case("--variant with an invalid name", &["build", "--variant", "plain,De bug"], 1,
+            &e(&format!("variant `De bug` is not a valid name: {NAME_RULE}"))),
+        case("several variants for one image", &["run", "lib", "--variant", "plain,debug"], 1,
+            &e("`run` acts on one image, but several variants were asked for (`plain,debug`); give one variant (`--variant plain`) or none")).app(debug),
+        case("make VARIANT with a trailing comma", &["images", "VARIANT=plain,"], 2,
+            &format!("{}make: *** [make/images.mk:N: images] Error 1\n", e("`VARIANT=plain,` has an empty item; list variants separated by single commas, e.g. `plain,debug`"))).make(),
+    ]
+}
+
 #[test]
 fn bad_inputs() {
     let cases: Vec<Case> = [
@@ -473,6 +522,8 @@ fn bad_inputs() {
         resolve_cases(),
         make_cases(),
         lock_cases(),
+        builder_cases(),
+        variant_cases(),
     ]
     .into_iter()
     .flatten()

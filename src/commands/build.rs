@@ -21,6 +21,9 @@ use crate::{context, signal};
 
 pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
     let req = request(ctx, args)?;
+    if let (Some(b), false) = (&req.builder, ctx.dry_run) {
+        crate::builder::require(b)?;
+    }
     let mut facts = facts::gather(ctx, &req)?;
     locked::pull(ctx, &req, &mut facts, !args.json)?;
     let reuse_on = reuse::wanted(ctx, args.reuse, args.no_reuse)?;
@@ -59,6 +62,11 @@ pub fn request(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<BuildRequest> {
         no_cache,
         no_cache_for,
         locked: Default::default(),
+        builder: crate::builder::request(
+            args.buildkit.builder.as_deref(),
+            &args.buildkit.platform_arch,
+            &ctx.env,
+        )?,
     };
     if args.locked {
         req.locked = locked::parents(ctx, &req)?;
@@ -83,14 +91,15 @@ fn no_cache(
         .iter()
         .map(|n| super::select::find(ws, n).map_err(|e| anyhow::anyhow!("`--no-cache={n}`: {e}")))
         .collect::<anyhow::Result<_>>()?;
-    Ok((false, found))
+    let found = super::select::with_variants(ws, found);
+    Ok((false, found.into_iter().collect()))
 }
 
 /// One line per image that is not built (up to date, tagged); with `explain`, every
 /// image's reasons.
 fn tell_decisions(ctx: &Ctx, plan: &BuildPlan, explain: bool) {
     for d in &plan.decisions {
-        let id = &ctx.ws.images[d.image].id;
+        let id = ctx.ws.shown_id(d.image);
         let show = explain || d.action != Action::Build;
         if !show {
             continue;
@@ -147,7 +156,7 @@ fn print_plan(ws: &Workspace, plan: &BuildPlan, as_json: bool) -> anyhow::Result
     Ok(())
 }
 
-fn log_path(ws: &Workspace, id: &str) -> PathBuf {
+pub(super) fn log_path(ws: &Workspace, id: &str) -> PathBuf {
     ws.root
         .join(".imagemk")
         .join("logs")
@@ -197,7 +206,7 @@ fn tag_one(step: &BuildStep) -> Result<(), String> {
 /// Lists the context (a bad or unreadable file fails here, before docker starts), then runs
 /// `docker build … -` while another thread streams the archive into its stdin; the output
 /// goes to the run's log and the display. Nothing is written into the user's tree.
-fn build_one(
+pub(super) fn build_one(
     step: &BuildStep,
     spec: &context::Spec,
     log: &Path,

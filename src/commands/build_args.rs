@@ -85,7 +85,12 @@ fn resolve(
     let mut out: BTreeMap<usize, BTreeMap<String, String>> = BTreeMap::new();
     for a in given {
         let targets: Vec<usize> = match &a.image {
-            Some(spec) => vec![one_image(ws, closure, spec, &a.name)?],
+            Some(spec) => {
+                super::select::with_variants(ws, vec![one_image(ws, closure, spec, &a.name)?])
+                    .into_iter()
+                    .filter(|i| closure.contains(i))
+                    .collect()
+            }
             None => closure
                 .iter()
                 .copied()

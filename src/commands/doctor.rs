@@ -68,7 +68,8 @@ fn mark(ok: bool) -> &'static str {
 }
 
 pub fn run(global: &Global, env: Env, args: &DoctorArgs) -> anyhow::Result<i32> {
-    let ws = directory(global).and_then(|cwd| config::load(&cwd, &overrides(global), &env));
+    let ws =
+        directory(global).and_then(|cwd| config::variants::load(&cwd, &overrides(global), &env));
     // The engine as every command chooses it (doctor reports a missing one as a check).
     let file = ws.as_ref().ok().and_then(|w| w.engine);
     crate::engine::set(super::choose_engine(global, &env, file)?.0);

@@ -23,6 +23,7 @@ mod promote;
 mod pull;
 mod push;
 mod push_atomic;
+mod push_builder;
 mod refs;
 pub mod reuse;
 mod run;
@@ -72,6 +73,13 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
         _ => None,
     };
     let ctx = context(&global, env)?;
+    if let Some(name) = one_image_command(&cli.command).filter(|_| ctx.ws.variants.len() > 1) {
+        anyhow::bail!(
+            "`{name}` acts on one image, but several variants were asked for (`{}`); give one variant (`--variant {}`) or none",
+            ctx.ws.variants.join(","),
+            ctx.ws.variants[0]
+        );
+    }
     match cli.command {
         Command::Clean(args) => clean::run(&ctx, &args, clean_tag.flatten()),
         Command::Build(args) => build::run(&build_args::apply(ctx, &args)?, &args),
@@ -94,9 +102,20 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
     }
 }
 
+/// The commands that act on one image, which several variants cannot share.
+fn one_image_command(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Run(_) => Some("run"),
+        Command::Withdocker(_) => Some("withdocker"),
+        Command::Extract(_) => Some("extract"),
+        Command::LocalBuildenv(_) => Some("local-buildenv"),
+        _ => None,
+    }
+}
+
 fn context(global: &Global, env: Env) -> anyhow::Result<Ctx> {
     let cwd = directory(global)?;
-    let ws = config::load(&cwd, &overrides(global), &env)?;
+    let ws = config::variants::load(&cwd, &overrides(global), &env)?;
     let (engine, source) = choose_engine(global, &env, ws.engine)?;
     crate::engine::require_requested(engine, source)?;
     crate::engine::set(engine);

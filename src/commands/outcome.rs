@@ -45,7 +45,7 @@ pub fn decision_json(ws: &Workspace, d: &Decision) -> Value {
         Action::Build => ("build", None),
     };
     json!({
-        "image": ws.images[d.image].id,
+        "image": ws.shown_id(d.image),
         "name": ws.images[d.image].name.to_string(),
         "decision": action,
         "from": from,

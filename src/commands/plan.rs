@@ -69,6 +69,11 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<i32> {
         no_cache: false,
         no_cache_for: Default::default(),
         locked: Default::default(),
+        builder: crate::builder::request(
+            args.buildkit.builder.as_deref(),
+            &args.buildkit.platform_arch,
+            &ctx.env,
+        )?,
     };
     let facts = facts::gather(ctx, &req)?;
     let built = plan::build(ws, &req, &facts)?;
@@ -120,7 +125,7 @@ fn entry(
         stdin: s.context.as_ref().map(|_| "context"),
     });
     Ok(Entry {
-        id: img.id.clone(),
+        id: ws.shown_id(d.image),
         name: img.name.to_string(),
         remote,
         dockerfile: shown.dockerfile,

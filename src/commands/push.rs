@@ -49,7 +49,16 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
             .flatten(),
     };
     // Guards and names first: they need no engine.
-    transfer::plan_push(ws, &reg, &req, None)?;
+    let planned = transfer::plan_push(ws, &reg, &req, None)?;
+    let b = &args.buildkit;
+    if let Some(b) = crate::builder::request(b.builder.as_deref(), &b.platform_arch, &ctx.env)? {
+        if args.atomic || args.lock {
+            anyhow::bail!(
+                "`--builder` pushes straight from the builder, which `--atomic` and `--lock` do not support yet; push without `--builder` (build with it first), or drop `--atomic`/`--lock`"
+            );
+        }
+        return super::push_builder::run(ctx, &reg, &planned, &b, args);
+    }
     let present = engine::local_images(ctx, "assuming every image was built")?;
     let mut jobs = transfer::plan_push(ws, &reg, &req, present.as_ref())?;
     if present.is_some() {

@@ -73,5 +73,18 @@ pub fn select(ws: &Workspace, sel: &Selection) -> anyhow::Result<Vec<usize>> {
     }
     out.sort();
     out.dedup();
-    Ok(out)
+    Ok(with_variants(ws, out))
+}
+
+/// With several variants (`--variant plain,debug`): `chosen` and every other variant of the
+/// same images (same id), in index order; otherwise `chosen` as it is.
+pub fn with_variants(ws: &Workspace, chosen: Vec<usize>) -> Vec<usize> {
+    if ws.variants.len() < 2 {
+        return chosen;
+    }
+    let ids: std::collections::BTreeSet<&str> =
+        chosen.iter().map(|&i| ws.images[i].id.as_str()).collect();
+    (0..ws.images.len())
+        .filter(|&i| ids.contains(ws.images[i].id.as_str()))
+        .collect()
 }

@@ -27,6 +27,7 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> anyhow::Result<i32> {
         no_reuse: true,
         timeout: None,
         locked: false,
+        buildkit: Default::default(),
     };
     let req = build::request(ctx, &build_args)?;
     let facts = facts::gather(ctx, &req)?;

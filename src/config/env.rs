@@ -14,6 +14,7 @@ pub const READ: &[&str] = &[
     "CI",
     "CLOUD",
     "CONTAINER_ENGINE",
+    "DOCKER_BUILDKIT",
     "DOCKER_CONFIG",
     "DTYPE",
     "HOME",

@@ -56,6 +56,7 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
             .clone()
             .or_else(|| env.get(&["REGISTRY", "CLOUD"]).map(String::from))
             .or_else(|| ws_raw.and_then(|w| w.registry.clone())),
+        registry_asked: overrides.registry.is_some() || env.get(&["REGISTRY", "CLOUD"]).is_some(),
         registries: ws_raw.map(|w| w.registries.clone()).unwrap_or_default(),
         channels: ws_raw.map(|w| w.channels.clone()).unwrap_or_default(),
         protected_tags,
@@ -65,6 +66,7 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
         references: ws_raw.map(|w| w.references.clone()).unwrap_or_default(),
         index: super::Index::new(&images),
         images,
+        variants: Vec::new(),
     })
 }
 
@@ -324,7 +326,10 @@ impl Layer<'_> {
             .pick(&None, &["IMAGE_NAMESPACE"], &comp.namespace, &ws.namespace)
             .unwrap_or_else(|| "local".into());
         check_namespace(&namespace)?;
-        let variant = self.pick(&f.variant, &["VARIANT"], &None, &None);
+        // `plain` is the image without a variant (`--variant plain,debug`).
+        let variant = self
+            .pick(&f.variant, &["VARIANT"], &None, &None)
+            .filter(|v| v != super::variants::PLAIN);
         let channel = self.pick(&f.channel, &["CHANNEL"], &comp.channel, &ws.channel);
         for (what, value) in [("variant", &variant), ("channel", &channel)] {
             if let Some(v) = value {
@@ -434,6 +439,7 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
         timeout: raw.timeout,
         problems,
         run_args: BTreeMap::new(),
+        variants: raw.variants.keys().cloned().collect(),
     })
 }
 

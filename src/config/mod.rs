@@ -11,6 +11,7 @@ mod load;
 pub mod raw;
 #[cfg(test)]
 mod tests;
+pub mod variants;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -59,6 +60,9 @@ pub struct Workspace {
     /// Settings from flags, environment, workspace file and defaults (no component layer).
     pub settings: Settings,
     pub registry: Option<String>,
+    /// Whether the registry was asked for by `--registry` or `REGISTRY` / `CLOUD` (not only
+    /// named by `workspace.registry`): `list` then shows remote names and channels.
+    pub registry_asked: bool,
     pub registries: BTreeMap<String, raw::RawRegistry>,
     pub channels: BTreeMap<String, String>,
     pub protected_tags: Vec<String>,
@@ -75,6 +79,9 @@ pub struct Workspace {
     pub index: Index,
     /// `workspace.references`: globs of files that refer to images, for `imagemk refs`.
     pub references: Vec<String>,
+    /// The variants of a run that asked for several (`--variant plain,debug`); empty
+    /// otherwise. With several, `images` holds every variant of each image (see `variants.rs`).
+    pub variants: Vec<String>,
 }
 
 /// Image indices by id and by full name, built once at load.
@@ -132,6 +139,8 @@ pub struct Image {
     pub problems: Vec<String>,
     /// Build args given for this run (`build --arg`), also in `args`; recorded as labels.
     pub run_args: BTreeMap<String, String>,
+    /// Every variant the image defines (`variants:` keys).
+    pub variants: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +152,17 @@ pub struct Stage {
 }
 
 impl Workspace {
+    /// How image `i` is named in messages, logs and JSON: its id, plus `+VARIANT` for a
+    /// variant image when the run holds several variants (`app/envoy+debug`; `+` cannot be
+    /// in an id, so it never collides).
+    pub fn shown_id(&self, i: usize) -> String {
+        let img = &self.images[i];
+        match &img.variant {
+            Some(v) if self.variants.len() > 1 => format!("{}+{v}", img.id),
+            _ => img.id.clone(),
+        }
+    }
+
     pub fn image(&self, id: &str) -> Option<usize> {
         self.index.by_id.get(id).copied()
     }

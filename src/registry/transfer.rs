@@ -152,7 +152,7 @@ pub fn plan_push(
         check_guards(ws, img, &remotes, req.force)?;
         jobs.push(PushJob {
             image: i,
-            id: img.id.clone(),
+            id: ws.shown_id(i),
             local: img.name.clone(),
             remotes,
         });
@@ -170,7 +170,7 @@ pub fn plan_push(
             };
             bail!(
                 "image `{}` was never built: there is no local `{}`; build it with `{}`{others}",
-                img.id,
+                first.id,
                 img.name,
                 make_target(ws, img)
             );
@@ -286,7 +286,7 @@ pub fn plan_pull(
             let img = &ws.images[i];
             Ok(PullJob {
                 image: i,
-                id: img.id.clone(),
+                id: ws.shown_id(i),
                 local: img.name.clone(),
                 remote: remote_name(ws, reg, img)?,
             })
