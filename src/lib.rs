@@ -12,6 +12,7 @@ pub mod docker;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod duration;
+pub mod durations;
 pub mod engine;
 pub mod exec;
 pub mod git;
@@ -23,6 +24,7 @@ pub mod progress;
 pub mod reference;
 pub mod registry;
 pub mod scheduler;
+pub mod shard;
 pub mod signal;
 pub mod words;
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::json;
 
+use super::shard::Part;
 use super::stream::{failed, finish_job_within};
 use super::{facts, outcome, reuse, select::select, Ctx};
 use crate::cli::BuildArgs;
@@ -20,24 +21,36 @@ use crate::scheduler::{self, State};
 use crate::{context, signal};
 
 pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
-    let req = request(ctx, args)?;
-    let mut facts = facts::gather(ctx, &req)?;
+    let mut req = request(ctx, args)?;
     let reuse_on = reuse::wanted(ctx, args.reuse, args.no_reuse)?;
+    let part = match args.shard {
+        Some(s) => Some(Part::new(ctx, &req, s)?),
+        None => None,
+    };
+    req.only = part.as_ref().map(|p| p.own.clone());
+    let mut facts = facts::gather(ctx, &req)?;
+    if let Some(p) = &part {
+        p.fetch(ctx, &facts, args.shard_wait)?;
+    }
     reuse::apply(ctx, &req, &mut facts, reuse_on)?;
     let plan = plan::build(&ctx.ws, &req, &facts)?;
     if ctx.dry_run {
         tell_decisions(ctx, &plan, true);
         print_plan(&ctx.ws, &plan, args.json)?;
-        return Ok(0);
+    } else {
+        tell_decisions(ctx, &plan, args.explain);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let jobs = super::parallel::jobs(ctx, args.jobs, cores);
+        let states = execute(ctx, &plan, jobs, args.keep_going, args.timeout);
+        if args.json {
+            outcome::print(ctx, &plan, &states)?;
+        }
+        outcome::result(&plan, &states)?;
     }
-    tell_decisions(ctx, &plan, args.explain);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let jobs = super::parallel::jobs(ctx, args.jobs, cores);
-    let states = execute(ctx, &plan, jobs, args.keep_going, args.timeout);
-    if args.json {
-        outcome::print(ctx, &plan, &states)?;
+    if let Some(p) = &part {
+        p.push(ctx, args.jobs)?;
     }
-    outcome::result(&plan, &states)
+    Ok(0)
 }
 
 /// The checked request: selection, problems of the selected images and staged paths are
@@ -57,6 +70,7 @@ pub fn request(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<BuildRequest> {
         dependents: args.dependents,
         no_cache,
         no_cache_for,
+        only: None,
     })
 }
 
@@ -159,6 +173,7 @@ fn execute(
 ) -> Vec<State> {
     let deps: Vec<Vec<usize>> = plan.steps.iter().map(|s| s.deps.clone()).collect();
     let name = |i: usize| format!("the build of `{}`", plan.steps[i].id);
+    let took = std::sync::Mutex::new(std::collections::BTreeMap::new());
     let states = scheduler::run_named(&deps, jobs, keep_going, name, |i, _| {
         let step = &plan.steps[i];
         let Some(spec) = &step.context else {
@@ -167,15 +182,22 @@ fn execute(
         let task = ctx.progress.task(&step.id, "building");
         let limit = timeout.or(ctx.ws.images[step.image].timeout);
         let log = log_path(&ctx.ws, &step.id);
+        let started = std::time::Instant::now();
         let result = build_one(step, spec, &log, limit, &task);
         match &result {
-            Ok(()) => task.finish(true, "built"),
+            Ok(()) => {
+                took.lock()
+                    .unwrap()
+                    .insert(step.id.clone(), started.elapsed());
+                task.finish(true, "built")
+            }
             Err(_) if signal::interrupted() => task.finish(false, "stopped"),
             Err(e) if e.contains(" timed out after ") => task.finish(false, "timed out"),
             Err(_) => task.finish(false, "failed"),
         }
         result
     });
+    crate::durations::record(&ctx.ws.root, &took.into_inner().unwrap());
     let summary = summarize(plan, &states, signal::interrupted());
     ctx.progress.println(&summary);
     states

@@ -22,6 +22,7 @@ pub mod reuse;
 mod run;
 mod schema;
 mod select;
+mod shard;
 mod stream;
 mod why;
 mod withdocker;

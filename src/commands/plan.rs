@@ -68,6 +68,7 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<i32> {
         dependents: args.dependents,
         no_cache: false,
         no_cache_for: Default::default(),
+        only: None,
     };
     let facts = facts::gather(ctx, &req)?;
     let built = plan::build(ws, &req, &facts)?;

@@ -26,6 +26,8 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> anyhow::Result<i32> {
         reuse: false,
         no_reuse: true,
         timeout: None,
+        shard: None,
+        shard_wait: std::time::Duration::ZERO,
     };
     let req = build::request(ctx, &build_args)?;
     let facts = facts::gather(ctx, &req)?;
