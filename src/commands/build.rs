@@ -41,7 +41,11 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
         tell_decisions(ctx, &plan, args.explain);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let jobs = super::parallel::jobs(ctx, args.jobs, cores);
-        let states = execute(ctx, &plan, jobs, args.keep_going, args.timeout);
+        let (states, took) = execute(ctx, &plan, jobs, args.keep_going, args.timeout);
+        // A shard leaves the measurements alone: every shard must split by the same ones.
+        if part.is_none() {
+            crate::durations::record(&ctx.ws.root, &took);
+        }
         if args.json {
             outcome::print(ctx, &plan, &states)?;
         }
@@ -163,14 +167,14 @@ fn log_path(ws: &Workspace, id: &str) -> PathBuf {
 }
 
 /// Runs the plan's steps; a build's deadline is `timeout` (the run's `--timeout`) or else its
-/// image's `timeout:`.
+/// image's `timeout:`. Returns each step's state and how long each successful build took.
 fn execute(
     ctx: &Ctx,
     plan: &BuildPlan,
     jobs: usize,
     keep_going: bool,
     timeout: Option<Duration>,
-) -> Vec<State> {
+) -> (Vec<State>, std::collections::BTreeMap<String, Duration>) {
     let deps: Vec<Vec<usize>> = plan.steps.iter().map(|s| s.deps.clone()).collect();
     let name = |i: usize| format!("the build of `{}`", plan.steps[i].id);
     let took = std::sync::Mutex::new(std::collections::BTreeMap::new());
@@ -197,10 +201,9 @@ fn execute(
         }
         result
     });
-    crate::durations::record(&ctx.ws.root, &took.into_inner().unwrap());
     let summary = summarize(plan, &states, signal::interrupted());
     ctx.progress.println(&summary);
-    states
+    (states, took.into_inner().unwrap())
 }
 
 /// `docker tag` of the local image that carries the same inputs.
