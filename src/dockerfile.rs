@@ -126,6 +126,36 @@ fn expand(word: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
     out
 }
 
+/// The bytes of the Dockerfile at `path`, read once per process while its size, mtime and
+/// inode stay the same: planning reads each Dockerfile in several places (dependencies,
+/// input digest, the archive), and many images often share one.
+pub fn read(path: &std::path::Path) -> std::io::Result<std::sync::Arc<Vec<u8>>> {
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Key = (u64, i64, i64, u64);
+    type Cache = std::collections::HashMap<std::path::PathBuf, (Key, Arc<Vec<u8>>)>;
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    let meta = std::fs::metadata(path)?;
+    let key = (meta.len(), meta.mtime(), meta.mtime_nsec(), meta.ino());
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some((k, bytes)) = cache.lock().unwrap().get(path) {
+        if *k == key {
+            return Ok(bytes.clone());
+        }
+    }
+    let bytes = Arc::new(std::fs::read(path)?);
+    cache
+        .lock()
+        .unwrap()
+        .insert(path.to_path_buf(), (key, bytes.clone()));
+    Ok(bytes)
+}
+
+/// [`read`] as text: None when the file cannot be read or is not UTF-8.
+pub fn read_text(path: &std::path::Path) -> Option<String> {
+    String::from_utf8(read(path).ok()?.to_vec()).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

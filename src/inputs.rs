@@ -146,7 +146,7 @@ pub struct Own {
 /// (an unreadable file, a bad `.dockerignore` or a symlink loop is an error naming it).
 pub fn own_inputs(g: &Given, cache: &HashCache) -> anyhow::Result<Own> {
     let img = g.image;
-    let text = fs::read(&img.dockerfile)
+    let text = crate::dockerfile::read(&img.dockerfile)
         .with_context(|| format!("cannot read `{}`", img.dockerfile.display()))?;
     let mut inputs = Inputs::new();
     inputs.insert("dockerfile".into(), sha256_hex(&text));
