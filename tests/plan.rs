@@ -168,6 +168,15 @@ fn plan_shards_assigns_every_image_once() {
         "{}",
         table.stdout
     );
+    // Measured build times weigh instead of the count: a slow base is a shard of its own.
+    t.file(
+        ".imagemk/durations.json",
+        r#"{"core/base": 100, "core/one": 1, "core/two": 1, "core/app": 1}"#,
+    );
+    let out = t.run(&["plan", "--all", "--json", "--shards", "2"]);
+    out.ok();
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["shards"][0]["images"], serde_json::json!(["core/base"]));
 }
 
 #[test]
