@@ -175,3 +175,60 @@ fn two_shards_one_after_the_other_build_what_one_machine_builds() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// Both shards at once: shard 2 starts first and waits in the registry for a1 and b1; once it
+/// says so, shard 1 runs; shard 2 then pulls them and builds the rest.
+#[test]
+fn two_shards_at_once_wait_for_each_other() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    if !engine() {
+        return;
+    }
+    let reg = Registry::start();
+    let t = Test::new();
+    let ns = t.namespace();
+    workspace(&t, &ns, &reg.host());
+    let result = std::panic::catch_unwind(|| {
+        let args = [
+            "build",
+            "--all",
+            "--shard",
+            "2/2",
+            "--shard-wait",
+            "5m",
+            "--json",
+        ];
+        let mut cmd = t.command(support::BIN, &args);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut two = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(two.stderr.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let waiting = line.contains("| waiting for `");
+            seen.push(line);
+            if waiting {
+                break;
+            }
+        }
+        assert!(seen.last().is_some_and(|l| l.contains(":in-")), "{seen:?}");
+        t.run(&["build", "--all", "--shard", "1/2"]).ok();
+        let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+        let out = two.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{seen:?}\n{rest:?}");
+        assert_eq!(
+            outcomes(&stdout),
+            map(&[
+                ("e2e/a2", "built"),
+                ("e2e/b2", "built"),
+                ("e2e/top", "built")
+            ])
+        );
+    });
+    remove_images(&ns);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
