@@ -82,15 +82,15 @@ BUILD_FLAGS += $(if $(call yes,NO_CACHE),--no-cache)
 # is unexported so make does not expand it when exporting.
 BUILD_FLAGS += $(if $(call imagemk_raw,TIMEOUT),--timeout $(call imagemk_q,$(call imagemk_raw,TIMEOUT)))
 unexport $(if $(filter command line,$(origin TIMEOUT)),TIMEOUT)
-# REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
-# `workspace.reuse: registry`; unset leaves it to images.yaml.
-BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
 # SHARD=I/N (build): build only shard I of N, taking earlier shards' images from the registry
 # and pushing its own (see docs/shards.md); SHARD_WAIT=30m: how long to wait for them.
 BUILD_FLAGS += $(if $(call imagemk_raw,SHARD),--shard $(call imagemk_q,$(call imagemk_raw,SHARD)))
 BUILD_FLAGS += $(if $(call imagemk_raw,SHARD_WAIT),--shard-wait $(call imagemk_q,$(call imagemk_raw,SHARD_WAIT)))
 unexport $(if $(filter command line,$(origin SHARD)),SHARD)
 unexport $(if $(filter command line,$(origin SHARD_WAIT)),SHARD_WAIT)
+# REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
+# `workspace.reuse: registry`; unset leaves it to images.yaml.
+BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))
 PULL_FLAGS =
 
 .PHONY: imagemk-bin images all-images list-images help push-images pull-images login \
