@@ -98,6 +98,12 @@ IMAGEMK_BUILDKIT_FLAGS = $(if $(call imagemk_raw,BUILDER),--builder $(call image
 BUILD_FLAGS += $(IMAGEMK_BUILDKIT_FLAGS)
 PUSH_FLAGS += $(IMAGEMK_BUILDKIT_FLAGS)
 unexport $(foreach v,BUILDER PLATFORM_ARCH,$(if $(filter command line,$(origin $(v))),$(v)))
+# SHARD=I/N (build): build only shard I of N, taking earlier shards' images from the registry
+# and pushing its own (see docs/shards.md); SHARD_WAIT=30m: how long to wait for them.
+BUILD_FLAGS += $(if $(call imagemk_raw,SHARD),--shard $(call imagemk_q,$(call imagemk_raw,SHARD)))
+BUILD_FLAGS += $(if $(call imagemk_raw,SHARD_WAIT),--shard-wait $(call imagemk_q,$(call imagemk_raw,SHARD_WAIT)))
+unexport $(if $(filter command line,$(origin SHARD)),SHARD)
+unexport $(if $(filter command line,$(origin SHARD_WAIT)),SHARD_WAIT)
 # REUSE=1 pulls images built from the same inputs; REUSE=0 builds even when images.yaml says
 # `workspace.reuse: registry`; unset leaves it to images.yaml.
 BUILD_FLAGS += $(if $(call imagemk_raw,REUSE),$(if $(call yes,REUSE),--reuse,--no-reuse))

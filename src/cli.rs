@@ -175,6 +175,15 @@ pub struct BuildArgs {
     /// LOCKED=1].
     #[arg(long, conflicts_with = "deps")]
     pub locked: bool,
+    /// Build only shard I of N (`1/4` … `4/4`): a fixed, dependency-respecting part of the
+    /// images (see `plan --shards N`); images it needs from earlier shards come from the
+    /// registry, by their input digest (waiting for them up to `--shard-wait`), and the images
+    /// it builds are pushed there for the later shards [make: SHARD=I/N].
+    #[arg(long, value_name = "I/N", value_parser = crate::shard::parse)]
+    pub shard: Option<crate::shard::Shard>,
+    /// With `--shard`: how long to wait for an image another shard builds (`30m`, `2h`).
+    #[arg(long, value_name = "DURATION", value_parser = crate::duration::parse, requires = "shard", default_value = "30m")]
+    pub shard_wait: std::time::Duration,
     #[command(flatten)]
     pub buildkit: BuilderArgs,
 }
@@ -393,6 +402,10 @@ pub struct PlanArgs {
     /// Also plan every image that depends on the selected ones, as `build --dependents`.
     #[arg(long)]
     pub dependents: bool,
+    /// Split the images into N shards for `build --shard I/N`: each entry gets its `shard`
+    /// (from 1), and the JSON a `shards` list.
+    #[arg(long, value_name = "N", value_parser = crate::shard::parse_shards)]
+    pub shards: Option<usize>,
     #[command(flatten)]
     pub buildkit: BuilderArgs,
 }

@@ -186,8 +186,9 @@ pub fn walk(spec: &Spec) -> anyhow::Result<Archive> {
     // Normalized, so that `skip` is recognised whatever the spelling of `context:`.
     walker.dir(&normalize(&spec.dir), "")?;
     if outside {
-        let mut text = fs::read(&spec.dockerfile)
-            .with_context(|| format!("cannot read `{}`", spec.dockerfile.display()))?;
+        let mut text = crate::dockerfile::read(&spec.dockerfile)
+            .with_context(|| format!("cannot read `{}`", spec.dockerfile.display()))?
+            .to_vec();
         if let Some(extra) = &spec.append {
             if !text.is_empty() && !text.ends_with(b"\n") {
                 text.push(b'\n');

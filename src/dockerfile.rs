@@ -126,9 +126,60 @@ fn expand(word: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
     out
 }
 
+/// The bytes of the Dockerfile at `path`, read once per process while its size, mtime and
+/// inode stay the same (a file changed in the last two seconds is read each time): planning
+/// reads each Dockerfile in several places (dependencies, input digest, the archive), and
+/// many images often share one.
+pub fn read(path: &std::path::Path) -> std::io::Result<std::sync::Arc<Vec<u8>>> {
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Key = (u64, i64, i64, u64);
+    type Cache = std::collections::HashMap<std::path::PathBuf, (Key, Arc<Vec<u8>>)>;
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    let meta = std::fs::metadata(path)?;
+    let key = (meta.len(), meta.mtime(), meta.mtime_nsec(), meta.ino());
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some((k, bytes)) = cache.lock().unwrap().get(path) {
+        if *k == key {
+            return Ok(bytes.clone());
+        }
+    }
+    let bytes = Arc::new(std::fs::read(path)?);
+    // A file written in the last two seconds may be written again without its mtime moving
+    // (the clock is coarse): read it again next time.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    if now > meta.mtime() + 2 {
+        cache
+            .lock()
+            .unwrap()
+            .insert(path.to_path_buf(), (key, bytes.clone()));
+    }
+    Ok(bytes)
+}
+
+/// [`read`] as text: None when the file cannot be read or is not UTF-8.
+pub fn read_text(path: &std::path::Path) -> Option<String> {
+    String::from_utf8(read(path).ok()?.to_vec()).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dockerfile_rewritten_at_once_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Dockerfile");
+        std::fs::write(&path, "FROM a\n").unwrap();
+        assert_eq!(read_text(&path).as_deref(), Some("FROM a\n"));
+        std::fs::write(&path, "FROM b\n").unwrap();
+        assert_eq!(read(&path).unwrap().as_slice(), b"FROM b\n");
+        std::fs::write(&path, b"\xff").unwrap();
+        assert_eq!(read_text(&path), None);
+        assert!(read(&dir.path().join("nope")).is_err());
+    }
 
     fn check(text: &str, given: &[(&str, &str)], expected: &[&str]) {
         let given = given

@@ -146,7 +146,7 @@ pub struct Own {
 /// (an unreadable file, a bad `.dockerignore` or a symlink loop is an error naming it).
 pub fn own_inputs(g: &Given, cache: &HashCache) -> anyhow::Result<Own> {
     let img = g.image;
-    let text = fs::read(&img.dockerfile)
+    let text = crate::dockerfile::read(&img.dockerfile)
         .with_context(|| format!("cannot read `{}`", img.dockerfile.display()))?;
     let mut inputs = Inputs::new();
     inputs.insert("dockerfile".into(), sha256_hex(&text));
@@ -235,34 +235,47 @@ fn parallel_hashes(
 ) -> anyhow::Result<Vec<Option<String>>> {
     let next = AtomicUsize::new(0);
     let out: Mutex<Vec<Option<String>>> = Mutex::new(vec![None; entries.len()]);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let work = || -> anyhow::Result<()> {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(e) = entries.get(i) else {
+                return Ok(());
+            };
+            if signal::interrupted() {
+                return Err(signal::Interrupted.into());
+            }
+            let h = match e.content() {
+                Content::Disk(path, meta) => Some(cache.hash(path, meta)?),
+                Content::Bytes(b) => Some(sha256_hex(b)),
+                Content::None => None,
+            };
+            out.lock().unwrap()[i] = h;
+        }
+    };
+    // A thread per `PER_THREAD` entries at most: a small context is hashed on this thread
+    // (spawning threads for each of 10,000 small contexts cost more than the hashing).
+    let threads = hash_threads().min(entries.len().div_ceil(PER_THREAD));
+    if threads <= 1 {
+        work()?;
+        return Ok(out.into_inner().unwrap());
+    }
     std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| -> anyhow::Result<()> {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(e) = entries.get(i) else {
-                            return Ok(());
-                        };
-                        if signal::interrupted() {
-                            return Err(signal::Interrupted.into());
-                        }
-                        let h = match e.content() {
-                            Content::Disk(path, meta) => Some(cache.hash(path, meta)?),
-                            Content::Bytes(b) => Some(sha256_hex(b)),
-                            Content::None => None,
-                        };
-                        out.lock().unwrap()[i] = h;
-                    }
-                })
-            })
-            .collect();
+        let workers: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
         workers
             .into_iter()
             .try_for_each(|w| w.join().map_err(|_| anyhow!("hashing a file panicked"))?)
     })?;
     Ok(out.into_inner().unwrap())
+}
+
+/// Context entries one hashing thread takes on before another is worth starting.
+const PER_THREAD: usize = 16;
+
+/// The threads that hash files: the cores, at most 8 (asked once: the answer reads cgroup
+/// files).
+fn hash_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -13,6 +13,7 @@ mod docker;
 pub mod dockerfile;
 mod dockerignore;
 mod duration;
+mod durations;
 mod engine;
 pub mod exec;
 mod fsx;
@@ -27,6 +28,7 @@ pub mod reference;
 mod refs;
 pub mod registry;
 pub mod scheduler;
+pub mod shard;
 pub mod signal;
 pub mod words;
 

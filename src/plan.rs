@@ -87,6 +87,9 @@ pub struct BuildRequest {
     pub locked: BTreeMap<usize, crate::lock::Entry>,
     /// `--builder`: builds go through `docker buildx build --builder NAME --load`.
     pub builder: Option<crate::builder::Builder>,
+    /// With `build --shard`: only these images of the closure are decided and built (the
+    /// shard's part); the others come from other shards.
+    pub only: Option<BTreeSet<usize>>,
 }
 
 /// The reason of an image rebuilt because `--no-cache` named it (or named every image).
@@ -180,7 +183,10 @@ pub fn decide(ws: &Workspace, req: &BuildRequest, facts: &Facts) -> Vec<Decision
     let twins = twins(facts);
     let mut out: Vec<Decision> = Vec::new();
     let mut built = BTreeSet::new();
-    for i in closure(ws, req) {
+    let part = closure(ws, req)
+        .into_iter()
+        .filter(|i| req.only.as_ref().is_none_or(|o| o.contains(i)));
+    for i in part {
         let is_selected = selected.contains(&i);
         let forced = (is_selected && req.force) || (!is_selected && req.rebuild_deps);
         let rebuilt_parent = ws.images[i]

@@ -138,6 +138,11 @@ fn e(text: &str) -> String {
     format!("error: {text}\n")
 }
 
+/// clap's message for a bad `--shard` value.
+fn shard_error(value: &str, why: &str) -> String {
+    format!("error: invalid value '{value}' for '--shard <I/N>': {why}\n\nFor more information, try '--help'.\n")
+}
+
 fn flag_cases() -> Vec<Case> {
     let long = "a".repeat(129);
     let multi = format!("a{}", "é".repeat(70));
@@ -176,6 +181,17 @@ fn flag_cases() -> Vec<Case> {
             &e("command `sh -c 'x` has a `'` with no closing `'`")),
         case("empty --command-line", &["withdocker", "--command-line", " "], 1,
             &e("`--command-line` is empty; give the command to run")),
+        case("--shard 0/2", &["build", "--shard", "0/2"], 2, &shard_error("0/2", "`0/2`: shard 0 does not exist; shards are numbered 1 to 2")),
+        case("--shard 3/2", &["build", "--shard", "3/2"], 2, &shard_error("3/2", "`3/2`: shard 3 does not exist; shards are numbered 1 to 2")),
+        case("--shard 1/0", &["build", "--shard", "1/0"], 2, &shard_error("1/0", "`1/0`: 0 shards would build nothing; give a number of shards from 1 up")),
+        case("--shard 1/", &["build", "--shard", "1/"], 2, &shard_error("1/", "`1/` is not a shard; write `I/N`: shard I of N, from 1, e.g. `1/4` … `4/4`")),
+        case("--shard a/b", &["build", "--shard", "a/b"], 2, &shard_error("a/b", "`a/b` is not a shard; write `I/N`: shard I of N, from 1, e.g. `1/4` … `4/4`")),
+        case("plan --shards 0", &["plan", "--shards", "0"], 2,
+            "error: invalid value '0' for '--shards <N>': 0 shards would build nothing; give a number of shards from 1 up\n\nFor more information, try '--help'.\n"),
+        case("--shard-wait 10x", &["build", "--shard", "1/2", "--shard-wait", "10x"], 2,
+            "error: invalid value '10x' for '--shard-wait <DURATION>': timeout `10x` has an unknown unit `x` (use `h`, `m` or `s`)\nhint: write a positive whole number of hours, minutes or seconds, e.g. `90s`, `80m`, `2h`, `1h30m`\n\nFor more information, try '--help'.\n"),
+        case("--shard without a registry", &["build", "--shard", "1/2"], 1,
+            &e("`--shard 1/2` passes images between shards through a registry: no registry is configured; add one under `workspace.registries` in the root images.yaml")),
         case("extract with a path and no destination", &["extract", "base", "/x"], 2,
             "error: the following required arguments were not provided:\n  <DEST>\n\nUsage: imagemk extract <IMAGE> <PATH> <DEST>\n\nFor more information, try '--help'.\n"),
     ]
@@ -417,6 +433,8 @@ fn make_cases() -> Vec<Case> {
             &failed("images", "environment variable `JOBS`: `2;touch pwned` is not a number of jobs; give a whole number from 1 up")).make(),
         case("make target stem", &["x;touch pwned-image"], 2,
             "error: component `core` (`$ROOT/images.yaml`) has no image of kind `x;touch pwned` (kinds there: base)\nmake: *** [make/images.mk:N: x;touch pwned-image] Error 1\n").make(),
+        case("make SHARD out of range", &["images", "SHARD=3/2"], 2,
+            &format!("{}make: *** [make/images.mk:N: images] Error 2\n", shard_error("3/2", "`3/2`: shard 3 does not exist; shards are numbered 1 to 2"))).make(),
         case("make DRY_RUN not yes/no", &["images", "DRY_RUN=sure"], 2,
             "make/images.mk:N: *** DRY_RUN must be 1 or 0 (or yes/no, true/false); got `sure`.  Stop.\n").make(),
         case("make line break", &["images", "IMAGE_TAG=a\ntouch pwned"], 2,

@@ -62,7 +62,8 @@ fn plan_json_has_the_documented_shape() {
         pairs(&[
             ("schema", "number"),
             ("registry", "string"),
-            ("images", "array")
+            ("images", "array"),
+            ("shards", "null"),
         ])
     );
     let images = doc["images"].as_array().unwrap();
@@ -87,6 +88,7 @@ fn plan_json_has_the_documented_shape() {
             ("from", "null"),
             ("reasons", "array"),
             ("command", "object"),
+            ("shard", "null"),
         ])
     );
     assert_eq!(app["name"], "acme/app-core-tiny:latest");
@@ -115,6 +117,66 @@ fn plan_json_has_the_documented_shape() {
             .all(|l| l.starts_with("docker image inspect") || l.starts_with("docker image ls")),
         "{log:?}"
     );
+}
+
+/// `--shards N`: every entry names its shard (from 1) and `shards` lists each one's `--shard`
+/// argument and images; dependencies never sit in a later shard than their dependents.
+#[test]
+fn plan_shards_assigns_every_image_once() {
+    let t = workspace();
+    t.file("docker/more.dockerfile", "FROM scratch\n");
+    let yaml = std::fs::read_to_string(t.path("images.yaml")).unwrap();
+    t.file(
+        "images.yaml",
+        &format!("{yaml}  one: {{dockerfile: docker/more.dockerfile, context: docker}}\n  two: {{dockerfile: docker/more.dockerfile, context: docker}}\n"),
+    );
+    let out = t.run(&["plan", "--all", "--json", "--shards", "2"]);
+    out.ok();
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["schema"], 1);
+    let shard_of = |id: &str| {
+        doc["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == id)
+            .unwrap()["shard"]
+            .as_u64()
+            .unwrap()
+    };
+    // By level: base, one, two (level 0), then app (level 1): 2 and 2.
+    assert_eq!(
+        doc["shards"],
+        serde_json::json!([
+            {"index": 1, "arg": "1/2", "images": ["core/base", "core/one"]},
+            {"index": 2, "arg": "2/2", "images": ["core/two", "core/app"]},
+        ])
+    );
+    assert_eq!(
+        ["core/base", "core/one", "core/two", "core/app"].map(shard_of),
+        [1, 1, 2, 2]
+    );
+    let table = t.run(&["plan", "--all", "--shards", "2"]);
+    table.ok();
+    assert!(
+        table.stdout.starts_with("IMAGE      SHARD  DECISION"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table.stdout.contains("\ncore/app   2      build"),
+        "{}",
+        table.stdout
+    );
+    // Measured build times weigh instead of the count: a slow base is a shard of its own.
+    t.file(
+        ".imagemk/durations.json",
+        r#"{"core/base": 100, "core/one": 1, "core/two": 1, "core/app": 1}"#,
+    );
+    let out = t.run(&["plan", "--all", "--json", "--shards", "2"]);
+    out.ok();
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(doc["shards"][0]["images"], serde_json::json!(["core/base"]));
 }
 
 #[test]

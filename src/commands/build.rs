@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::json;
 
+use super::shard::Part;
 use super::stream::{failed, finish_job_within};
 use super::{facts, locked, outcome, reuse, select::select, Ctx};
 use crate::cli::BuildArgs;
@@ -20,28 +21,44 @@ use crate::scheduler::{self, State};
 use crate::{context, signal};
 
 pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
-    let req = request(ctx, args)?;
+    let mut req = request(ctx, args)?;
     if let (Some(b), false) = (&req.builder, ctx.dry_run) {
         crate::builder::require(b)?;
     }
+    let reuse_on = reuse::wanted(ctx, args.reuse, args.no_reuse)?;
+    let part = match args.shard {
+        Some(s) => Some(Part::new(ctx, &req, s)?),
+        None => None,
+    };
+    req.only = part.as_ref().map(|p| p.own.clone());
     let mut facts = facts::gather(ctx, &req)?;
     locked::pull(ctx, &req, &mut facts, !args.json)?;
-    let reuse_on = reuse::wanted(ctx, args.reuse, args.no_reuse)?;
+    if let Some(p) = &part {
+        p.fetch(ctx, &facts, args.shard_wait)?;
+    }
     reuse::apply(ctx, &req, &mut facts, reuse_on)?;
     let plan = plan::build(&ctx.ws, &req, &facts)?;
     if ctx.dry_run {
         tell_decisions(ctx, &plan, true);
         print_plan(&ctx.ws, &plan, args.json)?;
-        return Ok(0);
+    } else {
+        tell_decisions(ctx, &plan, args.explain);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let jobs = super::parallel::jobs(ctx, args.jobs, cores);
+        let (states, took) = execute(ctx, &plan, jobs, args.keep_going, args.timeout);
+        // A shard leaves the measurements alone: every shard must split by the same ones.
+        if part.is_none() {
+            crate::durations::record(&ctx.ws.root, &took);
+        }
+        if args.json {
+            outcome::print(ctx, &plan, &states)?;
+        }
+        outcome::result(&plan, &states)?;
     }
-    tell_decisions(ctx, &plan, args.explain);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let jobs = super::parallel::jobs(ctx, args.jobs, cores);
-    let states = execute(ctx, &plan, jobs, args.keep_going, args.timeout);
-    if args.json {
-        outcome::print(ctx, &plan, &states)?;
+    if let Some(p) = &part {
+        p.push(ctx, args.jobs)?;
     }
-    outcome::result(&plan, &states)
+    Ok(0)
 }
 
 /// The checked request: selection, problems of the selected images and staged paths are
@@ -67,6 +84,7 @@ pub fn request(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<BuildRequest> {
             &args.buildkit.platform_arch,
             &ctx.env,
         )?,
+        only: None,
     };
     if args.locked {
         req.locked = locked::parents(ctx, &req)?;
@@ -164,16 +182,17 @@ pub(super) fn log_path(ws: &Workspace, id: &str) -> PathBuf {
 }
 
 /// Runs the plan's steps; a build's deadline is `timeout` (the run's `--timeout`) or else its
-/// image's `timeout:`.
+/// image's `timeout:`. Returns each step's state and how long each successful build took.
 fn execute(
     ctx: &Ctx,
     plan: &BuildPlan,
     jobs: usize,
     keep_going: bool,
     timeout: Option<Duration>,
-) -> Vec<State> {
+) -> (Vec<State>, std::collections::BTreeMap<String, Duration>) {
     let deps: Vec<Vec<usize>> = plan.steps.iter().map(|s| s.deps.clone()).collect();
     let name = |i: usize| format!("the build of `{}`", plan.steps[i].id);
+    let took = std::sync::Mutex::new(std::collections::BTreeMap::new());
     let states = scheduler::run_named(&deps, jobs, keep_going, name, |i, _| {
         let step = &plan.steps[i];
         let Some(spec) = &step.context else {
@@ -182,9 +201,15 @@ fn execute(
         let task = ctx.progress.task(&step.id, "building");
         let limit = timeout.or(ctx.ws.images[step.image].timeout);
         let log = log_path(&ctx.ws, &step.id);
+        let started = std::time::Instant::now();
         let result = build_one(step, spec, &log, limit, &task);
         match &result {
-            Ok(()) => task.finish(true, "built"),
+            Ok(()) => {
+                took.lock()
+                    .unwrap()
+                    .insert(step.id.clone(), started.elapsed());
+                task.finish(true, "built")
+            }
             Err(_) if signal::interrupted() => task.finish(false, "stopped"),
             Err(e) if e.contains(" timed out after ") => task.finish(false, "timed out"),
             Err(_) => task.finish(false, "failed"),
@@ -193,7 +218,7 @@ fn execute(
     });
     let summary = summarize(plan, &states, signal::interrupted());
     ctx.progress.println(&summary);
-    states
+    (states, took.into_inner().unwrap())
 }
 
 /// `docker tag` of the local image that carries the same inputs.

@@ -126,7 +126,7 @@ fn own_inputs(
         if !img.problems.is_empty() {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(&img.dockerfile) else {
+        let Some(text) = crate::dockerfile::read_text(&img.dockerfile) else {
             continue;
         };
         let appendable = inputs::dockerfile_facts(&text).appendable;

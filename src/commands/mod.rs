@@ -29,6 +29,7 @@ pub mod reuse;
 mod run;
 mod schema;
 mod select;
+mod shard;
 mod stream;
 mod why;
 mod withdocker;

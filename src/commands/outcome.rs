@@ -59,11 +59,17 @@ pub fn decision_json(ws: &Workspace, d: &Decision) -> Value {
 /// the engine reports afterwards (one `docker image inspect`).
 pub fn print(ctx: &Ctx, plan: &BuildPlan, states: &[State]) -> anyhow::Result<()> {
     let ws = &ctx.ws;
+    let step_of: std::collections::HashMap<usize, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(p, s)| (s.image, p))
+        .collect();
     let rows: Vec<(usize, &'static str, Option<String>)> = plan
         .decisions
         .iter()
         .map(|d| {
-            let step = plan.steps.iter().position(|s| s.image == d.image);
+            let step = step_of.get(&d.image).copied();
             let (outcome, detail) = match (step.map(|p| &states[p]), &d.action) {
                 (None, Action::Pulled(_)) => ("pulled", None),
                 (None, _) => ("up to date", None),
@@ -84,6 +90,7 @@ pub fn print(ctx: &Ctx, plan: &BuildPlan, states: &[State]) -> anyhow::Result<()
         .map(|r| ws.images[r.0].name.to_string())
         .collect();
     let ids = image_ids(&names);
+    let id_of: std::collections::HashMap<&String, &String> = names.iter().zip(&ids).collect();
     let out: Vec<Value> = rows
         .iter()
         .zip(&plan.decisions)
@@ -92,10 +99,7 @@ pub fn print(ctx: &Ctx, plan: &BuildPlan, states: &[State]) -> anyhow::Result<()
             let name = ws.images[*i].name.to_string();
             v["outcome"] = json!(outcome);
             v["error"] = json!(detail);
-            v["id"] = json!(names
-                .iter()
-                .position(|n| *n == name)
-                .and_then(|p| ids.get(p)));
+            v["id"] = json!(id_of.get(&name));
             v
         })
         .collect();

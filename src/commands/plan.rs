@@ -20,6 +20,16 @@ struct Plan {
     schema: u32,
     registry: Option<String>,
     images: Vec<Entry>,
+    /// With `--shards N`: the N shards in order, else null.
+    shards: Option<Vec<ShardEntry>>,
+}
+
+/// One shard of `--shards N`: what `build --shard ARG` builds.
+#[derive(Serialize)]
+struct ShardEntry {
+    index: usize,
+    arg: String,
+    images: Vec<String>,
 }
 
 /// One image of the plan; the field order is the schema's.
@@ -39,6 +49,8 @@ struct Entry {
     from: Option<String>,
     reasons: Vec<String>,
     command: Option<Command>,
+    /// With `--shards N`: the shard (from 1) that builds it, else null.
+    shard: Option<usize>,
 }
 
 /// The exact command `build` would run: its argv and its shell-quoted line.
@@ -74,21 +86,51 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<i32> {
             &args.buildkit.platform_arch,
             &ctx.env,
         )?,
+        only: None,
     };
     let facts = facts::gather(ctx, &req)?;
     let built = plan::build(ws, &req, &facts)?;
-    let entries = entries(ws, &built, reg.as_ref())?;
+    let mut entries = entries(ws, &built, reg.as_ref())?;
+    let shards = args
+        .shards
+        .map(|n| shards(ctx, &req, &built, &mut entries, n));
     if args.json {
         let doc = Plan {
             schema: SCHEMA,
             registry: reg.map(|r| r.name),
             images: entries,
+            shards,
         };
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         print_table(&entries);
     }
     Ok(0)
+}
+
+/// Sets each entry's shard among `count` (as `build --shard I/N` assigns them) and lists the
+/// shards.
+fn shards(
+    ctx: &Ctx,
+    req: &BuildRequest,
+    p: &BuildPlan,
+    entries: &mut [Entry],
+    count: usize,
+) -> Vec<ShardEntry> {
+    let of = super::shard::assignment(&ctx.ws, req, count);
+    let mut out: Vec<ShardEntry> = (1..=count)
+        .map(|index| ShardEntry {
+            index,
+            arg: format!("{index}/{count}"),
+            images: Vec::new(),
+        })
+        .collect();
+    for (d, e) in p.decisions.iter().zip(entries) {
+        let s = of[&d.image];
+        e.shard = Some(s + 1);
+        out[s].images.push(e.id.clone());
+    }
+    out
 }
 
 fn entries(ws: &Workspace, p: &BuildPlan, reg: Option<&Registry>) -> anyhow::Result<Vec<Entry>> {
@@ -143,6 +185,7 @@ fn entry(
         from,
         reasons: d.reasons.clone(),
         command,
+        shard: None,
     })
 }
 
@@ -156,15 +199,21 @@ fn print_table(entries: &[Entry]) {
         .max()
         .unwrap_or(0)
         .max(4);
+    let sharded = entries.iter().any(|e| e.shard.is_some());
+    let shard = |e: &Entry| e.shard.map_or(String::new(), |s| format!("{s:<5}  "));
     println!(
-        "{:width$}  {:10}  {:names$}  WHY",
-        "IMAGE", "DECISION", "NAME"
+        "{:width$}  {}{:10}  {:names$}  WHY",
+        "IMAGE",
+        if sharded { "SHARD  " } else { "" },
+        "DECISION",
+        "NAME"
     );
     for e in entries {
         let name = name(e);
         println!(
-            "{:width$}  {:10}  {:names$}  {}",
+            "{:width$}  {}{:10}  {:names$}  {}",
             e.id,
+            shard(e),
             e.decision,
             name,
             e.reasons.join("; ")

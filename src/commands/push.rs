@@ -27,8 +27,14 @@ pub(super) struct Pushed {
 }
 
 pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
+    let selected = select(&ctx.ws, &args.selection)?;
+    push(ctx, selected, args, false)
+}
+
+/// Pushes the images `selected` (indices); the pushed names go to stdout, or with `quiet`
+/// (a shard pushing its part after its build) to the progress display.
+pub fn push(ctx: &Ctx, selected: Vec<usize>, args: &PushArgs, quiet: bool) -> anyhow::Result<i32> {
     let ws = &ctx.ws;
-    let selected = select(ws, &args.selection)?;
     let reg = registry::choose(&ws.registries, ws.registry.as_deref())?;
     if args.lock {
         // A malformed lock stops the push before anything is pushed.
@@ -59,7 +65,11 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
         }
         return super::push_builder::run(ctx, &reg, &planned, &b, args);
     }
-    let present = engine::local_images(ctx, "assuming every image was built")?;
+    // A shard's dry run pushes what its build would have built: every image assumed built.
+    let present = match quiet && ctx.dry_run {
+        true => None,
+        false => engine::local_images(ctx, "assuming every image was built")?,
+    };
     let mut jobs = transfer::plan_push(ws, &reg, &req, present.as_ref())?;
     if present.is_some() {
         add_input_tags(ctx, &mut jobs)?;
@@ -72,17 +82,22 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
         return super::push_atomic::run(ctx, &reg, &jobs, args);
     }
     if ctx.dry_run {
-        for job in &jobs {
-            for line in job.lines() {
-                println!("{line}");
+        let lines = jobs.iter().flat_map(|j| j.lines());
+        for line in lines.chain([transfer::PUSH_NOTE.to_string()]) {
+            match quiet {
+                true => ctx.progress.println(&line),
+                false => println!("{line}"),
             }
         }
-        println!("{}", transfer::PUSH_NOTE);
         if args.lock {
-            println!(
+            let line = format!(
                 "# then write each pushed digest to {}",
                 crate::lock::path(&ws.root).display()
             );
+            match quiet {
+                true => ctx.progress.println(&line),
+                false => println!("{line}"),
+            }
         }
         return Ok(0);
     }
@@ -101,7 +116,13 @@ pub fn run(ctx: &Ctx, args: &PushArgs) -> anyhow::Result<i32> {
         }
         return Err(e);
     }
-    report(&jobs, &results, args.json)?;
+    if quiet {
+        for line in pushed_lines(&jobs, &results) {
+            ctx.progress.println(&format!("pushed {line}"));
+        }
+    } else {
+        report(&jobs, &results, args.json)?;
+    }
     Ok(0)
 }
 
@@ -393,11 +414,19 @@ pub(super) fn report(
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        for (_, pushed) in done {
-            for (remote, digest) in &pushed.refs {
-                println!("{remote}@{digest}");
-            }
+        for line in pushed_lines(jobs, results) {
+            println!("{line}");
         }
     }
     Ok(())
+}
+
+/// `remote@digest`, one per name pushed.
+fn pushed_lines(jobs: &[PushJob], results: &[Option<Pushed>]) -> Vec<String> {
+    results
+        .iter()
+        .take(jobs.len())
+        .flatten()
+        .flat_map(|p| p.refs.iter().map(|(r, d)| format!("{r}@{d}")))
+        .collect()
 }

@@ -28,6 +28,8 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> anyhow::Result<i32> {
         timeout: None,
         locked: false,
         buildkit: Default::default(),
+        shard: None,
+        shard_wait: std::time::Duration::ZERO,
     };
     let req = build::request(ctx, &build_args)?;
     let facts = facts::gather(ctx, &req)?;

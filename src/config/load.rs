@@ -626,7 +626,7 @@ fn resolve_depends(
                 })?;
             deps.insert(d);
         }
-        if let Ok(text) = std::fs::read_to_string(&img.dockerfile) {
+        if let Some(text) = crate::dockerfile::read_text(&img.dockerfile) {
             let df = Dockerfile::parse(&text);
             for op in &df.copy_from_vars {
                 img.problems.push(format!(
