@@ -32,6 +32,9 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
     };
     req.only = part.as_ref().map(|p| p.own.clone());
     let mut facts = facts::gather(ctx, &req)?;
+    if !ctx.dry_run {
+        facts::record(&ctx.ws, &facts);
+    }
     locked::pull(ctx, &req, &mut facts, !args.json)?;
     if let Some(p) = &part {
         p.fetch(ctx, &facts, args.shard_wait)?;

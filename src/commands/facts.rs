@@ -56,11 +56,33 @@ pub fn gather(ctx: &Ctx, req: &BuildRequest) -> anyhow::Result<Facts> {
     let local = present.map(|p| local_images(ws, &closure, &p, &bases));
     let mut full = digests(ws, &closure, &own, &bases, local, &req.locked);
     full.appendable = facts.appendable;
-    for (digest, found) in full.inputs.values() {
-        inputs::record(&ws.root, digest, found);
-    }
+    record_current(ws, &full);
     full.recorded = recorded(ws, &full);
     Ok(full)
+}
+
+/// Keeps the inputs of the images whose local image already carries the digest computed now
+/// (what a later change is explained against), so planning writes nothing for images that are
+/// not built yet.
+fn record_current(ws: &Workspace, facts: &Facts) {
+    let Some(local) = facts.local.as_ref() else {
+        return;
+    };
+    for (&i, (digest, found)) in &facts.inputs {
+        let name = ws.images[i].name.to_string();
+        if local.get(&name).and_then(|l| l.inputs.as_deref()) == Some(digest.as_str()) {
+            inputs::record(&ws.root, digest, found);
+        }
+    }
+}
+
+/// Keeps the inputs of every digest `facts` computed under `.imagemk/inputs/`, so a later run
+/// can explain what changed since. Only a build that runs does this: `plan`, `why` and dry
+/// runs write nothing.
+pub fn record(ws: &Workspace, facts: &Facts) {
+    for (digest, found) in facts.inputs.values() {
+        inputs::record(&ws.root, digest, found);
+    }
 }
 
 /// The largest closure asked about name by name before listing the local images (`docker
