@@ -406,6 +406,10 @@ pub struct PlanArgs {
     /// (from 1), and the JSON a `shards` list.
     #[arg(long, value_name = "N", value_parser = crate::shard::parse_shards)]
     pub shards: Option<usize>,
+    /// Build arg for this run, as `build --arg` takes it: the plan shows the values, digests
+    /// and commands that build would use.
+    #[arg(long = "arg", value_name = "[IMAGE:]NAME=VALUE", value_parser = crate::commands::parse_run_arg)]
+    pub arg: Vec<crate::commands::RunArg>,
     #[command(flatten)]
     pub buildkit: BuilderArgs,
 }

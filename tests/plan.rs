@@ -248,3 +248,38 @@ fn a_huge_closure_lists_instead_of_inspecting_every_name() {
     assert!(log[0].starts_with("docker image ls"), "{log:?}");
     assert!(log.iter().all(|l| !l.contains(" build ")), "{log:?}");
 }
+
+/// `plan --arg` plans with the run's build values, as `build --arg` would build: the args,
+/// the input digest and the command change; an arg no image declares is the same error.
+#[test]
+fn plan_takes_the_run_args_of_build() {
+    let t = workspace();
+    let plain = t.run(&["plan", "--all", "--json"]);
+    plain.ok();
+    let out = t.run(&["plan", "--all", "--json", "--arg", "base:A=2"]);
+    out.ok();
+    let (before, after): (Value, Value) = (
+        serde_json::from_str(&plain.stdout).unwrap(),
+        serde_json::from_str(&out.stdout).unwrap(),
+    );
+    let base = |v: &Value| -> Value {
+        v["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == "core/base")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(base(&after)["args"]["A"], "2");
+    assert_ne!(base(&after)["digest"], base(&before)["digest"]);
+    let argv = base(&after)["command"]["argv"].to_string();
+    assert!(argv.contains("\"--build-arg\",\"A=2\""), "{argv}");
+    let out = t.run(&["plan", "--all", "--arg", "NOPE=1"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("NOPE"), "{}", out.stderr);
+    assert!(t
+        .docker_log()
+        .iter()
+        .all(|l| !l.starts_with("docker build")));
+}

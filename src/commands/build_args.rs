@@ -51,17 +51,28 @@ pub fn parse(text: &str) -> Result<RunArg, String> {
 
 /// Applies `args.arg` to the images the request builds; bad input fails here, before the
 /// engine is asked anything.
-pub fn apply(mut ctx: Ctx, args: &BuildArgs) -> anyhow::Result<Ctx> {
-    if args.arg.is_empty() {
+pub fn apply(ctx: Ctx, args: &BuildArgs) -> anyhow::Result<Ctx> {
+    apply_to(ctx, &args.selection, args.dependents, &args.arg)
+}
+
+/// [`apply`] for any command that plans a build (`build`, `plan`): the values of `given` set
+/// on the images of the selection's closure.
+pub fn apply_to(
+    mut ctx: Ctx,
+    selection: &crate::cli::Selection,
+    dependents: bool,
+    given: &[RunArg],
+) -> anyhow::Result<Ctx> {
+    if given.is_empty() {
         return Ok(ctx);
     }
     let req = crate::plan::BuildRequest {
-        selected: select(&ctx.ws, &args.selection)?,
-        dependents: args.dependents,
+        selected: select(&ctx.ws, selection)?,
+        dependents,
         ..Default::default()
     };
     let closure = crate::plan::closure(&ctx.ws, &req).into_iter().collect();
-    let set = resolve(&ctx.ws, &closure, &args.arg)?;
+    let set = resolve(&ctx.ws, &closure, given)?;
     for (i, values) in set {
         let img = &mut ctx.ws.images[i];
         for (k, v) in values {

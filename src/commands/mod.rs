@@ -93,7 +93,10 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
         Command::Withdocker(args) => withdocker::run(&ctx, &args),
         Command::Extract(args) => extract::run(&ctx, &args),
         Command::LocalBuildenv(args) => local_buildenv::run(&ctx, &args),
-        Command::Plan(args) => plan::run(&ctx, &args),
+        Command::Plan(args) => plan::run(
+            &build_args::apply_to(ctx, &args.selection, args.dependents, &args.arg)?,
+            &args,
+        ),
         Command::Refs(args) => refs::run(&ctx, &args),
         Command::Pin(args) => pin::run(&ctx, &args),
         Command::Promote(args) => promote::run(&ctx, &args),
