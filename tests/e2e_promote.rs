@@ -298,3 +298,51 @@ fn ctrl_c_mid_push_atomic_publishes_nothing_and_leaves_no_staging_tag() {
     let left = std::fs::read_to_string(t.path("tags")).unwrap();
     assert_eq!(left, store.concat(), "a staging tag left in the engine");
 }
+
+/// On gcr and acr, promote goes through the registry API with one CLI token (the default):
+/// one `gcloud auth print-access-token` / `az acr login --expose-token`, then a manifest GET
+/// and PUT. The real registry stands in for the cloud's API (`IMAGEMK_TEST_API_URL`).
+#[test]
+fn cloud_registries_promote_through_the_api_with_one_cli_token() {
+    let reg = Registry::start();
+    let h = reg.host();
+    for (registry, yaml, remote_host, repo, first_call) in [
+        (
+            "gc",
+            "gc: {kind: gcr, project: proj}",
+            "gcr.io",
+            "proj/one",
+            "gcloud auth print-access-token",
+        ),
+        (
+            "az",
+            "az: {kind: acr, name: myacr}",
+            "myacr.azurecr.io",
+            "one",
+            "az acr login --name myacr --expose-token --output json",
+        ),
+    ] {
+        let mut t = support::Test::new();
+        t.file(
+            "images.yaml",
+            &format!("workspace:\n  registries:\n    {yaml}\ndefaults:\n  namespace: acme\ncomponent: app\nimages:\n  one: {{dockerfile: one.dockerfile}}\n"),
+        );
+        t.file("one.dockerfile", "FROM scratch\n");
+        t.fake_cloud(&[]);
+        t.env("IMAGEMK_CLOUD_API", "1");
+        t.env("IMAGEMK_TEST_API_URL", &format!("http://{h}"));
+        t.env("REGISTRY", registry);
+        let (digest, _) = api::image(&h, repo, "CI-1", registry);
+        t.file(
+            "images.lock",
+            &format!(
+                "\"{remote_host}/{repo}\":\n  image: app/one\n  tag: CI-1\n  digest: {digest}\n"
+            ),
+        );
+        t.run(&["promote", "--to", "prod", "one"]).ok();
+        assert_eq!(api::digest(&h, repo, "prod"), Some(digest), "{registry}");
+        let calls = t.cloud_calls();
+        assert_eq!(calls.len(), 1, "{registry}: {calls:?}");
+        assert!(calls[0].starts_with(first_call), "{registry}: {calls:?}");
+    }
+}
