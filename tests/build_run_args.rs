@@ -141,3 +141,36 @@ fn bad_args_fail_before_docker() {
         assert!(t.docker_log().is_empty(), "{argv:?}: {:?}", t.docker_log());
     }
 }
+
+/// A run value that would change which workspace image an image is built FROM is refused
+/// (parents are resolved at load); one that changes an external base is taken.
+#[test]
+fn a_run_value_may_not_change_a_workspace_parent() {
+    let t = Test::new();
+    t.fake_docker();
+    t.file(
+        "images.yaml",
+        "defaults: {namespace: ns, platform: p}\ncomponent: c\nimages:\n  base:\n    dockerfile: base.dockerfile\n    context: ctx\n  app:\n    dockerfile: app.dockerfile\n    context: ctx\n",
+    );
+    t.file("ctx/keep", "k\n");
+    t.file("base.dockerfile", "ARG DISTRO=debian:12\nFROM ${DISTRO}\n");
+    t.file(
+        "app.dockerfile",
+        "ARG PARENT=ns/base-c-p:latest\nFROM ${PARENT}\n",
+    );
+    let out = t.run(&["--dry-run", "build", "app", "--arg", "app:PARENT=alpine:3"]);
+    assert_eq!(out.status, 1, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "error: `--arg` `PARENT` would change what image `c/app` is built from (no workspace image instead of ns/base-c-p:latest); imagemk resolves parents when images.yaml loads, so set the value under the image's `args:` in images.yaml instead\n"
+    );
+    assert!(t.docker_log().is_empty(), "{:?}", t.docker_log());
+    // An external base may change with a run value.
+    let out = t.run(&["--dry-run", "build", "base", "--arg", "DISTRO=debian:13"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("--build-arg DISTRO=debian:13"),
+        "{}",
+        out.stdout
+    );
+}

@@ -73,14 +73,65 @@ pub fn apply_to(
     };
     let closure = crate::plan::closure(&ctx.ws, &req).into_iter().collect();
     let set = resolve(&ctx.ws, &closure, given)?;
+    let mut before = Vec::new();
     for (i, values) in set {
         let img = &mut ctx.ws.images[i];
+        before.push((i, img.args.clone()));
         for (k, v) in values {
             img.args.insert(k.clone(), v.clone());
             img.run_args.insert(k, v);
         }
     }
+    for (i, args) in &before {
+        same_parents(&ctx.ws, *i, args)?;
+    }
     Ok(ctx)
+}
+
+/// A run value may not change what an image is built `FROM`: dependencies are resolved from
+/// the FROM lines when the workspace loads, so a parent named by a run value would be built
+/// on without being built first or counted in the input digest.
+fn same_parents(ws: &Workspace, i: usize, before: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    let img = &ws.images[i];
+    let Some(text) = crate::dockerfile::read_text(&img.dockerfile) else {
+        return Ok(());
+    };
+    let df = crate::dockerfile::Dockerfile::parse(&text);
+    // The workspace images the FROM lines name (external bases may change: their local image
+    // ID is part of the input digest).
+    let named = |args: &BTreeMap<String, String>| -> Vec<String> {
+        df.expanded_refs(args)
+            .into_iter()
+            .filter(|r| {
+                crate::reference::ImageRef::parse(r)
+                    .is_ok_and(|r| ws.image_named(&r.to_string()).is_some_and(|d| d != i))
+            })
+            .collect()
+    };
+    let (old, new) = (named(before), named(&img.args));
+    if old == new {
+        return Ok(());
+    }
+    let changed: Vec<String> = img
+        .run_args
+        .keys()
+        .filter(|k| before.get(*k) != img.args.get(*k))
+        .map(|k| format!("`{k}`"))
+        .collect();
+    anyhow::bail!(
+        "`--arg` {} would change what image `{}` is built from ({} instead of {}); imagemk resolves parents when images.yaml loads, so set the value under the image's `args:` in images.yaml instead",
+        changed.join(", "),
+        img.id,
+        shown(&new),
+        shown(&old)
+    )
+}
+
+fn shown(refs: &[String]) -> String {
+    match refs.is_empty() {
+        true => "no workspace image".to_string(),
+        false => refs.join(", "),
+    }
 }
 
 /// Which image gets which value: an `IMAGE:` value goes to that image, the others to every
