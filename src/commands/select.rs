@@ -41,6 +41,17 @@ pub fn select(ws: &Workspace, sel: &Selection) -> anyhow::Result<Vec<usize>> {
     Ok(with_variants(ws, out))
 }
 
+/// [`select`] for commands that build: the first problem of a selected image (a missing
+/// Dockerfile or context) and bad staged inputs are refused before any command runs.
+pub fn buildable(ws: &Workspace, sel: &Selection) -> anyhow::Result<Vec<usize>> {
+    let selected = select(ws, sel)?;
+    if let Some(problem) = selected.iter().flat_map(|&i| &ws.images[i].problems).next() {
+        bail!("{problem}");
+    }
+    crate::plan::check_inputs(ws, &selected)?;
+    Ok(selected)
+}
+
 /// The images named on the command line, in order; an image named twice through an alias is
 /// refused (it is ambiguous which name was meant).
 fn named(ws: &Workspace, specs: &[String]) -> anyhow::Result<Vec<usize>> {
