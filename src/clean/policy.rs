@@ -125,52 +125,68 @@ impl Policy {
             if remove.is_empty() && !(untagged && self.untagged) {
                 continue;
             }
-            let action = |verb: Verb, remove: Vec<String>, reason: String| Action {
-                repository: repo.name.clone(),
-                digest: m.digest.clone(),
-                tags: tags.clone(),
-                remove,
-                action: verb,
-                reason,
-            };
             if !untagged {
                 rank += 1;
-                if let Some(n) = self.keep.filter(|&n| rank <= n) {
-                    actions.push(action(Verb::Keep, vec![], format!("one of the {n} newest")));
-                    continue;
-                }
             }
-            if let (Some(cut), Some((age, _))) = (cutoff, &self.older_than) {
-                match m.created {
-                    None => {
-                        actions.push(action(Verb::Keep, vec![], "creation time unknown".into()));
-                        continue;
-                    }
-                    Some(c) if c >= cut => {
-                        actions.push(action(Verb::Keep, vec![], format!("not older than {age}")));
-                        continue;
-                    }
-                    Some(_) => {}
-                }
-            }
-            let rest: Vec<&String> = tags.iter().filter(|t| !remove.contains(t)).collect();
-            if untagged {
-                actions.push(action(Verb::Delete, vec![], "no tag".into()));
-            } else if rest.is_empty() {
-                let verb = plural(&remove, "is its only tag", "are its only tags");
-                let reason = format!("{} {verb}", quoted(&remove));
-                actions.push(action(Verb::Delete, remove, reason));
-            } else {
-                let reason = format!(
-                    "remove {}; {} stay{}",
-                    quoted(&remove),
-                    quoted(&rest),
-                    plural(&rest, "s", "")
-                );
-                actions.push(action(Verb::Untag, remove, reason));
-            }
+            let (action, remove, reason) = match self.kept(m, untagged, rank, cutoff) {
+                Some(reason) => (Verb::Keep, vec![], reason),
+                None => removal(&tags, remove),
+            };
+            actions.push(Action {
+                repository: repo.name.clone(),
+                digest: m.digest.clone(),
+                tags,
+                remove,
+                action,
+                reason,
+            });
         }
         Ok(actions)
+    }
+
+    /// Why a selected manifest stays all the same: one of the `--keep` newest (`rank` counts
+    /// the tagged manifests so far, newest first), or not older than `--older-than` (`cutoff`).
+    fn kept(
+        &self,
+        m: &Manifest,
+        untagged: bool,
+        rank: usize,
+        cutoff: Option<Timestamp>,
+    ) -> Option<String> {
+        if !untagged {
+            if let Some(n) = self.keep.filter(|&n| rank <= n) {
+                return Some(format!("one of the {n} newest"));
+            }
+        }
+        if let (Some(cut), Some((age, _))) = (cutoff, &self.older_than) {
+            match m.created {
+                None => return Some("creation time unknown".into()),
+                Some(c) if c >= cut => return Some(format!("not older than {age}")),
+                Some(_) => {}
+            }
+        }
+        None
+    }
+}
+
+/// How a manifest that goes loses the selected tags `remove` of its sorted `tags`: deleted
+/// when it has no tag or they are all selected, untagged otherwise; and why.
+fn removal(tags: &[String], remove: Vec<String>) -> (Verb, Vec<String>, String) {
+    let rest: Vec<&String> = tags.iter().filter(|t| !remove.contains(t)).collect();
+    if tags.is_empty() {
+        (Verb::Delete, vec![], "no tag".into())
+    } else if rest.is_empty() {
+        let verb = plural(&remove, "is its only tag", "are its only tags");
+        let reason = format!("{} {verb}", quoted(&remove));
+        (Verb::Delete, remove, reason)
+    } else {
+        let reason = format!(
+            "remove {}; {} stay{}",
+            quoted(&remove),
+            quoted(&rest),
+            plural(&rest, "s", "")
+        );
+        (Verb::Untag, remove, reason)
     }
 }
 

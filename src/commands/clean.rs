@@ -32,15 +32,7 @@ struct Outcome {
 }
 
 pub fn run(ctx: &Ctx, args: &CleanArgs, tag: Option<String>) -> anyhow::Result<i32> {
-    let policy = Policy::new(&Request {
-        tag,
-        matches: args.matches.clone(),
-        exclude: args.exclude.clone(),
-        older_than: args.older_than.clone(),
-        keep: args.keep,
-        untagged: args.untagged,
-        protected: ctx.ws.protected_tags.clone(),
-    })?;
+    let policy = policy(ctx, args, tag)?;
     let reg = registry::choose(&ctx.ws.registries, ctx.ws.registry.as_deref())?;
     if policy.untagged && !reg.kind.dialect().lists_untagged() {
         anyhow::bail!("`--untagged` is not available for registry `{}` of kind `oci`: the distribution API lists only tagged manifests", reg.name);
@@ -48,32 +40,9 @@ pub fn run(ctx: &Ctx, args: &CleanArgs, tag: Option<String>) -> anyhow::Result<i
     let backend = Backend::new(&reg, &ctx.env)?;
     let wide_without_yes = policy.is_wide() && !args.yes;
     let dry = ctx.dry_run || wide_without_yes;
-    let repos = match args.repositories.is_empty() {
-        true => backend.repositories(&reg.path)?,
-        false => args
-            .repositories
-            .iter()
-            .map(|r| join(&reg.path, r))
-            .collect(),
-    };
+    let repos = repositories(&backend, &reg.path, args)?;
     let jobs = super::parallel::jobs(ctx, args.jobs, 8);
-    let outcomes: Vec<Mutex<Outcome>> = repos.iter().map(|_| Mutex::default()).collect();
-    let independent = vec![Vec::new(); repos.len()];
-    let now = jiff::Timestamp::now();
-    let states = scheduler::run(&independent, jobs, true, |i, _| {
-        let out = clean_one(&backend, &policy, &repos[i], dry, now);
-        *outcomes[i].lock().unwrap() = out;
-        Ok(())
-    });
-    let mut outcomes: Vec<Outcome> = outcomes
-        .into_iter()
-        .map(|m| m.into_inner().unwrap())
-        .collect();
-    for (out, state) in outcomes.iter_mut().zip(&states) {
-        if *state != scheduler::State::Done && out.error.is_none() && out.plan.is_empty() {
-            out.error = Some("not started: interrupted".into());
-        }
-    }
+    let outcomes = clean_all(&backend, &policy, &repos, dry, jobs);
     let summary = Summary::of(&outcomes);
     let report = Report {
         registry: &reg.name,
@@ -98,6 +67,56 @@ pub fn run(ctx: &Ctx, args: &CleanArgs, tag: Option<String>) -> anyhow::Result<i
         return Ok(130);
     }
     Ok(if summary.failed > 0 { 1 } else { 0 })
+}
+
+/// The policy the flags and the workspace's protected tags describe.
+fn policy(ctx: &Ctx, args: &CleanArgs, tag: Option<String>) -> anyhow::Result<Policy> {
+    Policy::new(&Request {
+        tag,
+        matches: args.matches.clone(),
+        exclude: args.exclude.clone(),
+        older_than: args.older_than.clone(),
+        keep: args.keep,
+        untagged: args.untagged,
+        protected: ctx.ws.protected_tags.clone(),
+    })
+}
+
+/// The repositories to clean: those named (under the registry's `path`), or every one listed.
+fn repositories(backend: &Backend, path: &str, args: &CleanArgs) -> anyhow::Result<Vec<String>> {
+    Ok(match args.repositories.is_empty() {
+        true => backend.repositories(path)?,
+        false => args.repositories.iter().map(|r| join(path, r)).collect(),
+    })
+}
+
+/// Cleans every repository, `jobs` at a time; one outcome per repository, in order (a
+/// repository whose job never started says so).
+fn clean_all(
+    backend: &Backend,
+    policy: &Policy,
+    repos: &[String],
+    dry: bool,
+    jobs: usize,
+) -> Vec<Outcome> {
+    let outcomes: Vec<Mutex<Outcome>> = repos.iter().map(|_| Mutex::default()).collect();
+    let independent = vec![Vec::new(); repos.len()];
+    let now = jiff::Timestamp::now();
+    let states = scheduler::run(&independent, jobs, true, |i, _| {
+        let out = clean_one(backend, policy, &repos[i], dry, now);
+        *outcomes[i].lock().unwrap() = out;
+        Ok(())
+    });
+    let mut outcomes: Vec<Outcome> = outcomes
+        .into_iter()
+        .map(|m| m.into_inner().unwrap())
+        .collect();
+    for (out, state) in outcomes.iter_mut().zip(&states) {
+        if *state != scheduler::State::Done && out.error.is_none() && out.plan.is_empty() {
+            out.error = Some("not started: interrupted".into());
+        }
+    }
+    outcomes
 }
 
 /// Lists, plans and (unless `dry`) cleans one repository.

@@ -41,20 +41,38 @@ pub fn run(ctx: &Ctx, args: &PinArgs) -> anyhow::Result<i32> {
         .collect::<anyhow::Result<Vec<(String, ImageRef)>>>()?;
     let backend = Backend::new(&reg, &ctx.env)?;
     if ctx.dry_run {
-        for (_, remote) in &wanted {
-            println!(
-                "{}",
-                backend.digest_call(repo_path(&reg, remote), &remote.tag)
-            );
-        }
-        println!(
-            "# then write each digest to {} (nothing is written when one is missing)",
-            lock::path(&ws.root).display()
-        );
+        print_calls(ws.root.as_path(), &backend, &reg, &wanted);
         return Ok(0);
     }
     let refs: Vec<&ImageRef> = wanted.iter().map(|(_, r)| r).collect();
     let found = read_digests(ctx, &backend, &reg, &refs)?;
+    let entries = entries(&reg, wanted, found)?;
+    Lock::update(&ws.root, entries.clone())?;
+    print_entries(&entries, args.json)?;
+    Ok(0)
+}
+
+/// `--dry-run`: the registry call per wanted image, then where the digests would go.
+fn print_calls(root: &Path, backend: &Backend, reg: &Registry, wanted: &[(String, ImageRef)]) {
+    for (_, remote) in wanted {
+        println!(
+            "{}",
+            backend.digest_call(repo_path(reg, remote), &remote.tag)
+        );
+    }
+    println!(
+        "# then write each digest to {} (nothing is written when one is missing)",
+        lock::path(root).display()
+    );
+}
+
+/// The lock entries of `wanted` (`(image id, remote name)`) with the digests `found`; one
+/// missing digest is an error naming every missing one.
+fn entries(
+    reg: &Registry,
+    wanted: Vec<(String, ImageRef)>,
+    found: Vec<Option<Digest>>,
+) -> anyhow::Result<Vec<Entry>> {
     let missing: Vec<String> = wanted
         .iter()
         .zip(&found)
@@ -69,7 +87,7 @@ pub fn run(ctx: &Ctx, args: &PinArgs) -> anyhow::Result<i32> {
             if missing.len() == 1 { "it" } else { "them" }
         );
     }
-    let entries: Vec<Entry> = wanted
+    Ok(wanted
         .into_iter()
         .zip(found)
         .map(|((image, remote), digest)| Entry {
@@ -78,10 +96,7 @@ pub fn run(ctx: &Ctx, args: &PinArgs) -> anyhow::Result<i32> {
             tag: remote.tag,
             digest: digest.expect("checked above"),
         })
-        .collect();
-    Lock::update(&ws.root, entries.clone())?;
-    print_entries(&entries, args.json)?;
-    Ok(0)
+        .collect())
 }
 
 /// `remote`'s repository as the registry's API names it: without the host.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{facts, select::select, Ctx};
+use super::{facts, select, Ctx};
 use crate::cli::PlanArgs;
 use crate::config::Workspace;
 use crate::plan::{self, Action, BuildPlan, BuildRequest, Decision};
@@ -64,11 +64,7 @@ struct Command {
 
 pub fn run(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<i32> {
     let ws = &ctx.ws;
-    let selected = select(ws, &args.selection)?;
-    if let Some(problem) = selected.iter().flat_map(|&i| &ws.images[i].problems).next() {
-        anyhow::bail!("{problem}");
-    }
-    plan::check_inputs(ws, &selected)?;
+    let selected = select::buildable(ws, &args.selection)?;
     let reg = match &ws.registry {
         Some(name) => Some(registry::choose(&ws.registries, Some(name))?),
         None => None,

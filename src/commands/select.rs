@@ -18,47 +18,12 @@ pub fn select(ws: &Workspace, sel: &Selection) -> anyhow::Result<Vec<usize>> {
     if sel.all {
         return Ok((0..ws.images.len()).collect());
     }
-    let mut out = Vec::new();
-    let mut by: std::collections::BTreeMap<usize, &str> = std::collections::BTreeMap::new();
-    for spec in &sel.images {
-        let i = find(ws, spec)?;
-        if let Some(first) = by.insert(i, spec) {
-            let aliased = ws.aliases.contains_key(first) || ws.aliases.contains_key(spec);
-            if first != spec && aliased {
-                bail!(
-                    "`{first}` and `{spec}` both name image `{}`; name it once",
-                    ws.images[i].id
-                );
-            }
-        }
-        out.push(i);
-    }
+    let mut out = named(ws, &sel.images)?;
     let here: Vec<usize> = (0..ws.images.len())
         .filter(|&i| ws.images[i].component == ws.current)
         .collect();
     for kind in &sel.kind {
-        let found: Vec<usize> = here
-            .iter()
-            .copied()
-            .filter(|&i| &ws.images[i].kind == kind)
-            .collect();
-        if found.is_empty() {
-            let mut kinds: Vec<&str> = here.iter().map(|&i| ws.images[i].kind.as_str()).collect();
-            kinds.dedup();
-            let comp = &ws.components[ws.current];
-            let hint = crate::config::error::did_you_mean(kind, &kinds);
-            bail!(
-                "component `{}` (`{}`) has no image of kind `{kind}`{hint} (kinds there: {})",
-                comp.name,
-                comp.file.display(),
-                if kinds.is_empty() {
-                    "none".to_string()
-                } else {
-                    kinds.join(", ")
-                }
-            );
-        }
-        out.extend(found);
+        out.extend(of_kind(ws, &here, kind)?);
     }
     if sel.images.is_empty() && sel.kind.is_empty() {
         if here.is_empty() {
@@ -74,6 +39,64 @@ pub fn select(ws: &Workspace, sel: &Selection) -> anyhow::Result<Vec<usize>> {
     out.sort();
     out.dedup();
     Ok(with_variants(ws, out))
+}
+
+/// [`select`] for commands that build: the first problem of a selected image (a missing
+/// Dockerfile or context) and bad staged inputs are refused before any command runs.
+pub fn buildable(ws: &Workspace, sel: &Selection) -> anyhow::Result<Vec<usize>> {
+    let selected = select(ws, sel)?;
+    if let Some(problem) = selected.iter().flat_map(|&i| &ws.images[i].problems).next() {
+        bail!("{problem}");
+    }
+    crate::plan::check_inputs(ws, &selected)?;
+    Ok(selected)
+}
+
+/// The images named on the command line, in order; an image named twice through an alias is
+/// refused (it is ambiguous which name was meant).
+fn named(ws: &Workspace, specs: &[String]) -> anyhow::Result<Vec<usize>> {
+    let mut out = Vec::new();
+    let mut by: std::collections::BTreeMap<usize, &str> = std::collections::BTreeMap::new();
+    for spec in specs {
+        let i = find(ws, spec)?;
+        if let Some(first) = by.insert(i, spec) {
+            let aliased = ws.aliases.contains_key(first) || ws.aliases.contains_key(spec);
+            if first != spec && aliased {
+                bail!(
+                    "`{first}` and `{spec}` both name image `{}`; name it once",
+                    ws.images[i].id
+                );
+            }
+        }
+        out.push(i);
+    }
+    Ok(out)
+}
+
+/// The images of `kind` among `here` (the current component's); none is an error.
+fn of_kind(ws: &Workspace, here: &[usize], kind: &str) -> anyhow::Result<Vec<usize>> {
+    let found: Vec<usize> = here
+        .iter()
+        .copied()
+        .filter(|&i| ws.images[i].kind == kind)
+        .collect();
+    if found.is_empty() {
+        let mut kinds: Vec<&str> = here.iter().map(|&i| ws.images[i].kind.as_str()).collect();
+        kinds.dedup();
+        let comp = &ws.components[ws.current];
+        let hint = crate::config::error::did_you_mean(kind, &kinds);
+        bail!(
+            "component `{}` (`{}`) has no image of kind `{kind}`{hint} (kinds there: {})",
+            comp.name,
+            comp.file.display(),
+            if kinds.is_empty() {
+                "none".to_string()
+            } else {
+                kinds.join(", ")
+            }
+        );
+    }
+    Ok(found)
 }
 
 /// With several variants (`--variant plain,debug`): `chosen` and every other variant of the

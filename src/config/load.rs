@@ -379,28 +379,8 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
         .as_ref()
         .and_then(|v| raw.variants.get(v).map(|rv| (v, rv)));
     let suffix = variant.map(|(v, rv)| suffix(v, rv)).unwrap_or_default();
-    let vars: BTreeMap<&str, String> = [
-        ("namespace", s.namespace.clone()),
-        ("kind", kind.clone()),
-        ("component", comp.name.clone()),
-        ("platform", s.platform.clone()),
-        ("tag", s.tag.clone()),
-        ("variant", suffix),
-        ("image", key.to_string()),
-    ]
-    .into_iter()
-    .collect();
-    let at = || format!("image `{key}` in `{}`", comp.file.display());
-    let name = reference::render(&s.name_template, &vars)
-        .and_then(|n| ImageRef::parse(&n))
-        .map_err(|e| anyhow::anyhow!("{}: the local name is invalid: {e}", at()))?;
-    check_variant_names(&s.name_template, &vars, raw)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
-    let dockerfile_rel = reference::render(
-        raw.dockerfile.as_deref().unwrap_or(DEFAULT_DOCKERFILE),
-        &vars,
-    )
-    .map_err(|e| anyhow::anyhow!("{}: `dockerfile`: {e}", at()))?;
+    let vars = template_vars(comp, key, &kind, suffix);
+    let (name, dockerfile_rel) = render_names(comp, key, raw, &vars)?;
     let dockerfile = comp.dir.join(&dockerfile_rel);
     let context = comp.dir.join(raw.context.as_deref().unwrap_or("."));
 
@@ -409,15 +389,7 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
     if let Some((_, rv)) = variant {
         args.extend(rv.args.clone());
     }
-    let stage: Vec<Stage> = raw
-        .stage
-        .iter()
-        .map(|st| Stage {
-            from: comp.dir.join(&st.from),
-            to: context.join(&st.to),
-            hint: st.hint.clone(),
-        })
-        .collect();
+    let stage = stages(comp, &context, raw);
     problems.extend(missing_host_files(&comp.name, key, &stage, raw));
     Ok(Image {
         id: format!("{}/{key}", comp.name),
@@ -441,6 +413,62 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
         run_args: BTreeMap::new(),
         variants: raw.variants.keys().cloned().collect(),
     })
+}
+
+/// The values a name template and a `dockerfile:` may use, for image `key` of `comp`.
+fn template_vars(
+    comp: &Component,
+    key: &str,
+    kind: &str,
+    suffix: String,
+) -> BTreeMap<&'static str, String> {
+    let s = &comp.settings;
+    [
+        ("namespace", s.namespace.clone()),
+        ("kind", kind.to_string()),
+        ("component", comp.name.clone()),
+        ("platform", s.platform.clone()),
+        ("tag", s.tag.clone()),
+        ("variant", suffix),
+        ("image", key.to_string()),
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// The image's local name and its Dockerfile's path (relative to the component's
+/// directory), rendered from `vars`; each variant's name is checked too.
+fn render_names(
+    comp: &Component,
+    key: &str,
+    raw: &RawImage,
+    vars: &BTreeMap<&str, String>,
+) -> anyhow::Result<(ImageRef, String)> {
+    let s = &comp.settings;
+    let at = || format!("image `{key}` in `{}`", comp.file.display());
+    let name = reference::render(&s.name_template, vars)
+        .and_then(|n| ImageRef::parse(&n))
+        .map_err(|e| anyhow::anyhow!("{}: the local name is invalid: {e}", at()))?;
+    check_variant_names(&s.name_template, vars, raw)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
+    let dockerfile_rel = reference::render(
+        raw.dockerfile.as_deref().unwrap_or(DEFAULT_DOCKERFILE),
+        vars,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: `dockerfile`: {e}", at()))?;
+    Ok((name, dockerfile_rel))
+}
+
+/// The `stage:` entries of an image: `from` under the component, `to` under the context.
+fn stages(comp: &Component, context: &Path, raw: &RawImage) -> Vec<Stage> {
+    raw.stage
+        .iter()
+        .map(|st| Stage {
+            from: comp.dir.join(&st.from),
+            to: context.join(&st.to),
+            hint: st.hint.clone(),
+        })
+        .collect()
 }
 
 /// A missing Dockerfile or context directory: reported only when the image is selected.
@@ -626,34 +654,45 @@ fn resolve_depends(
                 })?;
             deps.insert(d);
         }
-        if let Some(text) = crate::dockerfile::read_text(&img.dockerfile) {
-            let df = Dockerfile::parse(&text);
-            for op in &df.copy_from_vars {
-                img.problems.push(format!(
-                    "`{}`: `COPY --from={op}` uses a variable, which docker's legacy builder does not expand (\"invalid from flag value\"); name the stage or image literally, or add `FROM {op} AS <stage>` and copy `--from=<stage>`",
-                    img.dockerfile.display()
-                ));
-            }
-            let s = &components[ci].settings;
-            for (k, v) in [
-                ("IMAGE_TAG", &s.tag),
-                ("PLATFORM", &s.platform),
-                ("NAMESPACE", &s.namespace),
-            ] {
-                if df.args.contains_key(k) && !img.args.contains_key(k) {
-                    img.args.insert(k.to_string(), v.clone());
-                }
-            }
-            let named = df
-                .expanded_refs(&img.args)
-                .into_iter()
-                .filter_map(|r| ImageRef::parse(&r).ok())
-                .filter_map(|r| by_name.get(&r.to_string()).copied());
-            deps.extend(named.filter(|&d| d != i));
-        }
+        let named = dockerfile_depends(img, &components[ci].settings, &by_name);
+        deps.extend(named.into_iter().filter(|&d| d != i));
         img.depends = deps.into_iter().collect();
     }
     Ok(())
+}
+
+/// What the Dockerfile of `img` adds: the workspace images (by index in `by_name`) its `FROM`
+/// and `COPY --from` lines name, the automatic build args it declares (`IMAGE_TAG`,
+/// `PLATFORM`, `NAMESPACE`, from `s`), and a problem per `COPY --from` with a variable.
+fn dockerfile_depends(
+    img: &mut Image,
+    s: &Settings,
+    by_name: &BTreeMap<String, usize>,
+) -> Vec<usize> {
+    let Some(text) = crate::dockerfile::read_text(&img.dockerfile) else {
+        return Vec::new();
+    };
+    let df = Dockerfile::parse(&text);
+    for op in &df.copy_from_vars {
+        img.problems.push(format!(
+            "`{}`: `COPY --from={op}` uses a variable, which docker's legacy builder does not expand (\"invalid from flag value\"); name the stage or image literally, or add `FROM {op} AS <stage>` and copy `--from=<stage>`",
+            img.dockerfile.display()
+        ));
+    }
+    for (k, v) in [
+        ("IMAGE_TAG", &s.tag),
+        ("PLATFORM", &s.platform),
+        ("NAMESPACE", &s.namespace),
+    ] {
+        if df.args.contains_key(k) && !img.args.contains_key(k) {
+            img.args.insert(k.to_string(), v.clone());
+        }
+    }
+    df.expanded_refs(&img.args)
+        .into_iter()
+        .filter_map(|r| ImageRef::parse(&r).ok())
+        .filter_map(|r| by_name.get(&r.to_string()).copied())
+        .collect()
 }
 
 fn check_cycles(images: &[Image]) -> anyhow::Result<()> {

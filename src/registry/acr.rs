@@ -101,24 +101,10 @@ impl Acr {
     }
 
     pub fn list(&self, repo: &str) -> anyhow::Result<Repo> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Row {
-            digest: String,
-            tags: Option<Vec<String>>,
-            created_time: Option<String>,
-        }
         let rows: Vec<Row> = cli_json::run(&self.list_cmd(repo), explain)?;
         Ok(Repo {
             name: repo.to_string(),
-            manifests: rows
-                .into_iter()
-                .map(|r| Manifest {
-                    digest: r.digest,
-                    tags: r.tags.unwrap_or_default(),
-                    created: r.created_time.as_deref().and_then(cli_json::time),
-                })
-                .collect(),
+            manifests: rows.into_iter().map(Row::into_manifest).collect(),
         })
     }
 
@@ -178,6 +164,26 @@ impl Acr {
             &format!("{repo}@{digest}"),
             "--yes",
         ])
+    }
+}
+
+/// One manifest as ACR describes it, in `az acr manifest list-metadata` and in the
+/// registry's own `/acr/v1/<repo>/_manifests` listing alike.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Row {
+    digest: String,
+    tags: Option<Vec<String>>,
+    created_time: Option<String>,
+}
+
+impl Row {
+    pub(super) fn into_manifest(self) -> Manifest {
+        Manifest {
+            digest: self.digest,
+            tags: self.tags.unwrap_or_default(),
+            created: self.created_time.as_deref().and_then(cli_json::time),
+        }
     }
 }
 

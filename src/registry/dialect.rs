@@ -144,15 +144,8 @@ impl Oci {
     /// ACR's listing: `/acr/v1/<repo>/_manifests`, untagged manifests and times included.
     pub(super) fn list_acr(&self, repo: &str) -> anyhow::Result<Repo> {
         #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Row {
-            digest: String,
-            tags: Option<Vec<String>>,
-            created_time: Option<String>,
-        }
-        #[derive(Deserialize)]
         struct Page {
-            manifests: Option<Vec<Row>>,
+            manifests: Option<Vec<super::acr::Row>>,
         }
         let scope = format!("repository:{repo}:metadata_read");
         let mut manifests = Vec::new();
@@ -171,11 +164,7 @@ impl Oci {
                 page.manifests
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|r| Manifest {
-                        digest: r.digest,
-                        tags: r.tags.unwrap_or_default(),
-                        created: r.created_time.as_deref().and_then(super::cli_json::time),
-                    }),
+                    .map(super::acr::Row::into_manifest),
             );
         }
         Ok(Repo {

@@ -171,67 +171,75 @@ impl Gcloud {
     }
 
     pub fn list(&self, repo: &str) -> anyhow::Result<Repo> {
-        let image = format!("{}/{repo}", self.host);
         let manifests = match self.flavor {
-            Flavor::Gcr => {
-                #[derive(Deserialize)]
-                struct Time {
-                    datetime: String,
-                }
-                #[derive(Deserialize)]
-                struct Row {
-                    digest: String,
-                    tags: Vec<String>,
-                    timestamp: Option<Time>,
-                }
-                let rows: Vec<Row> = cli_json::run(&self.list_cmd(repo), self.explain())?;
-                rows.into_iter()
-                    .map(|r| Manifest {
-                        digest: r.digest,
-                        tags: r.tags,
-                        created: r.timestamp.and_then(|t| cli_json::time(&t.datetime)),
-                    })
-                    .collect()
-            }
-            Flavor::Gar => {
-                #[derive(Deserialize)]
-                #[serde(untagged)]
-                enum Tags {
-                    List(Vec<String>),
-                    Text(#[allow(dead_code)] String),
-                }
-                #[derive(Deserialize)]
-                #[serde(rename_all = "camelCase")]
-                struct Row {
-                    package: String,
-                    version: String,
-                    tags: Tags,
-                    create_time: Option<String>,
-                }
-                let cmd = self.list_cmd(repo);
-                let rows: Vec<Row> = cli_json::run(&cmd, self.explain())?;
-                let mut manifests = Vec::new();
-                // Rows of nested packages (`image/sub`) are other repositories.
-                for r in rows.into_iter().filter(|r| r.package == image) {
-                    // With `--include-tags` the tags are a list; the string form means
-                    // "not asked for", and taking it as "no tags" would make a tagged
-                    // image look untagged.
-                    let Tags::List(tags) = r.tags else {
-                        anyhow::bail!("`{cmd}` printed the tags of `{image}@{}` as text, not as a list, so they are unknown; nothing was changed", r.version);
-                    };
-                    manifests.push(Manifest {
-                        digest: r.version,
-                        tags,
-                        created: r.create_time.as_deref().and_then(cli_json::time),
-                    });
-                }
-                manifests
-            }
+            Flavor::Gcr => self.list_gcr(repo)?,
+            Flavor::Gar => self.list_gar(repo)?,
         };
         Ok(Repo {
             name: repo.to_string(),
             manifests,
         })
+    }
+
+    /// `gcloud container images list-tags`: one row per manifest.
+    fn list_gcr(&self, repo: &str) -> anyhow::Result<Vec<Manifest>> {
+        #[derive(Deserialize)]
+        struct Time {
+            datetime: String,
+        }
+        #[derive(Deserialize)]
+        struct Row {
+            digest: String,
+            tags: Vec<String>,
+            timestamp: Option<Time>,
+        }
+        let rows: Vec<Row> = cli_json::run(&self.list_cmd(repo), self.explain())?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Manifest {
+                digest: r.digest,
+                tags: r.tags,
+                created: r.timestamp.and_then(|t| cli_json::time(&t.datetime)),
+            })
+            .collect())
+    }
+
+    /// `gcloud artifacts docker images list --include-tags`: one row per manifest, nested
+    /// packages included.
+    fn list_gar(&self, repo: &str) -> anyhow::Result<Vec<Manifest>> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Tags {
+            List(Vec<String>),
+            Text(#[allow(dead_code)] String),
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Row {
+            package: String,
+            version: String,
+            tags: Tags,
+            create_time: Option<String>,
+        }
+        let image = format!("{}/{repo}", self.host);
+        let cmd = self.list_cmd(repo);
+        let rows: Vec<Row> = cli_json::run(&cmd, self.explain())?;
+        let mut manifests = Vec::new();
+        // Rows of nested packages (`image/sub`) are other repositories.
+        for r in rows.into_iter().filter(|r| r.package == image) {
+            // With `--include-tags` the tags are a list; the string form means
+            // "not asked for", and taking it as "no tags" would make a tagged
+            // image look untagged.
+            let Tags::List(tags) = r.tags else {
+                anyhow::bail!("`{cmd}` printed the tags of `{image}@{}` as text, not as a list, so they are unknown; nothing was changed", r.version);
+            };
+            manifests.push(Manifest {
+                digest: r.version,
+                tags,
+                created: r.create_time.as_deref().and_then(cli_json::time),
+            });
+        }
+        Ok(manifests)
     }
 
     /// The listing of one repository's manifests with their tags.

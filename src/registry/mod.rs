@@ -84,18 +84,29 @@ pub struct Registry {
 
 impl Registry {
     pub fn from_raw(name: &str, raw: &RawRegistry) -> anyhow::Result<Registry> {
+        let (kind, host, path) = Self::located(name, raw)?;
+        reference::check_host(&host).map_err(|e| anyhow::anyhow!("registry `{name}`: {e}"))?;
+        if !path.is_empty() {
+            reference::check_repository(&path)
+                .map_err(|e| anyhow::anyhow!("registry `{name}`: path: {e}"))?;
+        }
+        Ok(Registry {
+            name: name.to_string(),
+            kind,
+            host,
+            path,
+        })
+    }
+
+    /// The kind, host and path the fields of `raw` name, per kind (not yet checked).
+    fn located(name: &str, raw: &RawRegistry) -> anyhow::Result<(Kind, String, String)> {
         let need = |field: &Option<String>, what: &str| -> anyhow::Result<String> {
             field.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
                 anyhow::anyhow!("registry `{name}` of kind `{}` needs `{what}`", raw.kind)
             })
         };
         let extra = raw.path.clone().unwrap_or_default();
-        let join = |a: &str, b: &str| match (a.is_empty(), b.is_empty()) {
-            (true, _) => b.to_string(),
-            (_, true) => a.to_string(),
-            _ => format!("{a}/{b}"),
-        };
-        let (kind, host, path) = match raw.kind.as_str() {
+        Ok(match raw.kind.as_str() {
             "acr" => {
                 let n = need(&raw.name, "name")?;
                 (
@@ -111,7 +122,7 @@ impl Registry {
                     need(&raw.repository, "repository")?,
                 );
                 let host = format!("{location}-docker.pkg.dev");
-                let path = join(&format!("{project}/{repository}"), &extra);
+                let path = join_path(&format!("{project}/{repository}"), &extra);
                 (
                     Kind::Gar {
                         location,
@@ -125,7 +136,7 @@ impl Registry {
             "gcr" => {
                 let project = need(&raw.project, "project")?;
                 let host = raw.host.clone().unwrap_or_else(|| "gcr.io".into());
-                let path = join(&project, &extra);
+                let path = join_path(&project, &extra);
                 (Kind::Gcr { project }, host, path)
             }
             "oci" => (Kind::Oci, need(&raw.host, "host")?, extra),
@@ -133,17 +144,6 @@ impl Registry {
                 let hint = crate::config::error::did_you_mean(other, &["acr", "gar", "gcr", "oci"]);
                 bail!("registry `{name}` has unknown kind `{other}`{hint} (kinds: acr, gar, gcr, oci)")
             }
-        };
-        reference::check_host(&host).map_err(|e| anyhow::anyhow!("registry `{name}`: {e}"))?;
-        if !path.is_empty() {
-            reference::check_repository(&path)
-                .map_err(|e| anyhow::anyhow!("registry `{name}`: path: {e}"))?;
-        }
-        Ok(Registry {
-            name: name.to_string(),
-            kind,
-            host,
-            path,
         })
     }
 
@@ -198,6 +198,15 @@ pub fn choose(
         )
     })?;
     Registry::from_raw(name, raw)
+}
+
+/// Two path parts joined by `/`, either of which may be empty.
+fn join_path(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_string(),
+        (_, true) => a.to_string(),
+        _ => format!("{a}/{b}"),
+    }
 }
 
 #[cfg(test)]
