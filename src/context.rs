@@ -115,7 +115,7 @@ pub enum Kind {
     Special,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Source {
     Disk(PathBuf, Box<Metadata>),
     Bytes(Vec<u8>),
@@ -124,7 +124,7 @@ enum Source {
 }
 
 /// One archive entry.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     pub path: String,
     pub kind: Kind,
@@ -176,15 +176,22 @@ pub fn walk(spec: &Spec) -> anyhow::Result<Archive> {
     if !outside {
         matcher.keep(&spec.dockerfile_in_archive());
     }
-    let mut entries = Vec::new();
     let skip = spec.skip.as_deref().map(normalize);
-    let mut walker = Walker {
-        skip: skip.as_deref(),
-        matcher: &matcher,
-        out: &mut entries,
+    let key = WalkKey {
+        // Normalized, so that `skip` is recognised whatever the spelling of `context:`.
+        dir: normalize(&spec.dir),
+        skip,
+        ignore: ignore_text.clone(),
+        dockerfile: (!outside).then(|| spec.dockerfile_in_archive()),
     };
-    // Normalized, so that `skip` is recognised whatever the spelling of `context:`.
-    walker.dir(&normalize(&spec.dir), "")?;
+    let mut entries = memo::entries(&key, |out| {
+        let mut walker = Walker {
+            skip: key.skip.as_deref(),
+            matcher: &matcher,
+            out,
+        };
+        walker.dir(&key.dir, "")
+    })?;
     if outside {
         let mut text = crate::dockerfile::read(&spec.dockerfile)
             .with_context(|| format!("cannot read `{}`", spec.dockerfile.display()))?
@@ -206,6 +213,64 @@ pub fn walk(spec: &Spec) -> anyhow::Result<Archive> {
         overlay(&mut entries, s)?;
     }
     Ok(Archive { entries })
+}
+
+/// What a walk of a context directory depends on besides the files themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct WalkKey {
+    dir: PathBuf,
+    skip: Option<PathBuf>,
+    ignore: Option<String>,
+    /// The Dockerfile's path in the archive, kept whatever `.dockerignore` says.
+    dockerfile: Option<String>,
+}
+
+/// Walks of context directories remembered for the rest of the process, when the command
+/// asks for it ([`memoize_walks`]): many images often share one context directory, and
+/// planning walks each image's context. Off by default, so that a library caller that changes
+/// a context between two walks sees the change.
+mod memo {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    use super::{Entry, WalkKey};
+
+    static ON: AtomicBool = AtomicBool::new(false);
+    type Memo = Mutex<HashMap<WalkKey, Arc<Vec<Entry>>>>;
+    static MEMO: OnceLock<Memo> = OnceLock::new();
+
+    pub fn enable() {
+        ON.store(true, Ordering::Relaxed);
+    }
+
+    /// The entries of the walk `key` names, from `walk` the first time.
+    pub fn entries(
+        key: &WalkKey,
+        walk: impl FnOnce(&mut Vec<Entry>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Vec<Entry>> {
+        if !ON.load(Ordering::Relaxed) {
+            let mut out = Vec::new();
+            walk(&mut out)?;
+            return Ok(out);
+        }
+        let memo = MEMO.get_or_init(Default::default);
+        if let Some(found) = memo.lock().unwrap().get(key) {
+            return Ok(found.as_ref().clone());
+        }
+        let mut out = Vec::new();
+        walk(&mut out)?;
+        memo.lock()
+            .unwrap()
+            .insert(key.clone(), Arc::new(out.clone()));
+        Ok(out)
+    }
+}
+
+/// From now on, this process walks each context directory once (see `memo`): for the
+/// command-line process, which plans from one look at the tree.
+pub fn memoize_walks() {
+    memo::enable();
 }
 
 fn bytes_entry(path: &str, bytes: Vec<u8>) -> Entry {

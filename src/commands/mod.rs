@@ -74,6 +74,9 @@ pub fn dispatch(cli: Cli, env: Env) -> anyhow::Result<i32> {
         _ => None,
     };
     let ctx = context(&global, env)?;
+    // One look at each context directory per run: many images share one, and the archive a
+    // build sends is then the very listing its input digest was computed from.
+    crate::context::memoize_walks();
     if let Some(name) = one_image_command(&cli.command).filter(|_| ctx.ws.variants.len() > 1) {
         anyhow::bail!(
             "`{name}` acts on one image, but several variants were asked for (`{}`); give one variant (`--variant {}`) or none",
