@@ -16,6 +16,7 @@ use super::{facts, locked, outcome, reuse, select::select, Ctx};
 use crate::cli::BuildArgs;
 use crate::config::Workspace;
 use crate::exec::Streamed;
+use crate::job::{JobError, Kind};
 use crate::plan::{self, Action, BuildPlan, BuildRequest, BuildStep};
 use crate::scheduler::{self, State};
 use crate::{context, signal};
@@ -214,7 +215,7 @@ fn execute(
                 task.finish(true, "built")
             }
             Err(_) if signal::interrupted() => task.finish(false, "stopped"),
-            Err(e) if e.contains(" timed out after ") => task.finish(false, "timed out"),
+            Err(e) if e.is(Kind::TimedOut) => task.finish(false, "timed out"),
             Err(_) => task.finish(false, "failed"),
         }
         result
@@ -225,7 +226,7 @@ fn execute(
 }
 
 /// `docker tag` of the local image that carries the same inputs.
-fn tag_one(step: &BuildStep) -> Result<(), String> {
+fn tag_one(step: &BuildStep) -> Result<(), JobError> {
     crate::exec::capture(&step.cmd)
         .map(|_| ())
         .map_err(|e| failed(&format!("tag of `{}`", step.id), e))
@@ -240,7 +241,7 @@ pub(super) fn build_one(
     log: &Path,
     limit: Option<Duration>,
     task: &crate::progress::Task,
-) -> Result<(), String> {
+) -> Result<(), JobError> {
     let what = format!("build of `{}`", step.id);
     let archive = context::walk(spec).map_err(|e| failed(&what, e))?;
     let mut log_file = RunLog::create(log).map_err(|e| failed(&what, e))?;
@@ -266,10 +267,10 @@ pub(super) fn build_one(
         (sender.join(), built)
     });
     match sent {
-        Err(_) => Err(format!(
+        Err(_) => Err(JobError::msg(format!(
             "internal error: sending the context of `{}` panicked",
             step.id
-        )),
+        ))),
         // The build's own error comes first unless the archive was cut by a bad file: then
         // the file is the cause (a closed pipe only means docker stopped reading).
         Ok(Err(e)) if !broken_pipe(&e) && !signal::interrupted() => Err(failed(&what, e)),

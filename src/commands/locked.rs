@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use super::stream::run_job;
 use super::{engine, parallel, Ctx};
 use crate::config::Image;
+use crate::job::JobError;
 use crate::lock::{self, Entry, Lock};
 use crate::plan::{self, BuildRequest, Facts};
 use crate::progress::Task;
@@ -156,8 +157,8 @@ fn pull_one(
     job: usize,
     children: &Children,
     task: &Task,
-) -> Result<String, String> {
-    let failed = |err: anyhow::Error| format!("the pull of `{}` failed: {err:#}", e.pinned());
+) -> Result<String, JobError> {
+    let failed = |err: anyhow::Error| JobError::start(&format!("pull of `{}`", e.pinned()), err);
     let _lock = local_tag::lock(&[&img.name], &engine::daemon_key(ctx), |name| {
         task.line(&format!(
             "waiting for another imagemk run to finish with `{name}`"
@@ -176,7 +177,7 @@ fn pull_one(
             )
         })?;
     if signal::interrupted() {
-        return Err(signal::Interrupted.to_string());
+        return Err(JobError::interrupted());
     }
     local_tag::tag_id(&id, &img.name).map_err(failed)?;
     Ok(id)

@@ -15,10 +15,10 @@ pub fn jobs(ctx: &Ctx, flag: Option<usize>, default: usize) -> usize {
 /// Ok when every job is done; otherwise one error with every failure's message. `what` is
 /// the verb, e.g. `push`.
 pub fn fail_on(states: &[State], what: &str) -> anyhow::Result<()> {
-    let failures: Vec<&str> = states
+    let failures: Vec<String> = states
         .iter()
         .filter_map(|s| match s {
-            State::Failed(msg) => Some(msg.as_str()),
+            State::Failed(e) => Some(e.to_string()),
             _ => None,
         })
         .collect();

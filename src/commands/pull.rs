@@ -12,6 +12,7 @@ use serde_json::json;
 use super::stream::run_job;
 use super::{engine, parallel, select::select, Ctx};
 use crate::cli::PullArgs;
+use crate::job::JobError;
 use crate::progress::Task;
 use crate::reference::ImageRef;
 use crate::registry::pulled::{self, Pulled};
@@ -102,7 +103,7 @@ pub fn pull_as(
         remote: remote.clone(),
     };
     let pulled = pull_one(reg, &engine::daemon_key(ctx), 0, &job, children, task)
-        .map_err(|e| anyhow::anyhow!(e))?;
+        .map_err(anyhow::Error::from)?;
     let record = BTreeMap::from([(local.to_string(), pulled.clone())]);
     pulled::record(&ctx.ws.root, &record)?;
     Ok(pulled)
@@ -118,8 +119,8 @@ fn pull_one(
     job: &PullJob,
     children: &Children,
     task: &Task,
-) -> Result<Pulled, String> {
-    let failed = |e: anyhow::Error| format!("the pull of `{}` failed: {e:#}", job.id);
+) -> Result<Pulled, JobError> {
+    let failed = |e: anyhow::Error| JobError::start(&format!("pull of `{}`", job.id), e);
     let _lock = local_tag::lock(&[&job.remote], daemon, |name| {
         task.line(&format!(
             "waiting for another imagemk run to finish with `{name}`"
@@ -138,8 +139,8 @@ fn pull_one(
     };
     match (result, cleanup) {
         (result, Ok(())) => result,
-        (Ok(_), Err(msg)) => Err(msg),
-        (Err(e), Err(msg)) => Err(format!("{e}\n{msg}")),
+        (Ok(_), Err(msg)) => Err(msg.into()),
+        (Err(e), Err(msg)) => Err(e.and(&msg)),
     }
 }
 
@@ -156,9 +157,9 @@ fn pull_and_tag(
     pulled: &mut Option<String>,
     children: &Children,
     task: &Task,
-) -> Result<Pulled, String> {
-    let failed = |e: anyhow::Error| format!("the pull of `{}` failed: {e:#}", job.id);
-    let interrupted = || signal::Interrupted.to_string();
+) -> Result<Pulled, JobError> {
+    let failed = |e: anyhow::Error| JobError::start(&format!("pull of `{}`", job.id), e);
+    let interrupted = JobError::interrupted;
     for _ in 0..ATTEMPTS {
         if signal::interrupted() {
             return Err(interrupted());
@@ -199,10 +200,10 @@ fn pull_and_tag(
             id,
         });
     }
-    Err(format!(
+    Err(JobError::msg(format!(
         "the pull of `{}` failed: `{}` vanished from the engine right after each of {ATTEMPTS} pulls (is another machine pulling it through the same engine?)",
         job.id, job.remote
-    ))
+    )))
 }
 
 fn report(

@@ -12,6 +12,7 @@ use super::engine::{self, daemon_key};
 use super::stream::run_job;
 use super::{parallel, select::select, Ctx};
 use crate::cli::PushArgs;
+use crate::job::JobError;
 use crate::progress::Task;
 use crate::reference::ImageRef;
 use crate::registry::transfer::{self, PushJob, PushRequest};
@@ -197,8 +198,8 @@ fn push_one(
     job: &PushJob,
     children: &Children,
     task: &Task,
-) -> Result<Pushed, String> {
-    let failed = |e: anyhow::Error| format!("the push of `{}` failed: {e:#}", job.id);
+) -> Result<Pushed, JobError> {
+    let failed = |e: anyhow::Error| JobError::start(&format!("push of `{}`", job.id), e);
     let names: Vec<&ImageRef> = job.remotes.iter().collect();
     let _lock = local_tag::lock(&names, daemon, |name| {
         task.line(&format!(
@@ -209,10 +210,10 @@ fn push_one(
     let id = local_tag::image_id(&job.local.to_string())
         .map_err(failed)?
         .ok_or_else(|| {
-            format!(
+            JobError::msg(format!(
                 "the push of `{}` failed: there is no local `{}` any more",
                 job.id, job.local
-            )
+            ))
         })?;
     let mut owned = Vec::new();
     let result = tag_and_push(reg, job_index, job, &id, &mut owned, children, task);
@@ -222,8 +223,8 @@ fn push_one(
         .collect();
     match (result, leftovers.is_empty()) {
         (result, true) => result,
-        (Ok(_), false) => Err(leftovers.join("\n")),
-        (Err(e), false) => Err(format!("{e}\n{}", leftovers.join("\n"))),
+        (Ok(_), false) => Err(leftovers.join("\n").into()),
+        (Err(e), false) => Err(e.and(&leftovers.join("\n"))),
     }
 }
 
@@ -239,7 +240,7 @@ fn tag_and_push(
     owned: &mut Vec<ImageRef>,
     children: &Children,
     task: &Task,
-) -> Result<Pushed, String> {
+) -> Result<Pushed, JobError> {
     for remote in job.temporary() {
         ensure_tag(job, remote, id, owned)?;
     }
@@ -248,7 +249,7 @@ fn tag_and_push(
         let mut attempt = 1;
         let digest = loop {
             if signal::interrupted() {
-                return Err(signal::Interrupted.to_string());
+                return Err(JobError::interrupted());
             }
             match push_once(reg, job_index, job, remote, children, task) {
                 Err(e) if attempt < ATTEMPTS && *remote != job.local && tag_vanished(&e) => {
@@ -271,18 +272,18 @@ fn ensure_tag(
     remote: &ImageRef,
     id: &str,
     owned: &mut Vec<ImageRef>,
-) -> Result<(), String> {
-    let failed = |e: anyhow::Error| format!("the push of `{}` failed: {e:#}", job.id);
+) -> Result<(), JobError> {
+    let failed = |e: anyhow::Error| JobError::start(&format!("push of `{}`", job.id), e);
     if signal::interrupted() {
-        return Err(signal::Interrupted.to_string());
+        return Err(JobError::interrupted());
     }
     match local_tag::image_id(&remote.to_string()).map_err(failed)? {
         Some(now) if now == id => Ok(()),
-        Some(now) => Err(format!(
+        Some(now) => Err(JobError::msg(format!(
             "the push of `{}` failed: {}",
             job.id,
             conflict(job, remote, &now)
-        )),
+        ))),
         None => {
             // Owned before it exists: if `docker tag` fails halfway, the clean-up still looks.
             if !owned.contains(remote) {
@@ -309,8 +310,10 @@ fn short_id(id: &str) -> &str {
 }
 
 /// `docker push` found no such tag (current CLI: `tag does not exist: NAME`; older ones: `An
-/// image does not exist locally with the tag: NAME`; podman: `NAME: image not known`).
-fn tag_vanished(message: &str) -> bool {
+/// image does not exist locally with the tag: NAME`; podman: `NAME: image not known`). By
+/// text: the CLI's output is all that says so.
+fn tag_vanished(e: &JobError) -> bool {
+    let message = &e.to_string();
     message.contains("tag does not exist:")
         || message.contains("does not exist locally with the tag")
         || crate::engine::current().says_no_such_image(message)
@@ -323,7 +326,7 @@ fn push_once(
     remote: &ImageRef,
     children: &Children,
     task: &Task,
-) -> Result<String, String> {
+) -> Result<String, JobError> {
     let file = transfer::DigestFile::new(job_index);
     let cmd = docker::push(remote, file.as_ref().map(|f| f.as_path()));
     let output = run_job(
@@ -350,6 +353,7 @@ fn push_once(
             job.id, remote.tag
         ),
     })
+    .map_err(JobError::msg)
 }
 
 /// Adds the input-digest tag to every job whose local image carries an `io.imagemk.inputs`

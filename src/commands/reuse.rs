@@ -175,7 +175,7 @@ pub fn apply(ctx: &Ctx, req: &BuildRequest, facts: &mut Facts, on: bool) -> anyh
                 Ok(())
             }
             Ok(None) => Ok(()),
-            Err(e) => Err(format!("{e:#}")),
+            Err(e) => Err(format!("{e:#}").into()),
         }
     });
     if signal::interrupted() {

@@ -128,7 +128,7 @@ impl Part {
                 });
             task.finish(got.is_ok(), if got.is_ok() { "pulled" } else { "failed" });
             got.map(|_| ())
-                .map_err(|e| format!("`{}` (from {}): {e:#}", img.id, from(*i)))
+                .map_err(|e| format!("`{}` (from {}): {e:#}", img.id, from(*i)).into())
         });
         if signal::interrupted() {
             return Err(signal::Interrupted.into());

@@ -4,6 +4,7 @@
 //! its output, and a hint when one is known.
 
 use crate::exec::{self, Cmd, Streamed};
+use crate::job::JobError;
 use crate::scheduler::Children;
 
 /// Runs `cmd` as job `job`. `what` names the work (`build of `km/test``); `hint` may add a
@@ -17,7 +18,7 @@ pub fn run_job(
     tail: usize,
     on_line: impl FnMut(&str),
     hint: impl FnOnce(&str) -> Option<String>,
-) -> Result<String, String> {
+) -> Result<String, JobError> {
     let child = Streamed::start(cmd).map_err(|e| failed(what, e))?;
     let _ = (job, children);
     finish_job(cmd, child, what, tail, on_line, hint)
@@ -25,8 +26,8 @@ pub fn run_job(
 
 /// The message of a job that could not start or whose output could not be read. An
 /// interrupted start says so (`signal::Interrupted`'s text), so the summary stays honest.
-pub fn failed(what: &str, e: anyhow::Error) -> String {
-    format!("the {what} failed: {e:#}")
+pub fn failed(what: &str, e: anyhow::Error) -> JobError {
+    JobError::start(what, e)
 }
 
 /// Streams a started child to the end; the shared tail of [`run_job`] and the build's
@@ -38,7 +39,7 @@ pub fn finish_job(
     tail: usize,
     on_line: impl FnMut(&str),
     hint: impl FnOnce(&str) -> Option<String>,
-) -> Result<String, String> {
+) -> Result<String, JobError> {
     finish_job_within(cmd, child, None, what, tail, on_line, hint)
 }
 
@@ -52,25 +53,18 @@ pub fn finish_job_within(
     tail: usize,
     on_line: impl FnMut(&str),
     hint: impl FnOnce(&str) -> Option<String>,
-) -> Result<String, String> {
+) -> Result<String, JobError> {
     let (code, output, timed_out) = child
         .finish_within(limit, on_line)
         .map_err(|e| failed(what, e))?;
     if code == 0 && !timed_out {
         return Ok(output);
     }
-    let tail: String = exec::tail_lines(&output, tail)
+    let mut e = JobError::exited(what, cmd.shown(), code, limit.filter(|_| timed_out));
+    e.tail = exec::tail_lines(&output, tail)
         .lines()
-        .map(|l| format!("\n  | {l}"))
+        .map(str::to_string)
         .collect();
-    let hint = hint(&output).map(|h| format!("\n{h}")).unwrap_or_default();
-    let why = match limit.filter(|_| timed_out) {
-        Some(limit) => format!(
-            "timed out after {}: `{}` was stopped",
-            crate::duration::show(limit),
-            cmd.shown()
-        ),
-        None => format!("failed: `{}` exited with status {code}", cmd.shown()),
-    };
-    Err(format!("the {what} {why}{tail}{hint}"))
+    e.hint = hint(&output);
+    Err(e)
 }
