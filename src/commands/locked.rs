@@ -5,7 +5,6 @@
 //! input digests then name the locked digest, so they are built on exactly that parent.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 
 use super::stream::run_job;
 use super::{engine, parallel, Ctx};
@@ -97,10 +96,9 @@ pub fn pull(ctx: &Ctx, req: &BuildRequest, facts: &mut Facts, show: bool) -> any
         }
         return Ok(());
     }
-    let found = Mutex::new(BTreeMap::new());
-    let deps = vec![Vec::new(); todo.len()];
+    let deps = parallel::independent(todo.len());
     let jobs = parallel::jobs(ctx, None, parallel::TRANSFERS);
-    let states = crate::scheduler::run(&deps, jobs, true, |k, children| {
+    let (ids, states) = parallel::run_jobs(&deps, jobs, true, parallel::by_index, |k, children| {
         let (i, entry) = todo[k];
         let img = &ctx.ws.images[i];
         let task = ctx
@@ -115,10 +113,11 @@ pub fn pull(ctx: &Ctx, req: &BuildRequest, facts: &mut Facts, show: bool) -> any
                 "failed"
             },
         );
-        found.lock().unwrap().insert(i, result?);
-        Ok(())
+        result
     });
-    let found = found.into_inner().unwrap();
+    let found: BTreeMap<usize, String> = (todo.iter().zip(ids))
+        .filter_map(|(&(i, _), id)| Some((i, id?)))
+        .collect();
     let records: BTreeMap<String, Pulled> = (found.iter())
         .map(|(i, id)| {
             let e = &req.locked[i];

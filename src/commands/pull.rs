@@ -5,7 +5,6 @@
 //! what was pulled in `.imagemk/pulled.json` (see `registry::pulled`).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use serde_json::json;
 
@@ -18,7 +17,7 @@ use crate::reference::ImageRef;
 use crate::registry::pulled::{self, Pulled};
 use crate::registry::transfer::{self, PullJob};
 use crate::registry::{self, local_tag, login, Registry};
-use crate::scheduler::{self, Children};
+use crate::scheduler::Children;
 use crate::signal;
 
 pub fn run(ctx: &Ctx, args: &PullArgs) -> anyhow::Result<i32> {
@@ -42,34 +41,25 @@ pub fn run(ctx: &Ctx, args: &PullArgs) -> anyhow::Result<i32> {
     // The engine answers (or the error says it is not reachable) before anything runs.
     engine::local_images(ctx, "")?;
     let daemon = engine::daemon_key(ctx);
-    let results = Mutex::new(vec![None; jobs.len()]);
-    let deps = vec![Vec::new(); jobs.len()];
-    let states = scheduler::run(
-        &deps,
-        parallel::jobs(ctx, args.jobs, parallel::TRANSFERS),
-        false,
-        |i, children| {
+    let limit = parallel::jobs(ctx, args.jobs, parallel::TRANSFERS);
+    let deps = parallel::independent(jobs.len());
+    let (results, states) =
+        parallel::run_jobs(&deps, limit, false, parallel::by_index, |i, children| {
             let job = &jobs[i];
             let task = ctx
                 .progress
                 .task(&job.id, &format!("pulling {}", job.remote));
-            match pull_one(&reg, &daemon, i, job, children, &task) {
-                Ok(p) => {
-                    task.finish(true, &format!("pulled {}", job.remote));
-                    results.lock().unwrap()[i] = Some(p);
-                    Ok(())
-                }
-                Err(e) => {
-                    task.finish(false, "failed");
-                    Err(e)
-                }
+            let pulled = pull_one(&reg, &daemon, i, job, children, &task);
+            match &pulled {
+                Ok(_) => task.finish(true, &format!("pulled {}", job.remote)),
+                Err(_) => task.finish(false, "failed"),
             }
-        },
-    );
+            pulled
+        });
     // What was pulled is recorded even when another image failed.
     let records: BTreeMap<String, Pulled> = jobs
         .iter()
-        .zip(results.into_inner().unwrap())
+        .zip(results)
         .filter_map(|(j, r)| Some((j.local.to_string(), r?)))
         .collect();
     if !records.is_empty() {

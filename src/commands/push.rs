@@ -4,8 +4,6 @@
 //! this run created whatever happened (success, failure, Ctrl-C). The local image and every
 //! tag the user had are never touched. See `registry::local_tag` for ownership and locking.
 
-use std::sync::Mutex;
-
 use serde_json::json;
 
 use super::engine::{self, daemon_key};
@@ -167,26 +165,25 @@ pub(super) fn execute(
     args: &PushArgs,
 ) -> (Vec<Option<Pushed>>, Vec<scheduler::State>) {
     let parallel = parallel::jobs(ctx, args.jobs, parallel::TRANSFERS);
-    let results = Mutex::new(vec![None; jobs.len()]);
-    let deps = vec![Vec::new(); jobs.len()];
-    let states = scheduler::run(&deps, parallel, args.keep_going, |i, children| {
-        let job = &jobs[i];
-        let task = ctx
-            .progress
-            .task(&job.id, &format!("pushing {}", job.remotes[0]));
-        match push_one(reg, &daemon_key(ctx), i, job, children, &task) {
-            Ok(pushed) => {
-                task.finish(true, &format!("pushed {}", job.remotes[0]));
-                results.lock().unwrap()[i] = Some(pushed);
-                Ok(())
+    let deps = parallel::independent(jobs.len());
+    parallel::run_jobs(
+        &deps,
+        parallel,
+        args.keep_going,
+        parallel::by_index,
+        |i, children| {
+            let job = &jobs[i];
+            let task = ctx
+                .progress
+                .task(&job.id, &format!("pushing {}", job.remotes[0]));
+            let pushed = push_one(reg, &daemon_key(ctx), i, job, children, &task);
+            match &pushed {
+                Ok(_) => task.finish(true, &format!("pushed {}", job.remotes[0])),
+                Err(_) => task.finish(false, "failed"),
             }
-            Err(e) => {
-                task.finish(false, "failed");
-                Err(e)
-            }
-        }
-    });
-    (results.into_inner().unwrap(), states)
+            pushed
+        },
+    )
 }
 
 /// Tags, pushes, and removes the tags it created, whatever happened (success, failure,
