@@ -259,7 +259,7 @@ pub(super) fn build_one(
                 task.line(line);
                 log_file.line(line);
             },
-            |_| Some(format!("  full log: {}", log.display())),
+            |_| Some((Kind::Other, format!("  full log: {}", log.display()))),
         );
         (sender.join(), built)
     });

@@ -162,7 +162,7 @@ fn pull_and_tag(
             &format!("pull of `{}`", job.id),
             10,
             |line| task.line(line),
-            |output| login::hint(reg, output),
+            |output| login::diagnose(reg, output),
         )?;
         let digest = match crate::engine::current().pull_prints_digest() {
             true => transfer::pulled_digest(&output),

@@ -333,7 +333,7 @@ fn push_once(
         &format!("push of `{}`", job.id),
         10,
         |line| task.line(line),
-        |output| login::hint(reg, output),
+        |output| login::diagnose(reg, output),
     )?;
     let digest = match &file {
         Some(f) => f.read(),
