@@ -55,6 +55,17 @@ impl JobError {
         Self::new(what, kind, Some(format!("{e:#}")))
     }
 
+    /// `message` as a job error of the kind of the job error `e` carries (`Other` if none): a
+    /// job that ran another job's work (a pull inside `build --reuse`) keeps its kind.
+    pub fn of(e: &anyhow::Error, message: String) -> Self {
+        let kind = (e.chain())
+            .find_map(|c| c.downcast_ref::<JobError>())
+            .map_or(Kind::Other, |job| job.kind);
+        let mut out = Self::msg(message);
+        out.kind = kind;
+        out
+    }
+
     /// The run was stopped by a signal (`signal::Interrupted`'s text).
     pub fn interrupted() -> Self {
         Self::new(
@@ -182,6 +193,13 @@ mod tests {
         let e = JobError::start("pull of `a`", crate::signal::Interrupted.into());
         assert!(e.is(Kind::Interrupted));
         assert_eq!(JobError::msg("boom").to_string(), "boom");
+        let inner = anyhow::Error::from(JobError::interrupted()).context("pulling");
+        let e = JobError::of(&inner, format!("{inner:#}"));
+        assert!(e.is(Kind::Interrupted));
+        assert_eq!(
+            e.to_string(),
+            format!("pulling: {}", crate::signal::Interrupted)
+        );
         let e = JobError::interrupted().and("left `x`");
         assert!(e.is(Kind::Interrupted));
         assert_eq!(

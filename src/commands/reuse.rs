@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use anyhow::bail;
 
 use super::{parallel, pull, Ctx};
+use crate::job::JobError;
 use crate::plan::{self, Action, BuildRequest, Facts};
 use crate::progress::Task;
 use crate::reference::ImageRef;
@@ -171,7 +172,7 @@ pub fn apply(ctx: &Ctx, req: &BuildRequest, facts: &mut Facts, on: bool) -> anyh
             task.finish(result.is_ok(), "");
             match result {
                 Ok(pulled) => Ok(pulled.map(|p| (*image, p.id))),
-                Err(e) => Err(format!("{e:#}").into()),
+                Err(e) => Err(JobError::of(&e, format!("{e:#}"))),
             }
         });
     if signal::interrupted() {

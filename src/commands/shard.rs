@@ -12,6 +12,7 @@ use anyhow::bail;
 use super::{parallel, pull, Ctx};
 use crate::cli::{PushArgs, Selection};
 use crate::config::Workspace;
+use crate::job::JobError;
 use crate::plan::{self, BuildRequest, Facts};
 use crate::progress::Task;
 use crate::reference::ImageRef;
@@ -128,8 +129,9 @@ impl Part {
                         pull::pull_as(ctx, &self.reg, &img.id, name, &img.name, children, &task)
                     });
                 task.finish(got.is_ok(), if got.is_ok() { "pulled" } else { "failed" });
-                got.map(|_| ())
-                    .map_err(|e| format!("`{}` (from {}): {e:#}", img.id, from(*i)).into())
+                got.map(|_| ()).map_err(|e| {
+                    JobError::of(&e, format!("`{}` (from {}): {e:#}", img.id, from(*i)))
+                })
             });
         if signal::interrupted() {
             return Err(signal::Interrupted.into());
