@@ -176,16 +176,22 @@ pub fn inspect(name: &str, template: &str) -> Cmd {
         .arg(name)
 }
 
-/// Turns the engine's "cannot connect" into an error that says what to do.
-pub fn explain_engine_error(err: anyhow::Error) -> anyhow::Error {
-    let text = format!("{err:#}");
-    if text.contains("Cannot connect to the Docker daemon")
+/// Whether a CLI's output says the engine does not answer. By text: the docker and podman
+/// CLIs print it on stderr with exit 1 and no other sign.
+pub fn unreachable(text: &str) -> bool {
+    text.contains("Cannot connect to the Docker daemon")
         || text.contains("error during connect")
         || text.contains("docker daemon is not running")
         || text.contains("Cannot connect to Podman")
-    {
+}
+
+/// Turns the engine's "cannot connect" into an error that says what to do.
+pub fn explain_engine_error(err: anyhow::Error) -> anyhow::Error {
+    let text = format!("{err:#}");
+    if unreachable(&text) {
         return err.context(crate::engine::current().unreachable());
     }
+    // By text, as above: the CLI's stderr is all that says the socket refused this user.
     if text.contains("permission denied") && text.contains("docker.sock") {
         return err.context(
             "no permission to use the docker engine; add yourself to the `docker` group or use a rootless engine",

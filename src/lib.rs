@@ -21,6 +21,7 @@ mod git;
 mod graph;
 mod host;
 pub mod inputs;
+pub mod job;
 pub mod lock;
 mod plan;
 pub mod progress;

@@ -9,6 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::job::JobError;
 use crate::signal;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +17,7 @@ pub enum State {
     Pending,
     Running,
     Done,
-    Failed(String),
+    Failed(JobError),
     /// Not run because the job at this index failed or was skipped.
     Skipped(usize),
     /// Not started because the run stopped (first failure without keep-going, or Ctrl-C).
@@ -32,7 +33,7 @@ pub struct Children(());
 /// A panicking job is named `job i` in its failure; see [`run_named`].
 pub fn run<F>(deps: &[Vec<usize>], jobs: usize, keep_going: bool, work: F) -> Vec<State>
 where
-    F: Fn(usize, &Children) -> Result<(), String> + Sync,
+    F: Fn(usize, &Children) -> Result<(), JobError> + Sync,
 {
     run_named(deps, jobs, keep_going, |i| format!("job {i}"), work)
 }
@@ -46,13 +47,13 @@ pub fn run_named<F, N>(
     work: F,
 ) -> Vec<State>
 where
-    F: Fn(usize, &Children) -> Result<(), String> + Sync,
+    F: Fn(usize, &Children) -> Result<(), JobError> + Sync,
     N: Fn(usize) -> String,
 {
     let n = deps.len();
     let mut state = vec![State::Pending; n];
     let children = Children::default();
-    let (tx, rx) = mpsc::channel::<(usize, Result<(), String>)>();
+    let (tx, rx) = mpsc::channel::<(usize, Result<(), JobError>)>();
     std::thread::scope(|scope| {
         let mut running = 0;
         let mut stopping = false;
@@ -110,13 +111,15 @@ where
 }
 
 /// The failure of a job that panicked: an internal error, named, with the panic's message.
-fn panicked(job: &str, panic: &(dyn std::any::Any + Send)) -> String {
+fn panicked(job: &str, panic: &(dyn std::any::Any + Send)) -> JobError {
     let msg = panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "no message".to_string());
-    format!("internal error: {job} panicked ({msg}); please report this as a bug")
+    JobError::msg(format!(
+        "internal error: {job} panicked ({msg}); please report this as a bug"
+    ))
 }
 
 /// Marks pending (or not started) jobs whose dependency failed or was skipped.

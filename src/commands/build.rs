@@ -16,8 +16,9 @@ use super::{facts, locked, outcome, reuse, select::select, Ctx};
 use crate::cli::BuildArgs;
 use crate::config::Workspace;
 use crate::exec::Streamed;
+use crate::job::{JobError, Kind};
 use crate::plan::{self, Action, BuildPlan, BuildRequest, BuildStep};
-use crate::scheduler::{self, State};
+use crate::scheduler::State;
 use crate::{context, signal};
 
 pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
@@ -195,11 +196,10 @@ fn execute(
 ) -> (Vec<State>, std::collections::BTreeMap<String, Duration>) {
     let deps: Vec<Vec<usize>> = plan.steps.iter().map(|s| s.deps.clone()).collect();
     let name = |i: usize| format!("the build of `{}`", plan.steps[i].id);
-    let took = std::sync::Mutex::new(std::collections::BTreeMap::new());
-    let states = scheduler::run_named(&deps, jobs, keep_going, name, |i, _| {
+    let (took, states) = super::parallel::run_jobs(&deps, jobs, keep_going, name, |i, _| {
         let step = &plan.steps[i];
         let Some(spec) = &step.context else {
-            return tag_one(step);
+            return tag_one(step).map(|()| None);
         };
         let task = ctx.progress.task(&step.id, "building");
         let limit = timeout.or(ctx.ws.images[step.image].timeout);
@@ -207,25 +207,23 @@ fn execute(
         let started = std::time::Instant::now();
         let result = build_one(step, spec, &log, limit, &task);
         match &result {
-            Ok(()) => {
-                took.lock()
-                    .unwrap()
-                    .insert(step.id.clone(), started.elapsed());
-                task.finish(true, "built")
-            }
+            Ok(()) => task.finish(true, "built"),
             Err(_) if signal::interrupted() => task.finish(false, "stopped"),
-            Err(e) if e.contains(" timed out after ") => task.finish(false, "timed out"),
+            Err(e) if e.is(Kind::TimedOut) => task.finish(false, "timed out"),
             Err(_) => task.finish(false, "failed"),
         }
-        result
+        result.map(|()| Some(started.elapsed()))
     });
     let summary = summarize(plan, &states, signal::interrupted());
     ctx.progress.println(&summary);
-    (states, took.into_inner().unwrap())
+    let took = (plan.steps.iter().zip(took))
+        .filter_map(|(step, took)| Some((step.id.clone(), took.flatten()?)))
+        .collect();
+    (states, took)
 }
 
 /// `docker tag` of the local image that carries the same inputs.
-fn tag_one(step: &BuildStep) -> Result<(), String> {
+fn tag_one(step: &BuildStep) -> Result<(), JobError> {
     crate::exec::capture(&step.cmd)
         .map(|_| ())
         .map_err(|e| failed(&format!("tag of `{}`", step.id), e))
@@ -240,7 +238,7 @@ pub(super) fn build_one(
     log: &Path,
     limit: Option<Duration>,
     task: &crate::progress::Task,
-) -> Result<(), String> {
+) -> Result<(), JobError> {
     let what = format!("build of `{}`", step.id);
     let archive = context::walk(spec).map_err(|e| failed(&what, e))?;
     let mut log_file = RunLog::create(log).map_err(|e| failed(&what, e))?;
@@ -261,15 +259,15 @@ pub(super) fn build_one(
                 task.line(line);
                 log_file.line(line);
             },
-            |_| Some(format!("  full log: {}", log.display())),
+            |_| Some((Kind::Other, format!("  full log: {}", log.display()))),
         );
         (sender.join(), built)
     });
     match sent {
-        Err(_) => Err(format!(
+        Err(_) => Err(JobError::msg(format!(
             "internal error: sending the context of `{}` panicked",
             step.id
-        )),
+        ))),
         // The build's own error comes first unless the archive was cut by a bad file: then
         // the file is the cause (a closed pipe only means docker stopped reading).
         Ok(Err(e)) if !broken_pipe(&e) && !signal::interrupted() => Err(failed(&what, e)),

@@ -423,7 +423,7 @@ fn ping(reg: &Registry, env: &Env) -> Reach {
         Err(e) => {
             let text = format!("{e:#}");
             let short = text.split("; ").next().unwrap_or(&text).to_string();
-            if text.contains("is unauthorized") {
+            if http::is_unauthorized(&e) {
                 Reach::Refused(short)
             } else {
                 Reach::Down(short)

@@ -21,6 +21,7 @@ use crate::container::swap::Move;
 use crate::exec::{self, Cmd};
 use crate::host::packages;
 use crate::host::same::same;
+use crate::job::{JobError, Kind};
 use crate::registry::{self, transfer};
 use crate::scheduler::Children;
 use crate::ExitStatus;
@@ -224,7 +225,7 @@ fn pull_image(ctx: &Ctx, image: &Image) -> anyhow::Result<()> {
     };
     match attempt() {
         Ok(_) => Ok(()),
-        Err(e) if refused(&reg, &e) && !crate::signal::interrupted() => {
+        Err(e) if refused(&e) && !crate::signal::interrupted() => {
             ctx.progress.println(&format!(
                 "registry `{}` refused the credentials; logging in: {}",
                 reg.name,
@@ -251,9 +252,9 @@ fn pull_registry(ctx: &Ctx, image: &Image) -> anyhow::Result<registry::Registry>
 }
 
 /// Whether a pull failed because the registry wants (other) credentials.
-fn refused(reg: &registry::Registry, e: &anyhow::Error) -> bool {
-    registry::login::hint(reg, &format!("{e:#}"))
-        .is_some_and(|h| h.contains("refused the credentials"))
+fn refused(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<JobError>()
+        .is_some_and(|job| job.is(Kind::Unauthorized))
 }
 
 /// Extracts the host artifacts: identical destinations skipped, differing ones an error

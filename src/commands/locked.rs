@@ -5,11 +5,11 @@
 //! input digests then name the locked digest, so they are built on exactly that parent.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 
 use super::stream::run_job;
 use super::{engine, parallel, Ctx};
 use crate::config::Image;
+use crate::job::JobError;
 use crate::lock::{self, Entry, Lock};
 use crate::plan::{self, BuildRequest, Facts};
 use crate::progress::Task;
@@ -96,10 +96,9 @@ pub fn pull(ctx: &Ctx, req: &BuildRequest, facts: &mut Facts, show: bool) -> any
         }
         return Ok(());
     }
-    let found = Mutex::new(BTreeMap::new());
-    let deps = vec![Vec::new(); todo.len()];
+    let deps = parallel::independent(todo.len());
     let jobs = parallel::jobs(ctx, None, parallel::TRANSFERS);
-    let states = crate::scheduler::run(&deps, jobs, true, |k, children| {
+    let (ids, states) = parallel::run_jobs(&deps, jobs, true, parallel::by_index, |k, children| {
         let (i, entry) = todo[k];
         let img = &ctx.ws.images[i];
         let task = ctx
@@ -114,10 +113,11 @@ pub fn pull(ctx: &Ctx, req: &BuildRequest, facts: &mut Facts, show: bool) -> any
                 "failed"
             },
         );
-        found.lock().unwrap().insert(i, result?);
-        Ok(())
+        result
     });
-    let found = found.into_inner().unwrap();
+    let found: BTreeMap<usize, String> = (todo.iter().zip(ids))
+        .filter_map(|(&(i, _), id)| Some((i, id?)))
+        .collect();
     let records: BTreeMap<String, Pulled> = (found.iter())
         .map(|(i, id)| {
             let e = &req.locked[i];
@@ -156,8 +156,8 @@ fn pull_one(
     job: usize,
     children: &Children,
     task: &Task,
-) -> Result<String, String> {
-    let failed = |err: anyhow::Error| format!("the pull of `{}` failed: {err:#}", e.pinned());
+) -> Result<String, JobError> {
+    let failed = |err: anyhow::Error| JobError::start(&format!("pull of `{}`", e.pinned()), err);
     let _lock = local_tag::lock(&[&img.name], &engine::daemon_key(ctx), |name| {
         task.line(&format!(
             "waiting for another imagemk run to finish with `{name}`"
@@ -176,7 +176,7 @@ fn pull_one(
             )
         })?;
     if signal::interrupted() {
-        return Err(signal::Interrupted.to_string());
+        return Err(JobError::interrupted());
     }
     local_tag::tag_id(&id, &img.name).map_err(failed)?;
     Ok(id)

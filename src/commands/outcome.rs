@@ -14,10 +14,10 @@ pub fn result(plan: &BuildPlan, states: &[State]) -> anyhow::Result<i32> {
     if signal::interrupted() {
         return Err(signal::Interrupted.into());
     }
-    let failures: Vec<&String> = states
+    let failures: Vec<String> = states
         .iter()
         .filter_map(|s| match s {
-            State::Failed(msg) => Some(msg),
+            State::Failed(e) => Some(e.to_string()),
             _ => None,
         })
         .collect();
@@ -75,7 +75,7 @@ pub fn print(ctx: &Ctx, plan: &BuildPlan, states: &[State]) -> anyhow::Result<()
                 (None, _) => ("up to date", None),
                 (Some(State::Done), Action::Tag(_)) => ("tagged", None),
                 (Some(State::Done), _) => ("built", None),
-                (Some(State::Failed(m)), _) => ("failed", Some(m.clone())),
+                (Some(State::Failed(e)), _) => ("failed", Some(e.to_string())),
                 (Some(State::Skipped(p)), _) => {
                     ("skipped", Some(format!("needs {}", plan.steps[*p].id)))
                 }

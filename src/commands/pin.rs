@@ -8,7 +8,6 @@
 //! is gone.
 
 use std::path::Path;
-use std::sync::Mutex;
 
 use anyhow::bail;
 use serde_json::json;
@@ -115,10 +114,9 @@ pub fn read_digests(
     reg: &Registry,
     refs: &[&ImageRef],
 ) -> anyhow::Result<Vec<Option<Digest>>> {
-    let results = Mutex::new(vec![None; refs.len()]);
-    let deps = vec![Vec::new(); refs.len()];
+    let deps = parallel::independent(refs.len());
     let jobs = parallel::jobs(ctx, None, parallel::TRANSFERS);
-    let states = crate::scheduler::run(&deps, jobs, true, |i, _| {
+    let (results, states) = parallel::run_jobs(&deps, jobs, true, parallel::by_index, |i, _| {
         let r = refs[i];
         let failed = |e: String| {
             format!(
@@ -129,20 +127,16 @@ pub fn read_digests(
         let found = backend
             .digest(repo_path(reg, r), &r.tag)
             .map_err(|e| failed(format!("{e:#}")))?;
-        let digest = match found {
-            Some(d) => Some(Digest::parse(&d).map_err(|e| failed(e.0))?),
-            None => None,
-        };
-        results.lock().unwrap()[i] = Some(digest);
-        Ok(())
+        match found {
+            Some(d) => Ok(Some(Digest::parse(&d).map_err(|e| failed(e.0))?)),
+            None => Ok(None),
+        }
     });
     if crate::signal::interrupted() {
         return Err(crate::signal::Interrupted.into());
     }
     parallel::fail_on(&states, "read")?;
     Ok(results
-        .into_inner()
-        .unwrap()
         .into_iter()
         .map(|d| d.expect("every job succeeded"))
         .collect())

@@ -5,19 +5,19 @@
 //! what was pulled in `.imagemk/pulled.json` (see `registry::pulled`).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use serde_json::json;
 
 use super::stream::run_job;
 use super::{engine, parallel, select::select, Ctx};
 use crate::cli::PullArgs;
+use crate::job::JobError;
 use crate::progress::Task;
 use crate::reference::ImageRef;
 use crate::registry::pulled::{self, Pulled};
 use crate::registry::transfer::{self, PullJob};
 use crate::registry::{self, local_tag, login, Registry};
-use crate::scheduler::{self, Children};
+use crate::scheduler::Children;
 use crate::signal;
 
 pub fn run(ctx: &Ctx, args: &PullArgs) -> anyhow::Result<i32> {
@@ -41,34 +41,25 @@ pub fn run(ctx: &Ctx, args: &PullArgs) -> anyhow::Result<i32> {
     // The engine answers (or the error says it is not reachable) before anything runs.
     engine::local_images(ctx, "")?;
     let daemon = engine::daemon_key(ctx);
-    let results = Mutex::new(vec![None; jobs.len()]);
-    let deps = vec![Vec::new(); jobs.len()];
-    let states = scheduler::run(
-        &deps,
-        parallel::jobs(ctx, args.jobs, parallel::TRANSFERS),
-        false,
-        |i, children| {
+    let limit = parallel::jobs(ctx, args.jobs, parallel::TRANSFERS);
+    let deps = parallel::independent(jobs.len());
+    let (results, states) =
+        parallel::run_jobs(&deps, limit, false, parallel::by_index, |i, children| {
             let job = &jobs[i];
             let task = ctx
                 .progress
                 .task(&job.id, &format!("pulling {}", job.remote));
-            match pull_one(&reg, &daemon, i, job, children, &task) {
-                Ok(p) => {
-                    task.finish(true, &format!("pulled {}", job.remote));
-                    results.lock().unwrap()[i] = Some(p);
-                    Ok(())
-                }
-                Err(e) => {
-                    task.finish(false, "failed");
-                    Err(e)
-                }
+            let pulled = pull_one(&reg, &daemon, i, job, children, &task);
+            match &pulled {
+                Ok(_) => task.finish(true, &format!("pulled {}", job.remote)),
+                Err(_) => task.finish(false, "failed"),
             }
-        },
-    );
+            pulled
+        });
     // What was pulled is recorded even when another image failed.
     let records: BTreeMap<String, Pulled> = jobs
         .iter()
-        .zip(results.into_inner().unwrap())
+        .zip(results)
         .filter_map(|(j, r)| Some((j.local.to_string(), r?)))
         .collect();
     if !records.is_empty() {
@@ -102,7 +93,7 @@ pub fn pull_as(
         remote: remote.clone(),
     };
     let pulled = pull_one(reg, &engine::daemon_key(ctx), 0, &job, children, task)
-        .map_err(|e| anyhow::anyhow!(e))?;
+        .map_err(anyhow::Error::from)?;
     let record = BTreeMap::from([(local.to_string(), pulled.clone())]);
     pulled::record(&ctx.ws.root, &record)?;
     Ok(pulled)
@@ -118,8 +109,8 @@ fn pull_one(
     job: &PullJob,
     children: &Children,
     task: &Task,
-) -> Result<Pulled, String> {
-    let failed = |e: anyhow::Error| format!("the pull of `{}` failed: {e:#}", job.id);
+) -> Result<Pulled, JobError> {
+    let failed = |e: anyhow::Error| JobError::start(&format!("pull of `{}`", job.id), e);
     let _lock = local_tag::lock(&[&job.remote], daemon, |name| {
         task.line(&format!(
             "waiting for another imagemk run to finish with `{name}`"
@@ -138,8 +129,8 @@ fn pull_one(
     };
     match (result, cleanup) {
         (result, Ok(())) => result,
-        (Ok(_), Err(msg)) => Err(msg),
-        (Err(e), Err(msg)) => Err(format!("{e}\n{msg}")),
+        (Ok(_), Err(msg)) => Err(msg.into()),
+        (Err(e), Err(msg)) => Err(e.and(&msg)),
     }
 }
 
@@ -156,9 +147,9 @@ fn pull_and_tag(
     pulled: &mut Option<String>,
     children: &Children,
     task: &Task,
-) -> Result<Pulled, String> {
-    let failed = |e: anyhow::Error| format!("the pull of `{}` failed: {e:#}", job.id);
-    let interrupted = || signal::Interrupted.to_string();
+) -> Result<Pulled, JobError> {
+    let failed = |e: anyhow::Error| JobError::start(&format!("pull of `{}`", job.id), e);
+    let interrupted = JobError::interrupted;
     for _ in 0..ATTEMPTS {
         if signal::interrupted() {
             return Err(interrupted());
@@ -171,7 +162,7 @@ fn pull_and_tag(
             &format!("pull of `{}`", job.id),
             10,
             |line| task.line(line),
-            |output| login::hint(reg, output),
+            |output| login::diagnose(reg, output),
         )?;
         let digest = match crate::engine::current().pull_prints_digest() {
             true => transfer::pulled_digest(&output),
@@ -199,10 +190,10 @@ fn pull_and_tag(
             id,
         });
     }
-    Err(format!(
+    Err(JobError::msg(format!(
         "the pull of `{}` failed: `{}` vanished from the engine right after each of {ATTEMPTS} pulls (is another machine pulling it through the same engine?)",
         job.id, job.remote
-    ))
+    )))
 }
 
 fn report(

@@ -4,14 +4,13 @@
 //! this run created whatever happened (success, failure, Ctrl-C). The local image and every
 //! tag the user had are never touched. See `registry::local_tag` for ownership and locking.
 
-use std::sync::Mutex;
-
 use serde_json::json;
 
 use super::engine::{self, daemon_key};
 use super::stream::run_job;
 use super::{parallel, select::select, Ctx};
 use crate::cli::PushArgs;
+use crate::job::JobError;
 use crate::progress::Task;
 use crate::reference::ImageRef;
 use crate::registry::transfer::{self, PushJob, PushRequest};
@@ -166,26 +165,25 @@ pub(super) fn execute(
     args: &PushArgs,
 ) -> (Vec<Option<Pushed>>, Vec<scheduler::State>) {
     let parallel = parallel::jobs(ctx, args.jobs, parallel::TRANSFERS);
-    let results = Mutex::new(vec![None; jobs.len()]);
-    let deps = vec![Vec::new(); jobs.len()];
-    let states = scheduler::run(&deps, parallel, args.keep_going, |i, children| {
-        let job = &jobs[i];
-        let task = ctx
-            .progress
-            .task(&job.id, &format!("pushing {}", job.remotes[0]));
-        match push_one(reg, &daemon_key(ctx), i, job, children, &task) {
-            Ok(pushed) => {
-                task.finish(true, &format!("pushed {}", job.remotes[0]));
-                results.lock().unwrap()[i] = Some(pushed);
-                Ok(())
+    let deps = parallel::independent(jobs.len());
+    parallel::run_jobs(
+        &deps,
+        parallel,
+        args.keep_going,
+        parallel::by_index,
+        |i, children| {
+            let job = &jobs[i];
+            let task = ctx
+                .progress
+                .task(&job.id, &format!("pushing {}", job.remotes[0]));
+            let pushed = push_one(reg, &daemon_key(ctx), i, job, children, &task);
+            match &pushed {
+                Ok(_) => task.finish(true, &format!("pushed {}", job.remotes[0])),
+                Err(_) => task.finish(false, "failed"),
             }
-            Err(e) => {
-                task.finish(false, "failed");
-                Err(e)
-            }
-        }
-    });
-    (results.into_inner().unwrap(), states)
+            pushed
+        },
+    )
 }
 
 /// Tags, pushes, and removes the tags it created, whatever happened (success, failure,
@@ -197,8 +195,8 @@ fn push_one(
     job: &PushJob,
     children: &Children,
     task: &Task,
-) -> Result<Pushed, String> {
-    let failed = |e: anyhow::Error| format!("the push of `{}` failed: {e:#}", job.id);
+) -> Result<Pushed, JobError> {
+    let failed = |e: anyhow::Error| JobError::start(&format!("push of `{}`", job.id), e);
     let names: Vec<&ImageRef> = job.remotes.iter().collect();
     let _lock = local_tag::lock(&names, daemon, |name| {
         task.line(&format!(
@@ -209,10 +207,10 @@ fn push_one(
     let id = local_tag::image_id(&job.local.to_string())
         .map_err(failed)?
         .ok_or_else(|| {
-            format!(
+            JobError::msg(format!(
                 "the push of `{}` failed: there is no local `{}` any more",
                 job.id, job.local
-            )
+            ))
         })?;
     let mut owned = Vec::new();
     let result = tag_and_push(reg, job_index, job, &id, &mut owned, children, task);
@@ -222,8 +220,8 @@ fn push_one(
         .collect();
     match (result, leftovers.is_empty()) {
         (result, true) => result,
-        (Ok(_), false) => Err(leftovers.join("\n")),
-        (Err(e), false) => Err(format!("{e}\n{}", leftovers.join("\n"))),
+        (Ok(_), false) => Err(leftovers.join("\n").into()),
+        (Err(e), false) => Err(e.and(&leftovers.join("\n"))),
     }
 }
 
@@ -239,7 +237,7 @@ fn tag_and_push(
     owned: &mut Vec<ImageRef>,
     children: &Children,
     task: &Task,
-) -> Result<Pushed, String> {
+) -> Result<Pushed, JobError> {
     for remote in job.temporary() {
         ensure_tag(job, remote, id, owned)?;
     }
@@ -248,7 +246,7 @@ fn tag_and_push(
         let mut attempt = 1;
         let digest = loop {
             if signal::interrupted() {
-                return Err(signal::Interrupted.to_string());
+                return Err(JobError::interrupted());
             }
             match push_once(reg, job_index, job, remote, children, task) {
                 Err(e) if attempt < ATTEMPTS && *remote != job.local && tag_vanished(&e) => {
@@ -271,18 +269,18 @@ fn ensure_tag(
     remote: &ImageRef,
     id: &str,
     owned: &mut Vec<ImageRef>,
-) -> Result<(), String> {
-    let failed = |e: anyhow::Error| format!("the push of `{}` failed: {e:#}", job.id);
+) -> Result<(), JobError> {
+    let failed = |e: anyhow::Error| JobError::start(&format!("push of `{}`", job.id), e);
     if signal::interrupted() {
-        return Err(signal::Interrupted.to_string());
+        return Err(JobError::interrupted());
     }
     match local_tag::image_id(&remote.to_string()).map_err(failed)? {
         Some(now) if now == id => Ok(()),
-        Some(now) => Err(format!(
+        Some(now) => Err(JobError::msg(format!(
             "the push of `{}` failed: {}",
             job.id,
             conflict(job, remote, &now)
-        )),
+        ))),
         None => {
             // Owned before it exists: if `docker tag` fails halfway, the clean-up still looks.
             if !owned.contains(remote) {
@@ -309,8 +307,10 @@ fn short_id(id: &str) -> &str {
 }
 
 /// `docker push` found no such tag (current CLI: `tag does not exist: NAME`; older ones: `An
-/// image does not exist locally with the tag: NAME`; podman: `NAME: image not known`).
-fn tag_vanished(message: &str) -> bool {
+/// image does not exist locally with the tag: NAME`; podman: `NAME: image not known`). By
+/// text: the CLI's output is all that says so.
+fn tag_vanished(e: &JobError) -> bool {
+    let message = &e.to_string();
     message.contains("tag does not exist:")
         || message.contains("does not exist locally with the tag")
         || crate::engine::current().says_no_such_image(message)
@@ -323,7 +323,7 @@ fn push_once(
     remote: &ImageRef,
     children: &Children,
     task: &Task,
-) -> Result<String, String> {
+) -> Result<String, JobError> {
     let file = transfer::DigestFile::new(job_index);
     let cmd = docker::push(remote, file.as_ref().map(|f| f.as_path()));
     let output = run_job(
@@ -333,7 +333,7 @@ fn push_once(
         &format!("push of `{}`", job.id),
         10,
         |line| task.line(line),
-        |output| login::hint(reg, output),
+        |output| login::diagnose(reg, output),
     )?;
     let digest = match &file {
         Some(f) => f.read(),
@@ -350,6 +350,7 @@ fn push_once(
             job.id, remote.tag
         ),
     })
+    .map_err(JobError::msg)
 }
 
 /// Adds the input-digest tag to every job whose local image carries an `io.imagemk.inputs`

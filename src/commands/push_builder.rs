@@ -7,7 +7,6 @@
 //! (or run) pushed.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use super::push::{report, Pushed};
 use super::{build, parallel, Ctx};
@@ -16,7 +15,7 @@ use crate::cli::PushArgs;
 use crate::plan::{self, BuildStep};
 use crate::registry::transfer::{self, PushJob};
 use crate::registry::Registry;
-use crate::{docker, exec, scheduler, signal};
+use crate::{docker, exec, signal};
 
 pub fn run(
     ctx: &Ctx,
@@ -113,45 +112,43 @@ fn execute(
     steps: &[BuildStep],
     parallel: usize,
 ) -> anyhow::Result<Vec<Option<Pushed>>> {
-    let results = Mutex::new(vec![None; jobs.len()]);
     let deps: Vec<Vec<usize>> = steps.iter().map(|s| s.deps.clone()).collect();
-    let states = scheduler::run(&deps, parallel, false, |k, _| {
-        let (job, step) = (&jobs[k], &steps[k]);
-        let task = ctx
-            .progress
-            .task(&job.id, &format!("building and pushing {}", job.remotes[0]));
-        let file = MetadataFile::new(k);
-        let spec = step.context.as_ref().expect("a buildx step has a context");
-        let log = build::log_path(&ctx.ws, &step.id);
-        let limit = ctx.ws.images[step.image].timeout;
-        let pushed = build::build_one(step, spec, &log, limit, &task).and_then(|()| {
-            let digest = file.digest().ok_or_else(|| {
-                format!(
+    let (results, states) =
+        parallel::run_jobs(&deps, parallel, false, parallel::by_index, |k, _| {
+            let (job, step) = (&jobs[k], &steps[k]);
+            let task = ctx
+                .progress
+                .task(&job.id, &format!("building and pushing {}", job.remotes[0]));
+            let file = MetadataFile::new(k);
+            let spec = step.context.as_ref().expect("a buildx step has a context");
+            let log = build::log_path(&ctx.ws, &step.id);
+            let limit = ctx.ws.images[step.image].timeout;
+            let pushed = build::build_one(step, spec, &log, limit, &task).and_then(|()| {
+                let digest = file.digest().ok_or_else(|| {
+                    format!(
                     "the push of `{}` succeeded but `{}` wrote no `containerimage.digest` to `{}`",
                     job.id,
                     step.cmd.shown(),
                     file.as_path().display()
                 )
-            })?;
-            Ok(Pushed {
-                refs: job
-                    .remotes
-                    .iter()
-                    .map(|r| (r.clone(), digest.clone()))
-                    .collect(),
-            })
+                })?;
+                Ok(Pushed {
+                    refs: job
+                        .remotes
+                        .iter()
+                        .map(|r| (r.clone(), digest.clone()))
+                        .collect(),
+                })
+            });
+            task.finish(
+                pushed.is_ok(),
+                if pushed.is_ok() { "pushed" } else { "failed" },
+            );
+            pushed
         });
-        task.finish(
-            pushed.is_ok(),
-            if pushed.is_ok() { "pushed" } else { "failed" },
-        );
-        let pushed = pushed?;
-        results.lock().unwrap()[k] = Some(pushed);
-        Ok(())
-    });
     if signal::interrupted() {
         return Err(signal::Interrupted.into());
     }
     parallel::fail_on(&states, "push")?;
-    Ok(results.into_inner().unwrap())
+    Ok(results)
 }

@@ -10,7 +10,8 @@ use std::sync::Mutex;
 
 use anyhow::bail;
 
-use super::{pull, Ctx};
+use super::{parallel, pull, Ctx};
+use crate::job::JobError;
 use crate::plan::{self, Action, BuildRequest, Facts};
 use crate::progress::Task;
 use crate::reference::ImageRef;
@@ -159,31 +160,27 @@ pub fn apply(ctx: &Ctx, req: &BuildRequest, facts: &mut Facts, on: bool) -> anyh
         return Ok(());
     }
     reuse.look_up(ctx, &wanted)?;
-    let found = Mutex::new(BTreeMap::new());
-    let no_deps = vec![Vec::new(); wanted.len()];
-    let jobs = super::parallel::jobs(ctx, None, super::parallel::TRANSFERS);
-    let states = crate::scheduler::run(&no_deps, jobs, true, |k, children| {
-        let (image, inputs) = &wanted[k];
-        let task = ctx
-            .progress
-            .task(&ctx.ws.images[*image].id, "looking up its inputs");
-        let result = reuse.reuse(ctx, *image, inputs, children, &task);
-        task.finish(result.is_ok(), "");
-        match result {
-            Ok(Some(pulled)) => {
-                found.lock().unwrap().insert(*image, pulled.id);
-                Ok(())
+    let no_deps = parallel::independent(wanted.len());
+    let jobs = parallel::jobs(ctx, None, parallel::TRANSFERS);
+    let (ids, states) =
+        parallel::run_jobs(&no_deps, jobs, true, parallel::by_index, |k, children| {
+            let (image, inputs) = &wanted[k];
+            let task = ctx
+                .progress
+                .task(&ctx.ws.images[*image].id, "looking up its inputs");
+            let result = reuse.reuse(ctx, *image, inputs, children, &task);
+            task.finish(result.is_ok(), "");
+            match result {
+                Ok(pulled) => Ok(pulled.map(|p| (*image, p.id))),
+                Err(e) => Err(JobError::of(&e, format!("{e:#}"))),
             }
-            Ok(None) => Ok(()),
-            Err(e) => Err(format!("{e:#}")),
-        }
-    });
+        });
     if signal::interrupted() {
         return Err(signal::Interrupted.into());
     }
     if let Some(State::Failed(e)) = states.iter().find(|s| matches!(s, State::Failed(_))) {
         bail!("{e}");
     }
-    facts.pulled.extend(found.into_inner().unwrap());
+    facts.pulled.extend(ids.into_iter().flatten().flatten());
     Ok(())
 }

@@ -4,10 +4,12 @@
 //! its output, and a hint when one is known.
 
 use crate::exec::{self, Cmd, Streamed};
+use crate::job::{JobError, Kind};
 use crate::scheduler::Children;
 
 /// Runs `cmd` as job `job`. `what` names the work (`build of `km/test``); `hint` may add a
-/// line from the output (the login command after an unauthorized push, the log's path).
+/// line from the output (the login command after an unauthorized push, the log's path) and
+/// the kind of failure the output shows.
 /// Returns the whole output on success.
 pub fn run_job(
     cmd: &Cmd,
@@ -16,8 +18,8 @@ pub fn run_job(
     what: &str,
     tail: usize,
     on_line: impl FnMut(&str),
-    hint: impl FnOnce(&str) -> Option<String>,
-) -> Result<String, String> {
+    hint: impl FnOnce(&str) -> Option<(Kind, String)>,
+) -> Result<String, JobError> {
     let child = Streamed::start(cmd).map_err(|e| failed(what, e))?;
     let _ = (job, children);
     finish_job(cmd, child, what, tail, on_line, hint)
@@ -25,8 +27,8 @@ pub fn run_job(
 
 /// The message of a job that could not start or whose output could not be read. An
 /// interrupted start says so (`signal::Interrupted`'s text), so the summary stays honest.
-pub fn failed(what: &str, e: anyhow::Error) -> String {
-    format!("the {what} failed: {e:#}")
+pub fn failed(what: &str, e: anyhow::Error) -> JobError {
+    JobError::start(what, e)
 }
 
 /// Streams a started child to the end; the shared tail of [`run_job`] and the build's
@@ -37,8 +39,8 @@ pub fn finish_job(
     what: &str,
     tail: usize,
     on_line: impl FnMut(&str),
-    hint: impl FnOnce(&str) -> Option<String>,
-) -> Result<String, String> {
+    hint: impl FnOnce(&str) -> Option<(Kind, String)>,
+) -> Result<String, JobError> {
     finish_job_within(cmd, child, None, what, tail, on_line, hint)
 }
 
@@ -51,26 +53,59 @@ pub fn finish_job_within(
     what: &str,
     tail: usize,
     on_line: impl FnMut(&str),
-    hint: impl FnOnce(&str) -> Option<String>,
-) -> Result<String, String> {
+    hint: impl FnOnce(&str) -> Option<(Kind, String)>,
+) -> Result<String, JobError> {
     let (code, output, timed_out) = child
         .finish_within(limit, on_line)
         .map_err(|e| failed(what, e))?;
     if code == 0 && !timed_out {
         return Ok(output);
     }
-    let tail: String = exec::tail_lines(&output, tail)
+    let mut e = JobError::exited(what, cmd.shown(), code, limit.filter(|_| timed_out));
+    if e.kind == Kind::Other && crate::docker::unreachable(&output) {
+        e.kind = Kind::EngineDown;
+    }
+    e.tail = exec::tail_lines(&output, tail)
         .lines()
-        .map(|l| format!("\n  | {l}"))
+        .map(str::to_string)
         .collect();
-    let hint = hint(&output).map(|h| format!("\n{h}")).unwrap_or_default();
-    let why = match limit.filter(|_| timed_out) {
-        Some(limit) => format!(
-            "timed out after {}: `{}` was stopped",
-            crate::duration::show(limit),
-            cmd.shown()
-        ),
-        None => format!("failed: `{}` exited with status {code}", cmd.shown()),
-    };
-    Err(format!("the {what} {why}{tail}{hint}"))
+    if let Some((kind, hint)) = hint(&output) {
+        if e.kind == Kind::Other {
+            e.kind = kind;
+        }
+        e.hint = Some(hint);
+    }
+    Err(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fails(script: &str) -> JobError {
+        let cmd = Cmd::new("sh").args(["-c", script]);
+        let hint = |out: &str| {
+            out.contains("denied")
+                .then(|| (Kind::Unauthorized, "hint: log in".to_string()))
+        };
+        let children = Children::default();
+        run_job(&cmd, 0, &children, "push of `a`", 2, |_| {}, hint).unwrap_err()
+    }
+
+    #[test]
+    fn a_failed_child_is_typed_by_what_its_output_shows() {
+        let e = fails("echo one; echo two; echo denied; exit 3");
+        assert_eq!(e.kind, Kind::Unauthorized);
+        assert_eq!(
+            (e.status, e.tail.clone()),
+            (Some(3), vec!["two".into(), "denied".into()])
+        );
+        assert_eq!(
+            e.to_string(),
+            "the push of `a` failed: `sh -c 'echo one; echo two; echo denied; exit 3'` exited with status 3\n  | two\n  | denied\nhint: log in"
+        );
+        let e = fails("echo 'Cannot connect to the Docker daemon at unix:///x' >&2; exit 1");
+        assert_eq!((e.kind, e.hint.clone()), (Kind::EngineDown, None));
+        assert_eq!(fails("exit 1").kind, Kind::Other);
+    }
 }

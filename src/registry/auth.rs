@@ -179,6 +179,7 @@ fn helper_get(helper: &str, host: &str) -> anyhow::Result<Option<Basic>> {
             }))
         }
         Err(e) => match e.downcast_ref::<exec::CmdError>() {
+            // By text: a credential helper says "no credentials" only on stderr.
             Some(c) if c.stderr.contains("not found") || c.stderr.is_empty() => Ok(None),
             _ => Err(e),
         },

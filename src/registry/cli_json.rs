@@ -36,7 +36,8 @@ pub fn time(text: &str) -> Option<jiff::Timestamp> {
 }
 
 /// The kind of the first row of `table` one of whose texts `stderr` contains: how a CLI's
-/// error output is classified (rows in order of precedence).
+/// error output is classified (rows in order of precedence). By text: a cloud CLI's stderr is
+/// all it gives (gcloud and az exit 1 for every error).
 pub fn classify_by<T: Copy>(stderr: &str, table: &[(T, &[&str])]) -> Option<T> {
     table
         .iter()

@@ -191,11 +191,11 @@ impl Client {
         &self.login
     }
 
-    pub fn unauthorized(&self, why: &str) -> String {
-        format!(
+    pub fn unauthorized(&self, why: &str) -> Unauthorized {
+        Unauthorized(format!(
             "registry `{}` is unauthorized ({why}); {}",
             self.host, self.login
-        )
+        ))
     }
 
     /// The token endpoint's answer: a GET with Basic credentials (docker's way), or a POST of
@@ -303,6 +303,23 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
+/// A registry refused the credentials (or had none to refuse): typed, so a caller asks
+/// [`is_unauthorized`] instead of reading the message.
+#[derive(Debug)]
+pub struct Unauthorized(String);
+
+impl std::fmt::Display for Unauthorized {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unauthorized {}
+
+/// Whether `e` (or an error it wraps) is a registry's refusal of the credentials.
+pub fn is_unauthorized(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<Unauthorized>())
+}
 #[cfg(test)]
 mod tests {
     use super::*;

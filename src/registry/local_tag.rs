@@ -62,6 +62,7 @@ pub fn inputs_label(name: &str) -> anyhow::Result<Option<String>> {
 /// True when a docker command failed because the image or tag does not exist.
 pub fn no_such_image(err: &anyhow::Error) -> bool {
     let text = format!("{err:#}");
+    // By text: the engine's CLI says "no such image" only in its stderr.
     // The daemon says `reference does not exist` when another run removed the same tag
     // between its look-up and the removal (seen with two pushes sharing a remote name).
     text.contains("No such image")

@@ -7,6 +7,7 @@
 
 use super::{Kind, Registry};
 use crate::exec::Cmd;
+use crate::job;
 
 impl Registry {
     /// The command that gives docker credentials for this registry.
@@ -51,6 +52,13 @@ fn cli_login(kind: &Kind) -> &'static str {
 
 /// The `hint:` line for a failed push or pull of `reg`, when its output says what is wrong.
 pub fn hint(reg: &Registry, output: &str) -> Option<String> {
+    diagnose(reg, output).map(|(_, hint)| hint)
+}
+
+/// What kind of failure a push or pull of `reg` had, and its `hint:` line, when its output
+/// says. By text: the docker CLI's output is all that tells (it has no error codes). A gcloud
+/// without an account is `Other`: the registry refused nothing, and a login would not help.
+pub fn diagnose(reg: &Registry, output: &str) -> Option<(job::Kind, String)> {
     let text = output.to_lowercase();
     let google = matches!(reg.kind, Kind::Gar { .. } | Kind::Gcr { .. });
     if google
@@ -60,13 +68,13 @@ pub fn hint(reg: &Registry, output: &str) -> Option<String> {
             Kind::Gar { .. } => "artifactregistry.googleapis.com",
             _ => "containerregistry.googleapis.com",
         };
-        return Some(format!("hint: the registry API of `{}` is disabled in its project; run `gcloud services enable {api}` (or ask a project owner to)", reg.host));
+        return other(format!("hint: the registry API of `{}` is disabled in its project; run `gcloud services enable {api}` (or ask a project owner to)", reg.host));
     }
     if google && text.contains("you do not currently have an active account selected") {
-        return Some(format!("hint: gcloud, which gives docker its credentials for `{}`, has no account; run `gcloud auth login` (in CI: `gcloud auth activate-service-account --key-file=KEY_FILE`)", reg.host));
+        return other(format!("hint: gcloud, which gives docker its credentials for `{}`, has no account; run `gcloud auth login` (in CI: `gcloud auth activate-service-account --key-file=KEY_FILE`)", reg.host));
     }
     if UNAUTHORIZED.iter().any(|s| text.contains(s)) {
-        return Some(format!(
+        return Some((job::Kind::Unauthorized, format!(
             "hint: registry `{}` refused the credentials docker has for `{}`; log in with `imagemk login --registry {}` (`make login REGISTRY={}`), which runs `{}`{}",
             reg.name,
             reg.host,
@@ -74,18 +82,22 @@ pub fn hint(reg: &Registry, output: &str) -> Option<String> {
             reg.name,
             reg.login(),
             cli_login(&reg.kind)
-        ));
+        )));
     }
     if text.contains("connection refused")
         || text.contains("no such host")
         || text.contains("i/o timeout")
     {
-        return Some(format!(
+        return other(format!(
             "hint: registry `{}` does not answer at `{}`; check that it is running and that its host in `images.yaml` is right",
             reg.name, reg.host
         ));
     }
     None
+}
+
+fn other(hint: String) -> Option<(job::Kind, String)> {
+    Some((job::Kind::Other, hint))
 }
 
 #[cfg(test)]
@@ -138,6 +150,23 @@ mod tests {
         ] {
             assert!(hint(&r, text).unwrap().contains("log in with `imagemk login --registry r`"), "{text}");
         }
+    }
+
+    /// The kind is typed where the output says it: a refusal is `Unauthorized`; the others are
+    /// hints only.
+    #[test]
+    fn kinds() {
+        let r = reg(Kind::Oci, "localhost:5000");
+        let kind = |text: &str| diagnose(&r, text).map(|(k, _)| k);
+        assert_eq!(
+            kind("unauthorized: authentication required"),
+            Some(job::Kind::Unauthorized)
+        );
+        assert_eq!(
+            kind("dial tcp 127.0.0.1:5000: connect: connection refused"),
+            Some(job::Kind::Other)
+        );
+        assert_eq!(kind("no space left on device"), None);
     }
 
     #[test]

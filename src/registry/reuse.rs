@@ -185,6 +185,7 @@ pub fn cli_answer(reg: &Registry, outcome: Result<&str, &str>) -> Lookup {
         Ok(stdout) => Lookup::Found {
             digest: verbose_digest(stdout),
         },
+        // By text: `docker manifest inspect` exits 1 for a missing manifest as for any error.
         Err(text) if text.contains("no such manifest") || text.contains("manifest unknown") => {
             Lookup::Missing
         }
