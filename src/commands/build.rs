@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::shard::Part;
 use super::stream::{failed, finish_job_within};
-use super::{facts, locked, outcome, reuse, select::select, Ctx};
+use super::{facts, locked, outcome, reuse, Ctx};
 use crate::cli::BuildArgs;
 use crate::config::Workspace;
 use crate::exec::Streamed;
@@ -69,11 +69,7 @@ pub fn run(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<i32> {
 /// reported before any command runs.
 pub fn request(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<BuildRequest> {
     let ws = &ctx.ws;
-    let selected = select(ws, &args.selection)?;
-    if let Some(problem) = selected.iter().flat_map(|&i| &ws.images[i].problems).next() {
-        anyhow::bail!("{problem}");
-    }
-    plan::check_inputs(ws, &selected)?;
+    let selected = super::select::buildable(ws, &args.selection)?;
     let (no_cache, no_cache_for) = no_cache(ws, args.no_cache.as_deref())?;
     let mut req = BuildRequest {
         selected,
