@@ -50,38 +50,20 @@ where
     F: Fn(usize, &Children) -> Result<(), JobError> + Sync,
     N: Fn(usize) -> String,
 {
-    let n = deps.len();
-    let mut state = vec![State::Pending; n];
+    let mut state = vec![State::Pending; deps.len()];
     let children = Children::default();
     let (tx, rx) = mpsc::channel::<(usize, Result<(), JobError>)>();
     std::thread::scope(|scope| {
         let mut running = 0;
         let mut stopping = false;
         loop {
-            if signal::interrupted() {
-                stopping = true;
-            }
+            stopping |= signal::interrupted();
             skip_dependents(deps, &mut state);
             if !stopping {
-                for i in 0..n {
-                    if running >= jobs.max(1) {
-                        break;
-                    }
-                    if state[i] == State::Pending
-                        && deps[i].iter().all(|&d| state[d] == State::Done)
-                    {
-                        state[i] = State::Running;
-                        running += 1;
-                        let tx = tx.clone();
-                        let work = &work;
-                        let children = &children;
-                        let job = name(i);
-                        scope.spawn(move || {
-                            let result = catch_unwind(AssertUnwindSafe(|| work(i, children)))
-                                .unwrap_or_else(|panic| Err(panicked(&job, &*panic)));
-                            let _ = tx.send((i, result));
-                        });
-                    }
+                for i in ready(deps, &state, jobs.max(1).saturating_sub(running)) {
+                    state[i] = State::Running;
+                    running += 1;
+                    spawn_job(scope, i, name(i), &work, &children, tx.clone());
                 }
             }
             if running == 0 {
@@ -89,25 +71,42 @@ where
             }
             if let Ok((i, result)) = rx.recv_timeout(Duration::from_millis(50)) {
                 running -= 1;
-                state[i] = match result {
-                    Ok(()) => State::Done,
-                    Err(msg) => {
-                        if !keep_going {
-                            stopping = true;
-                        }
-                        State::Failed(msg)
-                    }
-                };
+                stopping |= result.is_err() && !keep_going;
+                state[i] = result.map_or_else(State::Failed, |()| State::Done);
             }
         }
     });
-    for s in state.iter_mut() {
-        if *s == State::Pending {
-            *s = State::NotStarted;
-        }
+    for s in state.iter_mut().filter(|s| **s == State::Pending) {
+        *s = State::NotStarted;
     }
     skip_dependents(deps, &mut state);
     state
+}
+
+/// Up to `free` pending jobs whose dependencies are all done, in index order.
+fn ready(deps: &[Vec<usize>], state: &[State], free: usize) -> Vec<usize> {
+    (0..deps.len())
+        .filter(|&i| state[i] == State::Pending && deps[i].iter().all(|&d| state[d] == State::Done))
+        .take(free)
+        .collect()
+}
+
+/// Runs job `i` on a thread of `scope`; its result (a panic as a named error) goes to `tx`.
+fn spawn_job<'scope, F>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    i: usize,
+    job: String,
+    work: &'scope F,
+    children: &'scope Children,
+    tx: mpsc::Sender<(usize, Result<(), JobError>)>,
+) where
+    F: Fn(usize, &Children) -> Result<(), JobError> + Sync,
+{
+    scope.spawn(move || {
+        let result = catch_unwind(AssertUnwindSafe(|| work(i, children)))
+            .unwrap_or_else(|panic| Err(panicked(&job, &*panic)));
+        let _ = tx.send((i, result));
+    });
 }
 
 /// The failure of a job that panicked: an internal error, named, with the panic's message.
