@@ -27,6 +27,11 @@ static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-zA-Z][a-zA-Z0-9
 static PLATFORM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_.]+)?$").unwrap());
 
+/// [`request`] from the `--builder`/`--platform-arch` flags of a command.
+pub fn from_args(args: &crate::cli::BuilderArgs, env: &Env) -> anyhow::Result<Option<Builder>> {
+    request(args.builder.as_deref(), &args.platform_arch, env)
+}
+
 /// The builder asked for by `--builder` and `--platform-arch` (clap has split the platforms
 /// at commas), checked before anything runs: the engine must have builders, the legacy
 /// builder must not be forced, and several platforms need a builder.

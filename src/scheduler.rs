@@ -83,6 +83,17 @@ where
     state
 }
 
+/// The message of every failed job, in job order.
+pub fn failures(states: &[State]) -> Vec<String> {
+    states
+        .iter()
+        .filter_map(|s| match s {
+            State::Failed(e) => Some(e.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Up to `free` pending jobs whose dependencies are all done, in index order.
 fn ready(deps: &[Vec<usize>], state: &[State], free: usize) -> Vec<usize> {
     (0..deps.len())

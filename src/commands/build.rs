@@ -79,11 +79,7 @@ pub fn request(ctx: &Ctx, args: &BuildArgs) -> anyhow::Result<BuildRequest> {
         no_cache,
         no_cache_for,
         locked: Default::default(),
-        builder: crate::builder::request(
-            args.buildkit.builder.as_deref(),
-            &args.buildkit.platform_arch,
-            &ctx.env,
-        )?,
+        builder: crate::builder::from_args(&args.buildkit, &ctx.env)?,
         only: None,
     };
     if args.locked {

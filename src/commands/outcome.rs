@@ -14,13 +14,7 @@ pub fn result(plan: &BuildPlan, states: &[State]) -> anyhow::Result<i32> {
     if signal::interrupted() {
         return Err(signal::Interrupted.into());
     }
-    let failures: Vec<String> = states
-        .iter()
-        .filter_map(|s| match s {
-            State::Failed(e) => Some(e.to_string()),
-            _ => None,
-        })
-        .collect();
+    let failures = crate::scheduler::failures(states);
     let _ = plan;
     match failures.len() {
         0 => Ok(0),

@@ -53,13 +53,7 @@ pub fn by_index(i: usize) -> String {
 /// Ok when every job is done; otherwise one error with every failure's message. `what` is
 /// the verb, e.g. `push`.
 pub fn fail_on(states: &[State], what: &str) -> anyhow::Result<()> {
-    let failures: Vec<String> = states
-        .iter()
-        .filter_map(|s| match s {
-            State::Failed(e) => Some(e.to_string()),
-            _ => None,
-        })
-        .collect();
+    let failures = crate::scheduler::failures(states);
     let not_started = states
         .iter()
         .filter(|s| matches!(s, State::NotStarted | State::Skipped(_)))

@@ -77,11 +77,7 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<i32> {
         no_cache: false,
         no_cache_for: Default::default(),
         locked: Default::default(),
-        builder: crate::builder::request(
-            args.buildkit.builder.as_deref(),
-            &args.buildkit.platform_arch,
-            &ctx.env,
-        )?,
+        builder: crate::builder::from_args(&args.buildkit, &ctx.env)?,
         only: None,
     };
     let facts = facts::gather(ctx, &req)?;

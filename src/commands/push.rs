@@ -55,8 +55,7 @@ pub fn push(ctx: &Ctx, selected: Vec<usize>, args: &PushArgs, quiet: bool) -> an
     };
     // Guards and names first: they need no engine.
     let planned = transfer::plan_push(ws, &reg, &req, None)?;
-    let b = &args.buildkit;
-    if let Some(b) = crate::builder::request(b.builder.as_deref(), &b.platform_arch, &ctx.env)? {
+    if let Some(b) = crate::builder::from_args(&args.buildkit, &ctx.env)? {
         if args.atomic || args.lock {
             anyhow::bail!(
                 "`--builder` pushes straight from the builder, which `--atomic` and `--lock` do not support yet; push without `--builder` (build with it first), or drop `--atomic`/`--lock`"
