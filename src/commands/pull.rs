@@ -168,11 +168,16 @@ fn pull_and_tag(
             true => transfer::pulled_digest(&output),
             false => local_tag::manifest_digest(&job.remote.to_string()),
         };
-        let digest = digest.ok_or_else(|| {
-            format!(
+        let digest = digest.ok_or_else(|| match crate::engine::current().pull_prints_digest() {
+            true => format!(
                 "the pull of `{}` succeeded but `{cmd}` printed no `Digest: sha256:…` line",
                 job.id
-            )
+            ),
+            false => format!(
+                "the pull of `{}` succeeded but `{}` reports no registry digest for it",
+                job.id,
+                crate::docker::inspect(&job.remote.to_string(), "{{.Digest}}")
+            ),
         })?;
         let Some(id) = local_tag::image_id(&job.remote.to_string()).map_err(failed)? else {
             continue;

@@ -27,9 +27,18 @@ pub fn image_id(name: &str) -> anyhow::Result<Option<String>> {
 
 /// The registry digest of a pulled image (`.Digest`, podman's; docker prints it on pull).
 pub fn manifest_digest(name: &str) -> Option<String> {
-    let out = exec::capture(&docker::inspect(name, "{{.Digest}}")).ok()?;
-    let d = out.stdout.trim();
-    d.starts_with("sha256:").then(|| d.to_string())
+    // podman's store can refuse a read (or answer without the digest yet) while another pull
+    // of the same run commits its layers: such an inspect is tried again a few times before the digest counts as absent.
+    for attempt in 1..=5u64 {
+        match exec::capture(&docker::inspect(name, "{{.Digest}}")) {
+            Ok(out) if out.stdout.trim().starts_with("sha256:") => {
+                return Some(out.stdout.trim().to_string())
+            }
+            Err(e) if e.is::<crate::signal::Interrupted>() => return None,
+            _ => std::thread::sleep(std::time::Duration::from_millis(100 * attempt)),
+        }
+    }
+    None
 }
 
 /// [`image_id`] through `run`: clean-up paths pass [`exec::capture_cleanup`], which still runs
