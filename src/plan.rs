@@ -485,3 +485,7 @@ fn report_problems(ws: &Workspace, building: impl Iterator<Item = usize>) -> any
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod table_tests;

@@ -10,7 +10,7 @@ pub(crate) mod host;
 mod load;
 pub mod raw;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub mod variants;
 
 use std::collections::BTreeMap;

@@ -25,6 +25,21 @@ fn load_spec(spec: &str, cwd: &str, env: &[(&str, &str)], overrides: &Overrides)
     }
 }
 
+/// The workspace of the `=== path` sections of `spec`, loaded from its root (for other
+/// modules' table tests); the directory lives as long as the returned guard.
+pub(crate) fn workspace(spec: &str) -> (tempfile::TempDir, Workspace) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    for section in spec.split("=== ").filter(|s| !s.trim().is_empty()) {
+        let (path, body) = section.split_once('\n').unwrap();
+        let file = root.join(path.trim());
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, body).unwrap();
+    }
+    let ws = load(&root, &Overrides::default(), &Env::from_pairs(&[])).unwrap();
+    (dir, ws)
+}
+
 /// One line per image: id, name, Dockerfile and context (relative), dependencies, args.
 fn summary(ws: &Workspace, root: &Path) -> String {
     let rel = |p: &Path| match p.strip_prefix(root) {
