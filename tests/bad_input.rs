@@ -530,6 +530,24 @@ fn variant_cases() -> Vec<Case> {
     ]
 }
 
+/// A registry its kind cannot use is an error of images.yaml, with its line, for any command.
+fn registry_cases() -> Vec<Case> {
+    let yaml = |reg: &str| {
+        ROOT_YAML.replace(
+            "workspace:\n",
+            &format!("workspace:\n  registries:\n    {reg}\n"),
+        )
+    };
+    vec![
+        case("gar registry without location", &["list"], 1,
+            &e("`$ROOT/images.yaml:3`: registry `g` of kind `gar` needs `location`"))
+            .file("images.yaml", yaml("g: {kind: gar, project: p, repository: r}")),
+        case("oci registry host read as a Docker Hub namespace", &["build"], 1,
+            &e("`$ROOT/images.yaml:3`: registry `r`: `myregistry` would be read by docker as a Docker Hub namespace, not a registry host; write it with a port or a domain (e.g. `localhost:5000`, `myregistry.example.com`)"))
+            .file("images.yaml", yaml("r: {kind: oci, host: myregistry}")),
+    ]
+}
+
 #[test]
 fn bad_inputs() {
     let cases: Vec<Case> = [
@@ -542,6 +560,7 @@ fn bad_inputs() {
         lock_cases(),
         builder_cases(),
         variant_cases(),
+        registry_cases(),
     ]
     .into_iter()
     .flatten()

@@ -570,7 +570,7 @@ fn bad_registry_hosts_are_refused() {
         .replace("registry.example.com:5000", "myregistry");
     t.file("images.yaml", &yaml);
     t.run(&["push", "test", "--tag", "CI-1", "--dry-run"]).fails_with(
-        "error: registry `local`: `myregistry` would be read by docker as a Docker Hub namespace, not a registry host; write it with a port or a domain (e.g. `localhost:5000`, `myregistry.example.com`)\n",
+        "error: `$ROOT/images.yaml:4`: registry `local`: `myregistry` would be read by docker as a Docker Hub namespace, not a registry host; write it with a port or a domain (e.g. `localhost:5000`, `myregistry.example.com`)\n",
     );
 }
 

@@ -346,22 +346,11 @@ fn host_files(ws: &Workspace) -> Vec<Check> {
 fn registries(ws: &Workspace, env: &Env) -> Vec<Check> {
     let mut checks = Vec::new();
     let mut clis = Vec::new();
-    for (name, raw) in &ws.registries {
-        let reg = match Registry::from_raw(name, raw) {
-            Ok(r) => r,
-            Err(e) => {
-                checks.push(Check::bad(
-                    format!("registry {name}"),
-                    format!("{e:#}"),
-                    "fix `workspace.registries` in the root images.yaml",
-                ));
-                continue;
-            }
-        };
+    for reg in ws.registries.values() {
         if let Some(cli) = reg.kind.cli().filter(|c| !clis.contains(c)) {
             clis.push(cli);
         }
-        checks.extend(registry(&reg, env));
+        checks.extend(registry(reg, env));
     }
     checks.extend(clis.into_iter().map(cloud_cli));
     checks

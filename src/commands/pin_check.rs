@@ -84,8 +84,7 @@ fn chosen<'a>(ws: &'a Workspace, lock: &'a Lock, args: &PinArgs) -> anyhow::Resu
 /// The workspace registry whose `host/path` prefix is the longest one of the entry's remote.
 fn registry_of(ws: &Workspace, e: &Entry, shown: &str, lock: &Lock) -> anyhow::Result<Registry> {
     let mut best: Option<Registry> = None;
-    for (name, raw) in &ws.registries {
-        let reg = Registry::from_raw(name, raw)?;
+    for reg in ws.registries.values() {
         let prefix = format!("{}/", reg.prefix());
         let host = format!("{}/", reg.host);
         if !(e.remote.starts_with(&prefix) || e.remote.starts_with(&host)) {
@@ -93,7 +92,7 @@ fn registry_of(ws: &Workspace, e: &Entry, shown: &str, lock: &Lock) -> anyhow::R
         }
         let longer = |b: &Registry| prefix.len() > b.prefix().len() + 1;
         if best.as_ref().is_none_or(longer) {
-            best = Some(reg);
+            best = Some(reg.clone());
         }
     }
     best.ok_or_else(|| {

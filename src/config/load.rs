@@ -57,7 +57,7 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
             .or_else(|| env.get(&["REGISTRY", "CLOUD"]).map(String::from))
             .or_else(|| ws_raw.and_then(|w| w.registry.clone())),
         registry_asked: overrides.registry.is_some() || env.get(&["REGISTRY", "CLOUD"]).is_some(),
-        registries: ws_raw.map(|w| w.registries.clone()).unwrap_or_default(),
+        registries: registries(ws_raw, &root_file)?,
         channels: ws_raw.map(|w| w.channels.clone()).unwrap_or_default(),
         protected_tags,
         publish: ws_raw.map(|w| w.publish.clone()).unwrap_or_default(),
@@ -68,6 +68,48 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
         images,
         variants: Vec::new(),
     })
+}
+
+/// `workspace.registries`, typed: a registry that lacks a field its kind needs (or names an
+/// unknown kind) is an error of the file, whatever the command.
+fn registries(
+    ws_raw: Option<&super::raw::RawWorkspace>,
+    root_file: &Path,
+) -> anyhow::Result<BTreeMap<String, crate::registry::Registry>> {
+    let raw = ws_raw.map(|w| &w.registries);
+    raw.into_iter()
+        .flatten()
+        .map(|(name, r)| {
+            crate::registry::Registry::from_raw(name, r)
+                .map(|reg| (name.clone(), reg))
+                .map_err(|e| {
+                    let line = registry_line(root_file, name)
+                        .map(|l| format!(":{l}"))
+                        .unwrap_or_default();
+                    anyhow::anyhow!("`{}{line}`: {e:#}", root_file.display())
+                })
+        })
+        .collect()
+}
+
+/// The line of registry `name`'s key under `registries:` in `file`, for messages.
+fn registry_line(file: &Path, name: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("registries:"))?;
+    let keys = [
+        format!("{name}:"),
+        format!("\"{name}\":"),
+        format!("'{name}':"),
+    ];
+    (start..lines.len())
+        .find(|&i| {
+            let l = lines[i].trim_start();
+            keys.iter().any(|k| l.starts_with(k.as_str()))
+        })
+        .map(|i| i + 1)
 }
 
 fn check_directory(cwd: &Path) -> anyhow::Result<()> {

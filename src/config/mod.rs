@@ -63,7 +63,8 @@ pub struct Workspace {
     /// Whether the registry was asked for by `--registry` or `REGISTRY` / `CLOUD` (not only
     /// named by `workspace.registry`): `list` then shows remote names and channels.
     pub registry_asked: bool,
-    pub registries: BTreeMap<String, raw::RawRegistry>,
+    /// `workspace.registries`, each checked and typed at load.
+    pub registries: BTreeMap<String, crate::registry::Registry>,
     pub channels: BTreeMap<String, String>,
     pub protected_tags: Vec<String>,
     /// `workspace.publish`: push guards and extra tags.

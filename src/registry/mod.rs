@@ -171,7 +171,7 @@ impl Registry {
 
 /// Picks the registry `wanted` (or the only one) from the workspace's list.
 pub fn choose(
-    registries: &BTreeMap<String, RawRegistry>,
+    registries: &BTreeMap<String, Registry>,
     wanted: Option<&str>,
 ) -> anyhow::Result<Registry> {
     let names: Vec<&str> = registries.keys().map(String::as_str).collect();
@@ -186,7 +186,7 @@ pub fn choose(
             names.join(", ")
         ),
     };
-    let raw = registries.get(name).ok_or_else(|| {
+    let reg = registries.get(name).ok_or_else(|| {
         let hint = crate::config::error::did_you_mean(name, &names);
         anyhow::anyhow!(
             "unknown registry `{name}`{hint} (registries: {})",
@@ -197,7 +197,7 @@ pub fn choose(
             }
         )
     })?;
-    Registry::from_raw(name, raw)
+    Ok(reg.clone())
 }
 
 /// Two path parts joined by `/`, either of which may be empty.
