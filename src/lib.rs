@@ -26,7 +26,7 @@ pub mod lock;
 mod plan;
 pub mod progress;
 pub mod reference;
-mod refs;
+pub mod refs;
 pub mod registry;
 pub mod scheduler;
 pub mod shard;

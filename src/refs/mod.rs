@@ -95,20 +95,32 @@ pub fn scan(root: &Path, globs: &[String], pins: &[Pin]) -> anyhow::Result<Repor
 }
 
 /// Writes every file with drifting references, each atomically; returns how many were written.
-/// A failure names the files already written.
+/// A failure, or Ctrl-C, stops before the next file and names the files already written
+/// (exit 130 after a signal).
 pub fn write(report: &Report) -> anyhow::Result<usize> {
-    let mut written = Vec::new();
+    let mut written: Vec<String> = Vec::new();
+    let done = |written: &[String]| match written.is_empty() {
+        true => "no file was written".to_string(),
+        false => format!("already written: {}", written.join(", ")),
+    };
     for f in report
         .files
         .iter()
         .filter(|f| f.scan.drifting().next().is_some())
     {
+        if crate::signal::interrupted() {
+            return Err(crate::ExitStatus {
+                code: 130,
+                message: Some(format!(
+                    "interrupted before `{}` ({}); each file is whole, old or new: run `imagemk refs --write` again to finish",
+                    f.shown,
+                    done(&written)
+                )),
+            }
+            .into());
+        }
         if let Err(e) = crate::fsx::replace(&f.path, f.rewritten().as_bytes()) {
-            let done = match written.is_empty() {
-                true => "no file was written".to_string(),
-                false => format!("already written: {}", written.join(", ")),
-            };
-            anyhow::bail!("writing `{}`: {e} ({done})", f.shown);
+            anyhow::bail!("writing `{}`: {e} ({})", f.shown, done(&written));
         }
         written.push(f.shown.clone());
     }
