@@ -7,7 +7,7 @@
 
 mod support;
 
-use support::{docker, remove_images, Registry, Test, BUSYBOX_BASE};
+use support::{api, docker, remove_images, Registry, Test, BUSYBOX_BASE};
 
 /// Registry `local` at `host` (path `e2e`), images `app/base` and `app/child` (FROM base) and
 /// `app/extra` (never pushed).
@@ -28,23 +28,6 @@ fn workspace(host: &str) -> (Test, String) {
     .file("docker/extra.dockerfile", "FROM scratch\nCOPY busybox /x\n")
     .busybox("docker");
     (t, ns)
-}
-
-/// `Docker-Content-Digest` of `GET /v2/REPO/manifests/TAG` with every manifest type accepted.
-fn registry_digest(host: &str, repo: &str, tag: &str) -> Option<String> {
-    let out = std::process::Command::new("curl")
-        .args([
-            "-sI",
-            "-H",
-            &format!("Accept: {}", imagemk::registry::oci::ACCEPT),
-        ])
-        .arg(format!("http://{host}/v2/{repo}/manifests/{tag}"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    text.lines()
-        .find_map(|l| l.strip_prefix("Docker-Content-Digest: "))
-        .map(|d| d.trim().to_string())
 }
 
 fn lock_text(t: &Test) -> String {
@@ -82,11 +65,7 @@ fn push_lock_check_drift_pin_and_build_locked() {
         (&child, "e2e/child-app-linux"),
     ] {
         let (digest, _) = locked(&t, remote);
-        assert_eq!(
-            Some(digest),
-            registry_digest(&host, repo, "latest"),
-            "{remote}"
-        );
+        assert_eq!(Some(digest), api::digest(&host, repo, "latest"), "{remote}");
     }
     assert!(lock_text(&t).contains("  image: \"app/base\"\n  tag: latest\n"));
     t.run(&["pin", "--check"]).is(0, "", "");
@@ -99,7 +78,7 @@ fn push_lock_check_drift_pin_and_build_locked() {
     );
     t.run(&["build", "base"]).ok();
     t.run(&["push", "base"]).ok();
-    let new = registry_digest(&host, "e2e/base-app-linux", "latest").unwrap();
+    let new = api::digest(&host, "e2e/base-app-linux", "latest").unwrap();
     assert_ne!(old, new);
     t.run(&["pin", "--check"]).is(
         1,

@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{docker, remove_images, Registry, Test, BUSYBOX_BASE};
+use support::{docker, image_id, remove_images, Registry, Test, BUSYBOX_BASE};
 
 /// A workspace whose `local` registry is `host`, with one image `app/base` (unique content).
 fn workspace(host: &str) -> (Test, String) {
@@ -40,10 +40,6 @@ fn remote_named(host: &str) -> Vec<String> {
         .filter(|l| l.starts_with(&format!("{host}/")))
         .map(String::from)
         .collect()
-}
-
-fn image_id(name: &str) -> String {
-    docker(&["image", "inspect", "--format", "{{.Id}}", name]).1
 }
 
 fn json(out: &support::Output) -> serde_json::Value {

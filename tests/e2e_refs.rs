@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{remove_images, Registry, Test, BUSYBOX_BASE};
+use support::{api, remove_images, Registry, Test, BUSYBOX_BASE};
 
 fn workspace(host: &str) -> (Test, String) {
     let t = Test::new();
@@ -19,21 +19,6 @@ fn workspace(host: &str) -> (Test, String) {
     .file("docker/base.dockerfile", &format!("{BUSYBOX_BASE}RUN echo {ns} one > /id\n"))
     .busybox("docker");
     (t, ns)
-}
-
-/// `Docker-Content-Digest` of `HEAD /v2/REPO/manifests/TAG` with every manifest type accepted.
-fn registry_digest(host: &str, repo: &str, tag: &str) -> String {
-    let out = std::process::Command::new("curl")
-        .args(["-sI", "-H"])
-        .arg(format!("Accept: {}", imagemk::registry::oci::ACCEPT))
-        .arg(format!("http://{host}/v2/{repo}/manifests/{tag}"))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("Docker-Content-Digest: "))
-        .map(|d| d.trim().to_string())
-        .unwrap_or_else(|| panic!("no digest for {repo}:{tag}"))
 }
 
 #[test]
@@ -50,7 +35,7 @@ fn refs_follow_the_lock_and_check_names_drift() {
     t.file("deploy/app.yml", &deploy);
     t.run(&["build", "base"]).ok();
     t.run(&["push", "base", "--lock"]).ok();
-    let one = registry_digest(&host, "e2e/base-app-linux", "latest");
+    let one = api::digest(&host, "e2e/base-app-linux", "latest").unwrap();
 
     // Only `base` is locked: its reference drifts, the debug one is not a workspace lock's.
     t.run(&["refs", "--check"]).is(
@@ -72,7 +57,7 @@ fn refs_follow_the_lock_and_check_names_drift() {
     );
     t.run(&["build", "base"]).ok();
     t.run(&["push", "base", "--lock"]).ok();
-    let two = registry_digest(&host, "e2e/base-app-linux", "latest");
+    let two = api::digest(&host, "e2e/base-app-linux", "latest").unwrap();
     assert_ne!(one, two);
     let out = t.run(&["refs", "--check"]);
     assert_eq!(out.status, 1, "{}", out.stderr);

@@ -16,22 +16,7 @@ use imagemk::reference::ImageRef;
 use imagemk::registry::reuse::{self, Lookup};
 use imagemk::registry::Registry as Reg;
 use imagemk::scheduler::Children;
-use support::{docker, remove_images, FakeRegistry, Registry, Test};
-
-fn tags_of(ns: &str) -> Vec<String> {
-    let (_, list) = docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
-    let mut v: Vec<String> = list
-        .lines()
-        .filter(|l| l.contains(ns))
-        .map(String::from)
-        .collect();
-    v.sort();
-    v
-}
-
-fn image_id(name: &str) -> String {
-    docker(&["image", "inspect", "--format", "{{.Id}}", name]).1
-}
+use support::{docker, image_id, local_tags, remove_images, FakeRegistry, Registry, Test};
 
 fn registry_tags(host: &str, repo: &str) -> Vec<String> {
     let out = std::process::Command::new("curl")
@@ -118,7 +103,7 @@ fn push_then_reuse_pulls_the_same_image_under_its_local_name() {
         [in_tag.clone(), "v1".to_string()]
     );
     assert_eq!(
-        tags_of(&ns),
+        local_tags(&ns),
         vec![local.clone()],
         "push left only the user's tag"
     );
@@ -160,7 +145,7 @@ fn push_then_reuse_pulls_the_same_image_under_its_local_name() {
     assert_eq!(pulled.id, id);
     assert_eq!(image_id(&local), id);
     assert_eq!(
-        tags_of(&ns),
+        local_tags(&ns),
         vec![local.clone()],
         "no stray remote-named tag"
     );
@@ -259,7 +244,7 @@ fn a_found_image_that_cannot_be_pulled_is_built_and_leaves_no_tag() {
         .unwrap();
     task.finish(true, "building");
     assert!(got.is_none());
-    assert_eq!(tags_of(&ns), Vec::<String>::new());
+    assert_eq!(local_tags(&ns), Vec::<String>::new());
     let methods: Vec<String> = fake.requests().into_iter().map(|(_, r)| r).collect();
     assert!(
         methods
@@ -344,7 +329,7 @@ fn build_reuse_pulls_what_another_machine_pushed_instead_of_building() {
         let now: Vec<String> = names.iter().map(|n| image_id(n)).collect();
         assert_eq!(now, ids, "the pulled images are the pushed ones");
         assert_eq!(
-            tags_of(&ns),
+            local_tags(&ns),
             names.to_vec(),
             "only the local names are left"
         );

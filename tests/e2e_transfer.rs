@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{docker, remove_images, Registry, Test, BUSYBOX_BASE};
+use support::{docker, image_id, local_tags, remove_images, Registry, Test, BUSYBOX_BASE};
 
 /// A workspace whose registry `local` is `host` with path `<namespace>`, so every remote name
 /// of the test carries its unique namespace; one image `app/base`. Returns the test, the
@@ -38,30 +38,10 @@ fn workspace(host: &str) -> (Test, String, String, String) {
     (t, ns, local, remote)
 }
 
-/// Every local `repository:tag` containing `ns`, sorted.
-fn tags_of(ns: &str) -> Vec<String> {
-    sorted(&docker_tags(ns))
-}
-
 fn sorted(v: &[String]) -> Vec<String> {
     let mut v = v.to_vec();
     v.sort();
     v
-}
-
-fn docker_tags(ns: &str) -> Vec<String> {
-    let (_, list) = docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
-    let mut v: Vec<String> = list
-        .lines()
-        .filter(|l| l.contains(ns))
-        .map(String::from)
-        .collect();
-    v.sort();
-    v
-}
-
-fn image_id(name: &str) -> String {
-    docker(&["image", "inspect", "--format", "{{.Id}}", name]).1
 }
 
 fn spawn(t: &Test, args: &[&str]) -> Child {
@@ -111,7 +91,7 @@ fn eight_concurrent_pushes_then_pulls_of_one_image_all_succeed_and_leave_no_tag(
     let push = ["push", "base", "--tag", "v1"];
     let runs: Vec<Child> = (0..8).map(|_| spawn(&t, &push)).collect();
     runs.into_iter().for_each(wait_ok);
-    assert_eq!(tags_of(&ns), sorted(&[local.clone(), mine.clone()]));
+    assert_eq!(local_tags(&ns), sorted(&[local.clone(), mine.clone()]));
     // Besides `v1`, push publishes the image's input-digest tag (`in-<hex16>`).
     let listed = registry_tags(&reg.host(), &format!("{ns}/base-app-linux"));
     assert_eq!(listed.len(), 2, "{listed:?}");
@@ -124,7 +104,7 @@ fn eight_concurrent_pushes_then_pulls_of_one_image_all_succeed_and_leave_no_tag(
     let pull = ["pull", "base", "--tag", "v1"];
     let runs: Vec<Child> = (0..8).map(|_| spawn(&t, &pull)).collect();
     runs.into_iter().for_each(wait_ok);
-    assert_eq!(tags_of(&ns), sorted(&[local.clone(), mine.clone()]));
+    assert_eq!(local_tags(&ns), sorted(&[local.clone(), mine.clone()]));
     assert_eq!(image_id(&local), id);
     assert_eq!(image_id(&mine), id);
     let record: serde_json::Value =
@@ -138,7 +118,10 @@ fn eight_concurrent_pushes_then_pulls_of_one_image_all_succeed_and_leave_no_tag(
         .map(|i| spawn(&t, if i % 2 == 0 { &push } else { &pull }))
         .collect();
     runs.into_iter().for_each(wait_ok);
-    assert_eq!(tags_of(&ns), sorted(&[local.clone(), mine, remote.clone()]));
+    assert_eq!(
+        local_tags(&ns),
+        sorted(&[local.clone(), mine, remote.clone()])
+    );
     assert_eq!(image_id(&remote), id);
     remove_images(&ns);
 }
@@ -258,7 +241,7 @@ fn signal_case(phase: &str, args: &[&str], gated: bool) {
         assert_eq!(docker(&["image", "rm", "--no-prune", &direct]).0, 0);
         assert_eq!(docker(&["image", "rm", "--no-prune", &local]).0, 0);
     }
-    let before = tags_of(&ns);
+    let before = local_tags(&ns);
     if !gated {
         hold_at(&t, phase);
     }
@@ -272,8 +255,12 @@ fn signal_case(phase: &str, args: &[&str], gated: bool) {
     };
     assert_eq!(status, 130, "{phase}: {stderr}");
     assert!(stderr.contains("error: interrupted"), "{phase}: {stderr}");
-    assert_eq!(tags_of(&ns), before, "{phase}: the tags are as they were");
-    assert!(!tags_of(&ns).contains(&remote));
+    assert_eq!(
+        local_tags(&ns),
+        before,
+        "{phase}: the tags are as they were"
+    );
+    assert!(!local_tags(&ns).contains(&remote));
     assert_eq!(
         image_id(&mine),
         id,

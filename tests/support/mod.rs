@@ -338,6 +338,23 @@ pub fn docker(args: &[&str]) -> (i32, String) {
     )
 }
 
+/// Every local `repository:tag` of the real engine containing `ns`, sorted.
+pub fn local_tags(ns: &str) -> Vec<String> {
+    let (_, list) = docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
+    let mut v: Vec<String> = list
+        .lines()
+        .filter(|l| l.contains(ns))
+        .map(String::from)
+        .collect();
+    v.sort();
+    v
+}
+
+/// The image id of the local image `name` (empty when there is none).
+pub fn image_id(name: &str) -> String {
+    docker(&["image", "inspect", "--format", "{{.Id}}", name]).1
+}
+
 /// Removes every local image whose repository starts with `prefix` (test clean-up).
 pub fn remove_images(prefix: &str) {
     let (_, list) = docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
