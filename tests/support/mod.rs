@@ -463,18 +463,11 @@ impl Test {
     /// the fake CLI. Requests are logged to `$ROOT/cloud-http.log`; set fault variables
     /// (`FAKE_FAIL`, `FAKE_ADD_TAG`, …) before calling this.
     pub fn fake_cloud_api(&mut self, dialect: &str) -> CloudApi {
-        use std::io::BufRead;
         let log = self.path("cloud-http.log").display().to_string();
         let mut cmd = self.command("python3", &[]);
         cmd.arg(self.path(".bin/gcloud"))
-            .args(["serve", dialect, &log])
-            .stdout(Stdio::piped());
-        let mut child = cmd.spawn().expect("python3 runs the fake cloud API");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line.trim().parse().expect("the fake API prints its port");
+            .args(["serve", dialect, &log]);
+        let (child, port) = spawn_printing_port(cmd, "the fake cloud API");
         self.env.remove("IMAGEMK_CLOUD_API");
         self.env("IMAGEMK_TEST_API_URL", &format!("http://127.0.0.1:{port}"));
         CloudApi { child }
@@ -555,6 +548,25 @@ fn listening_port(stderr: std::process::ChildStderr, log: PathBuf) -> Option<u16
     rx.recv_timeout(Duration::from_secs(60)).ok().flatten()
 }
 
+/// Starts `cmd` (a server of ours that prints the port it bound as its first line) and reads
+/// that port.
+fn spawn_printing_port(mut cmd: Command, what: &str) -> (Child, u16) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what} does not start: {e}"));
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{what} printed no port: {line:?}"));
+    (child, port)
+}
+
 /// tests/support/fake-registry.py on a free port: the bearer token flow, a paged catalog and
 /// strict `Accept` checks that the real registry does not show. Stopped when dropped.
 pub struct FakeRegistry {
@@ -567,27 +579,13 @@ pub struct FakeRegistry {
 impl FakeRegistry {
     /// `state`: `{"repos": {"ns/app": {"tags": {"t": "sha256:.."}}}}`; `creds`: `user:password`.
     pub fn start(t: &Test, state: &serde_json::Value, creds: &str) -> FakeRegistry {
-        use std::io::BufRead;
         let script = t.path("fake-registry.py");
         fs::write(&script, include_str!("fake-registry.py")).unwrap();
         let (state_file, log) = (t.path("registry.json"), t.path("registry.log"));
         fs::write(&state_file, state.to_string()).unwrap();
-        let mut child = Command::new("python3")
-            .arg(&script)
-            .arg(&state_file)
-            .arg(&log)
-            .arg(creds)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs the fake registry");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .parse()
-            .expect("the fake registry prints its port");
+        let mut cmd = Command::new("python3");
+        cmd.arg(&script).arg(&state_file).arg(&log).arg(creds);
+        let (child, port) = spawn_printing_port(cmd, "the fake registry");
         FakeRegistry {
             child,
             port,
@@ -643,24 +641,16 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     pub fn start(upstream: u16) -> FaultProxy {
-        use std::io::BufRead;
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("fault-proxy.py");
         fs::write(&script, include_str!("fault-proxy.py")).unwrap();
         let (knobs, log) = (dir.path().join("knobs.json"), dir.path().join("proxy.log"));
-        let mut child = Command::new("python3")
-            .arg(&script)
+        let mut cmd = Command::new("python3");
+        cmd.arg(&script)
             .arg(upstream.to_string())
             .arg(&knobs)
-            .arg(&log)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs the fault proxy");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().parse().expect("the proxy prints its port");
+            .arg(&log);
+        let (child, port) = spawn_printing_port(cmd, "the fault proxy");
         FaultProxy {
             child,
             port,
