@@ -13,22 +13,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir)?;
     }
-    let mut part = path.as_os_str().to_owned();
-    part.push(format!(".{}.part", std::process::id()));
-    let written = fs::write(&part, bytes).and_then(|()| fs::rename(&part, path));
-    if written.is_err() {
-        let _ = fs::remove_file(&part);
-    }
-    written
+    rename_into_place(path, bytes, None)
 }
 
 /// Replaces the contents of the existing file `path` atomically, keeping its permissions.
 pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mode = fs::metadata(path)?.permissions();
+    rename_into_place(path, bytes, Some(mode))
+}
+
+/// `bytes` written to a sibling part file (given `mode` when set) renamed over `path`; the
+/// part file is removed when any step fails.
+fn rename_into_place(path: &Path, bytes: &[u8], mode: Option<fs::Permissions>) -> io::Result<()> {
     let mut part = path.as_os_str().to_owned();
     part.push(format!(".{}.part", std::process::id()));
     let written = fs::write(&part, bytes)
-        .and_then(|()| fs::set_permissions(&part, mode))
+        .and_then(|()| mode.map_or(Ok(()), |m| fs::set_permissions(&part, m)))
         .and_then(|()| fs::rename(&part, path));
     if written.is_err() {
         let _ = fs::remove_file(&part);
