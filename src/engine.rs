@@ -245,7 +245,7 @@ pub fn choose(
 
 /// Fails, before any command runs, when an engine asked for by name is not on PATH.
 pub fn require_requested(engine: Engine, source: Source) -> anyhow::Result<()> {
-    if source == Source::Auto || which::which(engine.program()).is_ok() {
+    if source == Source::Auto || crate::exec::installed(engine.program()) {
         return Ok(());
     }
     let how = match source {

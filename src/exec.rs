@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::runner::Mode;
 use crate::signal;
 
 /// A command as data. Nothing runs until one of the functions below is called with it.
@@ -199,9 +200,16 @@ impl std::error::Error for NotInstalled {}
 
 /// Fails with [`NotInstalled`] when `program` is not on PATH. Checked before any command runs.
 pub fn require(program: &str) -> anyhow::Result<()> {
-    which::which(program)
-        .map(|_| ())
-        .map_err(|_| NotInstalled(program.to_string()).into())
+    if installed(program) {
+        Ok(())
+    } else {
+        Err(NotInstalled(program.to_string()).into())
+    }
+}
+
+/// Whether `program` is on PATH, as the current [`runner`](crate::runner) sees it.
+pub fn installed(program: &str) -> bool {
+    crate::runner::current().installed(program)
 }
 
 /// A command that ran and failed.
@@ -257,6 +265,11 @@ pub struct Captured {
 /// non-zero status is a [`CmdError`]. Refused after a signal ([`signal::Interrupted`]); a child
 /// running when the signal arrives is sent SIGTERM and the result is `Interrupted`.
 pub fn capture(cmd: &Cmd) -> anyhow::Result<Captured> {
+    crate::runner::current().capture(cmd, Mode::Normal)
+}
+
+/// [`capture`] by spawning the child (the real runner's).
+pub(crate) fn spawn_capture(cmd: &Cmd) -> anyhow::Result<Captured> {
     let expr = cmd.detached().stdout_capture().stderr_capture();
     let (handle, registered) = launch(cmd, true, || expr.start(), |h| h.pids())?;
     let out = handle
@@ -273,6 +286,11 @@ pub fn capture(cmd: &Cmd) -> anyhow::Result<Captured> {
 /// Like [`capture`] for a command that removes what this run created (a temporary tag, a
 /// container): it runs even after a signal and is not signalled, so clean-up completes.
 pub fn capture_cleanup(cmd: &Cmd) -> anyhow::Result<Captured> {
+    crate::runner::current().capture(cmd, Mode::Cleanup)
+}
+
+/// [`capture_cleanup`] by spawning the child (the real runner's).
+pub(crate) fn spawn_capture_cleanup(cmd: &Cmd) -> anyhow::Result<Captured> {
     let out = cmd
         .detached()
         .stdout_capture()
@@ -302,6 +320,11 @@ fn finish_capture(cmd: &Cmd, out: std::process::Output) -> anyhow::Result<Captur
 /// Runs `cmd` with the terminal's stdin, stdout and stderr and returns its exit code
 /// (128 + signal when it was killed). Used where the child's own status is the result.
 pub fn interactive(cmd: &Cmd) -> anyhow::Result<i32> {
+    crate::runner::current().interactive(cmd, None)
+}
+
+/// [`interactive`] by spawning the child (the real runner's).
+pub(crate) fn spawn_interactive(cmd: &Cmd) -> anyhow::Result<i32> {
     let expr = cmd.expression();
     let (handle, _unregistered) = launch(cmd, false, || expr.start(), |h| h.pids())?;
     let status = wait_interruptibly(&handle, cmd)?;
@@ -313,6 +336,11 @@ pub fn interactive(cmd: &Cmd) -> anyhow::Result<i32> {
 /// the container goes away and the client, having nothing left to wait for, exits on its own.
 /// After 10 s the client itself is sent SIGTERM.
 pub fn interactive_with_stop(cmd: &Cmd, stop: &Cmd) -> anyhow::Result<i32> {
+    crate::runner::current().interactive(cmd, Some(stop))
+}
+
+/// [`interactive_with_stop`] by spawning the child (the real runner's).
+pub(crate) fn spawn_interactive_with_stop(cmd: &Cmd, stop: &Cmd) -> anyhow::Result<i32> {
     let expr = cmd.expression();
     let (handle, _unregistered) = launch(cmd, false, || expr.start(), |h| h.pids())?;
     let mut stopping_since: Option<std::time::Instant> = None;
@@ -330,7 +358,7 @@ pub fn interactive_with_stop(cmd: &Cmd, stop: &Cmd) -> anyhow::Result<i32> {
         let since = *stopping_since.get_or_insert_with(std::time::Instant::now);
         if last_stop.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
             // A failure here (e.g. "no such container" before it was created) is retried.
-            let _ = capture_cleanup(stop);
+            let _ = spawn_capture_cleanup(stop);
             last_stop = Some(std::time::Instant::now());
         }
         if since.elapsed() >= Duration::from_secs(10) {
@@ -446,37 +474,67 @@ fn watch_deadline(done: &std::sync::mpsc::Receiver<()>, limit: Duration, pids: &
     true
 }
 
-/// A child whose merged stdout and stderr are read line by line (builds, pushes).
+/// A child whose merged stdout and stderr are read line by line (builds, pushes), or, under a
+/// recording runner, the output it replays.
 pub struct Streamed {
-    reader: duct::ReaderHandle,
+    out: Output,
     cmd: Cmd,
     _registered: Registered,
+}
+
+enum Output {
+    Child(Box<duct::ReaderHandle>),
+    /// Made only by the recording runner of unit tests.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Replay {
+        text: String,
+        code: i32,
+    },
 }
 
 impl Streamed {
     /// Starts `cmd` with stdin from /dev/null (or its own bytes).
     pub fn start(cmd: &Cmd) -> anyhow::Result<Streamed> {
-        Streamed::start_with(cmd, cmd.detached())
+        crate::runner::current().stream(cmd, None)
     }
 
     /// Starts `cmd` with its stdin read from `stdin` (e.g. the pipe a build context is
     /// written to).
     pub fn start_with_stdin(cmd: &Cmd, stdin: os_pipe::PipeReader) -> anyhow::Result<Streamed> {
-        Streamed::start_with(cmd, cmd.expression().stdin_file(stdin))
+        crate::runner::current().stream(cmd, Some(stdin))
     }
 
-    fn start_with(cmd: &Cmd, expr: duct::Expression) -> anyhow::Result<Streamed> {
+    /// [`Streamed::start`] or [`Streamed::start_with_stdin`] by spawning the child (the real
+    /// runner's).
+    pub(crate) fn spawn(cmd: &Cmd, stdin: Option<os_pipe::PipeReader>) -> anyhow::Result<Streamed> {
+        let expr = match stdin {
+            Some(pipe) => cmd.expression().stdin_file(pipe),
+            None => cmd.detached(),
+        };
         let expr = expr.stderr_to_stdout();
         let (reader, registered) = launch(cmd, true, || expr.reader(), |r| r.pids())?;
         Ok(Streamed {
-            reader,
+            out: Output::Child(Box::new(reader)),
             cmd: cmd.clone(),
             _registered: registered,
         })
     }
 
+    /// A finished child that printed `text` and exited with `code` (a recording runner's).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn replay(cmd: &Cmd, text: String, code: i32) -> Streamed {
+        Streamed {
+            out: Output::Replay { text, code },
+            cmd: cmd.clone(),
+            _registered: Registered(None),
+        }
+    }
+
     pub fn pids(&self) -> Vec<u32> {
-        self.reader.pids()
+        match &self.out {
+            Output::Child(reader) => reader.pids(),
+            Output::Replay { .. } => Vec::new(),
+        }
     }
 
     /// Calls `on_line` for every output line, then returns the exit status. The output is
@@ -509,8 +567,15 @@ impl Streamed {
     }
 
     fn read_all(self, mut on_line: impl FnMut(&str)) -> anyhow::Result<(i32, String)> {
+        let reader = match &self.out {
+            Output::Child(reader) => reader,
+            Output::Replay { text, code } => {
+                text.lines().for_each(&mut on_line);
+                return Ok((*code, text.clone()));
+            }
+        };
         let mut all = String::new();
-        let mut buf = BufReader::new(&self.reader);
+        let mut buf = BufReader::new(&**reader);
         let mut line = Vec::new();
         loop {
             line.clear();
@@ -526,8 +591,7 @@ impl Streamed {
             all.push_str(text);
             all.push('\n');
         }
-        let status = self
-            .reader
+        let status = reader
             .try_wait()
             .map_err(|e| anyhow::anyhow!("waiting for `{}`: {e}", self.cmd.shown()))?
             .map(|o| o.status)

@@ -28,6 +28,7 @@ pub mod progress;
 pub mod reference;
 pub mod refs;
 pub mod registry;
+pub mod runner;
 pub mod scheduler;
 pub mod shard;
 pub mod signal;
@@ -66,15 +67,40 @@ pub fn run(args: Vec<OsString>, env: config::Env) -> i32 {
             return e.exit_code();
         }
     };
-    let cli = match env.check().and_then(|()| command_lines(cli)) {
-        Ok(cli) => cli,
-        Err(err) => return report(&err),
-    };
-    signal::install();
-    match commands::dispatch(cli, env) {
+    match execute(cli, env) {
         Ok(code) => code,
-        Err(err) => report(&err),
+        Err(err) => {
+            let (code, message) = outcome(&err);
+            if let Some(m) = message {
+                eprintln!("{m}");
+            }
+            code
+        }
     }
+}
+
+/// What [`run`] returns and prints, with the `error:` text returned instead of printed (the
+/// in-process tests of `runner::Recorder`).
+#[cfg(test)]
+pub(crate) fn run_outcome(args: Vec<OsString>, env: config::Env) -> (i32, String) {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => return (e.exit_code(), e.to_string()),
+    };
+    match execute(cli, env) {
+        Ok(code) => (code, String::new()),
+        Err(err) => {
+            let (code, message) = outcome(&err);
+            (code, message.unwrap_or_default())
+        }
+    }
+}
+
+fn execute(cli: cli::Cli, env: config::Env) -> anyhow::Result<i32> {
+    env.check()?;
+    let cli = command_lines(cli)?;
+    signal::install();
+    commands::dispatch(cli, env)
 }
 
 /// `--command-line LINE` (run, withdocker) becomes the command's words.
@@ -93,21 +119,22 @@ fn command_lines(mut cli: cli::Cli) -> anyhow::Result<cli::Cli> {
     Ok(cli)
 }
 
-fn report(err: &anyhow::Error) -> i32 {
+/// The exit status for `err` and the `error:` text to print, if any.
+fn outcome(err: &anyhow::Error) -> (i32, Option<String>) {
     if let Some(status) = err.downcast_ref::<ExitStatus>() {
-        if let Some(m) = &status.message {
-            eprintln!("error: {m}");
-        }
-        return status.code;
+        return (
+            status.code,
+            status.message.as_ref().map(|m| format!("error: {m}")),
+        );
     }
     let mut msg = format!("error: {err}");
     for cause in err.chain().skip(1) {
         msg.push_str(&format!("\n  caused by: {cause}"));
     }
-    eprintln!("{msg}");
-    if err.downcast_ref::<signal::Interrupted>().is_some() {
+    let code = if err.downcast_ref::<signal::Interrupted>().is_some() {
         130
     } else {
         1
-    }
+    };
+    (code, Some(msg))
 }

@@ -113,11 +113,11 @@ fn spawn_job<'scope, F>(
 ) where
     F: Fn(usize, &Children) -> Result<(), JobError> + Sync,
 {
-    scope.spawn(move || {
+    scope.spawn(crate::runner::carry(move || {
         let result = catch_unwind(AssertUnwindSafe(|| work(i, children)))
             .unwrap_or_else(|panic| Err(panicked(&job, &*panic)));
         let _ = tx.send((i, result));
-    });
+    }));
 }
 
 /// The failure of a job that panicked: an internal error, named, with the panic's message.

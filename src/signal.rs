@@ -21,8 +21,10 @@ pub fn interrupt() {
     crate::exec::stop_all();
 }
 
+/// Whether the process was signalled, or the run's runner reports an interruption (a
+/// recording runner's scripted Ctrl-C, see `runner::Recorder`).
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    INTERRUPTED.load(Ordering::SeqCst) || crate::runner::interrupted()
 }
 
 /// The error returned by work that stopped because of a signal; main maps it to exit 130.

@@ -116,7 +116,7 @@ fn install(image: &Image, host: &RawHost) -> anyhow::Result<Install> {
         return Ok(Install::Nothing);
     }
     let os = packages::read_os_release(Path::new("/"));
-    let Some(manager) = packages::detect(&os, |p| which::which(p).is_ok()) else {
+    let Some(manager) = packages::detect(&os, exec::installed) else {
         return Ok(Install::ByHand(format!(
             "this host has no package manager imagemk knows (apt-get, dnf, yum, apk); install by hand what image `{}` needs:\n{}",
             image.id,
@@ -137,7 +137,7 @@ fn install(image: &Image, host: &RawHost) -> anyhow::Result<Install> {
     if is_root() {
         return Ok(Install::Run(manager.commands(list, false)));
     }
-    if which::which("sudo").is_ok() {
+    if exec::installed("sudo") {
         return Ok(Install::Run(manager.commands(list, true)));
     }
     bail!(

@@ -24,6 +24,8 @@ mod pull;
 mod push;
 mod push_atomic;
 mod push_builder;
+#[cfg(test)]
+mod push_tests;
 mod refs;
 pub mod reuse;
 mod run;
@@ -153,7 +155,7 @@ fn choose_engine(
     file: Option<config::raw::RawEngine>,
 ) -> anyhow::Result<(crate::engine::Engine, crate::engine::Source)> {
     crate::engine::choose(global.engine.as_deref(), env, file, |p| {
-        which::which(p).is_ok()
+        crate::exec::installed(p)
     })
 }
 

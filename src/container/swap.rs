@@ -159,7 +159,7 @@ pub fn run_stoppable(cmd: &Cmd) -> anyhow::Result<(i32, String)> {
     let pids = child.pids();
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
-        s.spawn(|| {
+        s.spawn(crate::runner::carry(|| {
             while !done.load(Ordering::SeqCst) {
                 if crate::signal::interrupted() {
                     exec::signal_children(&pids);
@@ -167,7 +167,7 @@ pub fn run_stoppable(cmd: &Cmd) -> anyhow::Result<(i32, String)> {
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-        });
+        }));
         let result = child.finish(|_| {});
         done.store(true, Ordering::SeqCst);
         result

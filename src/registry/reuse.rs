@@ -84,7 +84,7 @@ pub fn lookup_all(reg: &Registry, env: &Env, remotes: &[ImageRef], parallel: usi
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..parallel.clamp(1, remotes.len().max(1)) {
-            scope.spawn(|| loop {
+            scope.spawn(crate::runner::carry(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(remote) = remotes.get(i) else { break };
                 let answer = match &client {
@@ -92,7 +92,7 @@ pub fn lookup_all(reg: &Registry, env: &Env, remotes: &[ImageRef], parallel: usi
                     None => inspect(reg, remote),
                 };
                 answers.lock().unwrap()[i] = Some(answer);
-            });
+            }));
         }
     });
     answers

@@ -1,0 +1,119 @@
+//! The seam between commands and processes. Every command imagemk runs goes through the
+//! [`Runner`] of the current scope: [`Real`] spawns it (the functions of [`crate::exec`]); in
+//! unit tests a [`Recorder`] writes it down and answers from a script, so the order of steps and
+//! what happens on a failure or a signal between two steps are tested in-process, without a
+//! fake CLI.
+//!
+//! The scope is the run: `commands::dispatch` installs its runner with [`using`], and every
+//! thread that runs commands for it (the scheduler's jobs, parallel look-ups) is started with
+//! [`carry`], which takes the runner along. Outside any scope the runner is [`Real`].
+
+use std::cell::RefCell;
+use std::sync::{Arc, LazyLock};
+
+use crate::exec::{self, Captured, Cmd, Streamed};
+
+#[cfg(test)]
+mod recorder;
+#[cfg(test)]
+pub use recorder::{imagemk, Call, Recorder, Reply};
+
+/// How a captured command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Refused once the run is interrupted; a running child is stopped by the signal.
+    Normal,
+    /// Removes what this run created (a temporary tag, a container): still runs after a
+    /// signal, and is not signalled.
+    Cleanup,
+}
+
+/// What runs commands: the process spawner, or a recording stand-in.
+pub trait Runner: Send + Sync {
+    /// Runs `cmd` to its end with its output captured; a non-zero status is an
+    /// [`exec::CmdError`], a stop by a signal [`crate::signal::Interrupted`].
+    fn capture(&self, cmd: &Cmd, mode: Mode) -> anyhow::Result<Captured>;
+    /// Runs `cmd` on the terminal and returns its status; once interrupted, `stop` is run until
+    /// the child is gone.
+    fn interactive(&self, cmd: &Cmd, stop: Option<&Cmd>) -> anyhow::Result<i32>;
+    /// Starts `cmd` with its output read line by line and its stdin from `stdin` (a pipe the
+    /// caller writes) or nothing.
+    fn stream(&self, cmd: &Cmd, stdin: Option<os_pipe::PipeReader>) -> anyhow::Result<Streamed>;
+    /// Whether `program` is on PATH.
+    fn installed(&self, program: &str) -> bool;
+    /// Whether the run was interrupted by this runner (a recorder's scripted signal); the
+    /// process's own signal flag is in [`crate::signal`].
+    fn interrupted(&self) -> bool {
+        false
+    }
+}
+
+/// The runner that spawns processes.
+pub struct Real;
+
+impl Runner for Real {
+    fn capture(&self, cmd: &Cmd, mode: Mode) -> anyhow::Result<Captured> {
+        match mode {
+            Mode::Normal => exec::spawn_capture(cmd),
+            Mode::Cleanup => exec::spawn_capture_cleanup(cmd),
+        }
+    }
+
+    fn interactive(&self, cmd: &Cmd, stop: Option<&Cmd>) -> anyhow::Result<i32> {
+        match stop {
+            Some(stop) => exec::spawn_interactive_with_stop(cmd, stop),
+            None => exec::spawn_interactive(cmd),
+        }
+    }
+
+    fn stream(&self, cmd: &Cmd, stdin: Option<os_pipe::PipeReader>) -> anyhow::Result<Streamed> {
+        Streamed::spawn(cmd, stdin)
+    }
+
+    fn installed(&self, program: &str) -> bool {
+        which::which(program).is_ok()
+    }
+}
+
+static REAL: LazyLock<Arc<dyn Runner>> = LazyLock::new(|| Arc::new(Real));
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<dyn Runner>>> = const { RefCell::new(None) };
+}
+
+/// The runner of this thread's scope ([`Real`] outside any).
+pub fn current() -> Arc<dyn Runner> {
+    CURRENT
+        .with(|c| c.borrow().clone())
+        .unwrap_or_else(|| REAL.clone())
+}
+
+/// Whether the runner of this scope reports an interruption (see [`Runner::interrupted`]).
+pub fn interrupted() -> bool {
+    CURRENT.with(|c| c.borrow().as_ref().is_some_and(|r| r.interrupted()))
+}
+
+/// Runs `f` with `runner` as this thread's runner; the previous one is back afterwards, also
+/// when `f` panics.
+pub fn using<T>(runner: Arc<dyn Runner>, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Arc<dyn Runner>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            CURRENT.with(|c| *c.borrow_mut() = previous);
+        }
+    }
+    let previous = CURRENT.with(|c| c.borrow_mut().replace(runner));
+    let _restore = Restore(previous);
+    f()
+}
+
+/// `f`, made to run under this thread's runner wherever it is called: wrap the body of a thread
+/// that runs commands for the current scope.
+pub fn carry<T>(f: impl FnOnce() -> T) -> impl FnOnce() -> T {
+    let runner = CURRENT.with(|c| c.borrow().clone());
+    move || match runner {
+        Some(r) => using(r, f),
+        None => f(),
+    }
+}

@@ -1,0 +1,196 @@
+//! A [`Runner`] for unit tests: it writes down every command it is given, in order, and answers
+//! from a script of rules (the first rule whose text occurs in the command line answers; a
+//! `once` rule answers one call). A rule can also play Ctrl-C: the call is then interrupted, or
+//! succeeds with the signal arriving right after it, and from then on the run sees
+//! `signal::interrupted()` (this runner's flag, not the process's, so tests run side by side)
+//! and commands other than clean-up are refused, as the real spawner refuses them.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::{Mode, Runner};
+use crate::exec::{Captured, Cmd, CmdError, Streamed};
+use crate::signal::Interrupted;
+
+/// What a scripted command does.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Exits 0 printing this (stdout, or the merged output of a streamed command).
+    Out(String),
+    /// Exits with this status, printing this on stderr.
+    Fail(i32, String),
+    /// Ctrl-C arrives while it runs: it is stopped.
+    Interrupt,
+    /// It exits 0 printing this, and Ctrl-C arrives right after.
+    OutThenInterrupt(String),
+}
+
+/// One recorded command: how it ran (`run`, `cleanup`, `interactive`, `stream`) and its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub how: &'static str,
+    pub line: String,
+}
+
+struct Rule {
+    text: String,
+    reply: Reply,
+    once: bool,
+    used: bool,
+}
+
+#[derive(Default)]
+pub struct Recorder {
+    rules: Mutex<Vec<Rule>>,
+    calls: Mutex<Vec<Call>>,
+    missing: Vec<String>,
+    interrupted: AtomicBool,
+}
+
+impl Recorder {
+    pub fn new() -> Recorder {
+        Recorder::default()
+    }
+
+    /// Every command whose line contains `text` answers `reply` (unless an earlier rule does).
+    pub fn on(self, text: &str, reply: Reply) -> Recorder {
+        self.rule(text, reply, false)
+    }
+
+    /// The first command whose line contains `text` answers `reply`.
+    pub fn once(self, text: &str, reply: Reply) -> Recorder {
+        self.rule(text, reply, true)
+    }
+
+    /// `program` is not on PATH.
+    pub fn without(mut self, program: &str) -> Recorder {
+        self.missing.push(program.to_string());
+        self
+    }
+
+    fn rule(self, text: &str, reply: Reply, once: bool) -> Recorder {
+        self.rules.lock().unwrap().push(Rule {
+            text: text.to_string(),
+            reply,
+            once,
+            used: false,
+        });
+        self
+    }
+
+    /// Every command run so far, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// The lines of [`Recorder::calls`], clean-up ones marked `(cleanup) `.
+    pub fn lines(&self) -> Vec<String> {
+        let mark = |c: &Call| match c.how {
+            "cleanup" => format!("(cleanup) {}", c.line),
+            _ => c.line.clone(),
+        };
+        self.calls().iter().map(mark).collect()
+    }
+
+    /// Records `cmd` and finds its reply; `None` when the run is interrupted and `cmd` may not
+    /// start (only clean-up runs then).
+    fn answer(&self, cmd: &Cmd, how: &'static str) -> Option<Reply> {
+        if how != "cleanup" && self.interrupted.load(Ordering::SeqCst) {
+            return None;
+        }
+        let line = cmd.to_string();
+        self.calls.lock().unwrap().push(Call {
+            how,
+            line: line.clone(),
+        });
+        let mut rules = self.rules.lock().unwrap();
+        let rule = rules
+            .iter_mut()
+            .find(|r| !(r.once && r.used) && line.contains(&r.text));
+        let reply = match rule {
+            Some(r) => {
+                r.used = true;
+                r.reply.clone()
+            }
+            None => Reply::Out(String::new()),
+        };
+        if matches!(reply, Reply::Interrupt | Reply::OutThenInterrupt(_)) {
+            self.interrupted.store(true, Ordering::SeqCst);
+        }
+        Some(reply)
+    }
+}
+
+impl Runner for Recorder {
+    fn capture(&self, cmd: &Cmd, mode: Mode) -> anyhow::Result<Captured> {
+        let how = match mode {
+            Mode::Normal => "run",
+            Mode::Cleanup => "cleanup",
+        };
+        let captured = |stdout: String| Captured {
+            stdout,
+            stderr: String::new(),
+        };
+        match self.answer(cmd, how).ok_or(Interrupted)? {
+            Reply::Out(out) | Reply::OutThenInterrupt(out) => Ok(captured(out)),
+            Reply::Interrupt => Err(Interrupted.into()),
+            Reply::Fail(status, stderr) => Err(CmdError {
+                line: cmd.to_string(),
+                status: Some(status),
+                stderr,
+            }
+            .into()),
+        }
+    }
+
+    fn interactive(&self, cmd: &Cmd, stop: Option<&Cmd>) -> anyhow::Result<i32> {
+        let code = match self.answer(cmd, "interactive").ok_or(Interrupted)? {
+            Reply::Out(_) | Reply::OutThenInterrupt(_) => 0,
+            Reply::Fail(status, _) => status,
+            Reply::Interrupt => 130,
+        };
+        if let Some(stop) = stop.filter(|_| self.interrupted()) {
+            self.answer(stop, "cleanup");
+        }
+        Ok(code)
+    }
+
+    fn stream(&self, cmd: &Cmd, stdin: Option<os_pipe::PipeReader>) -> anyhow::Result<Streamed> {
+        if let Some(mut pipe) = stdin {
+            // Drained like a child would, so the writer of the pipe never blocks.
+            std::thread::spawn(move || std::io::copy(&mut pipe, &mut std::io::sink()));
+        }
+        let (text, code) = match self.answer(cmd, "stream").ok_or(Interrupted)? {
+            Reply::Out(out) | Reply::OutThenInterrupt(out) => (out, 0),
+            Reply::Fail(status, out) => (out, status),
+            Reply::Interrupt => (String::new(), 143),
+        };
+        Ok(Streamed::replay(cmd, text, code))
+    }
+
+    fn installed(&self, program: &str) -> bool {
+        !self.missing.iter().any(|m| m == program)
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs imagemk in this process as `imagemk -C DIR ARGS…` with `env` (plus `CI=true`) under
+/// `recorder`; returns the exit status and the `error:` text it would print (empty on success).
+pub fn imagemk(
+    recorder: &Arc<Recorder>,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String) {
+    let mut argv: Vec<std::ffi::OsString> = vec!["imagemk".into(), "-C".into(), dir.into()];
+    argv.extend(args.iter().map(Into::into));
+    let mut pairs = vec![("CI", "true")];
+    pairs.extend_from_slice(env);
+    let env = crate::config::Env::from_pairs(&pairs);
+    let runner: Arc<dyn Runner> = recorder.clone();
+    super::using(runner, || crate::run_outcome(argv, env))
+}
