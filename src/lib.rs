@@ -7,6 +7,7 @@ mod clean;
 mod cli;
 pub mod commands;
 pub mod config;
+mod console;
 mod container;
 mod context;
 mod docker;
@@ -72,7 +73,7 @@ pub fn run(args: Vec<OsString>, env: config::Env) -> i32 {
         Err(err) => {
             let (code, message) = outcome(&err);
             if let Some(m) = message {
-                eprintln!("{m}");
+                crate::console::errln!("{m}");
             }
             code
         }

@@ -31,7 +31,7 @@ impl Progress {
             Some(m) => {
                 let _ = m.println(msg);
             }
-            None => eprintln!("{msg}"),
+            None => crate::console::errln!("{msg}"),
         }
     }
 
@@ -50,7 +50,7 @@ impl Progress {
             bar
         });
         if bar.is_none() {
-            eprintln!("{name} | {action}");
+            crate::console::errln!("{name} | {action}");
         }
         Task {
             name: name.to_string(),
@@ -73,7 +73,7 @@ impl Task {
     pub fn line(&self, text: &str) {
         match &self.bar {
             Some(bar) => bar.set_message(text.trim().to_string()),
-            None => eprintln!("{} | {text}", self.name),
+            None => crate::console::errln!("{} | {text}", self.name),
         }
     }
 
@@ -86,7 +86,7 @@ impl Task {
             self.progress
                 .println(&format!("{mark} {} {outcome} in {secs:.1}s", self.name));
         } else {
-            eprintln!("{} | {mark} {outcome} in {secs:.1}s", self.name);
+            crate::console::errln!("{} | {mark} {outcome} in {secs:.1}s", self.name);
         }
     }
 }

@@ -11,12 +11,13 @@
 use std::cell::RefCell;
 use std::sync::{Arc, LazyLock};
 
+use crate::console::Stream;
 use crate::exec::{self, Captured, Cmd, Streamed};
 
 #[cfg(test)]
 mod recorder;
 #[cfg(test)]
-pub use recorder::{imagemk, Call, Recorder, Reply};
+pub use recorder::{imagemk, Call, Outcome, Recorder, Reply};
 
 /// How a captured command runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,13 @@ pub trait Runner: Send + Sync {
     /// process's own signal flag is in [`crate::signal`].
     fn interrupted(&self) -> bool {
         false
+    }
+    /// Writes imagemk's own output (see [`crate::console`]).
+    fn print(&self, stream: Stream, text: &str) {
+        match stream {
+            Stream::Out => print!("{text}"),
+            Stream::Err => eprint!("{text}"),
+        }
     }
 }
 

@@ -154,7 +154,7 @@ fn print_plan(ws: &Workspace, plan: &BuildPlan, as_json: bool) -> anyhow::Result
             .iter()
             .map(|d| outcome::decision_json(ws, d))
             .collect();
-        println!(
+        crate::console::outln!(
             "{}",
             serde_json::to_string_pretty(
                 &json!({ "steps": steps, "reused": reused, "decisions": decisions })
@@ -163,7 +163,7 @@ fn print_plan(ws: &Workspace, plan: &BuildPlan, as_json: bool) -> anyhow::Result
     } else {
         for step in &plan.steps {
             for line in step.lines() {
-                println!("{line}");
+                crate::console::outln!("{line}");
             }
         }
     }

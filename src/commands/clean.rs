@@ -55,13 +55,13 @@ pub fn run(ctx: &Ctx, args: &CleanArgs, tag: Option<String>) -> anyhow::Result<i
         report.json(&summary)?;
     } else {
         report.text();
-        println!("{}", summary.line(dry));
+        crate::console::outln!("{}", summary.line(dry));
     }
     if wide_without_yes && !ctx.dry_run {
-        eprintln!("note: this policy is wider than one exact tag, so nothing was changed; check the plan above and pass `--yes` to apply it");
+        crate::console::errln!("note: this policy is wider than one exact tag, so nothing was changed; check the plan above and pass `--yes` to apply it");
     }
     if signal::interrupted() {
-        eprintln!(
+        crate::console::errln!(
             "error: interrupted; the report above says what was done and what was not started"
         );
         return Ok(130);
@@ -367,20 +367,20 @@ impl Report<'_> {
         } = *self;
         for (repo, out) in repos.iter().zip(outcomes) {
             if let Some(e) = &out.error {
-                eprintln!("error: repository `{repo}`: {e}");
+                crate::console::errln!("error: repository `{repo}`: {e}");
                 continue;
             }
             if out.missing {
-                eprintln!("note: repository `{repo}` does not exist or holds no manifest; nothing to clean there");
+                crate::console::errln!("note: repository `{repo}` does not exist or holds no manifest; nothing to clean there");
             }
             for (a, status) in &out.plan {
-                println!("{}", a.line());
+                crate::console::outln!("{}", a.line());
                 let what = match status {
                     Status::Failed(e) => e.as_str(),
                     Status::NotStarted => "not started (interrupted)",
                     _ => continue,
                 };
-                eprintln!(
+                crate::console::errln!(
                     "error: could not {} `{}@{}`: {what}",
                     a.action.as_str(),
                     a.repository,
@@ -389,7 +389,7 @@ impl Report<'_> {
             }
             if dry {
                 for step in &out.steps {
-                    println!("  {}", backend.render(&step.op));
+                    crate::console::outln!("  {}", backend.render(&step.op));
                 }
             }
         }
@@ -437,7 +437,7 @@ impl Report<'_> {
             "missing_repositories": missing,
             "summary": {"untagged": s.untagged, "deleted": s.deleted, "kept": s.kept, "failed": s.failed, "not_started": s.not_started},
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::console::outln!("{}", serde_json::to_string_pretty(&doc)?);
         Ok(())
     }
 }

@@ -92,7 +92,7 @@ pub fn execute(ctx: &Ctx, planned: &Planned, name: &str, image: &Image) -> anyho
         ctx.progress.println(w);
     }
     if ctx.dry_run {
-        println!("{}", planned.cmd);
+        crate::console::outln!("{}", planned.cmd);
         return Ok(0);
     }
     // A signal while the engine was being asked: the container is never started.

@@ -26,7 +26,7 @@ pub fn run(ctx: &Ctx, args: &ExtractArgs) -> anyhow::Result<i32> {
     ensure_present(ctx, image)?;
     if ctx.dry_run {
         for line in plan.lines() {
-            println!("{line}");
+            crate::console::outln!("{line}");
         }
         return Ok(0);
     }

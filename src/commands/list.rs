@@ -37,7 +37,7 @@ pub fn run(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<i32> {
             .zip(&remotes)
             .map(|(&i, r)| json_row(ws, i, r.as_ref()))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        crate::console::outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(0);
     }
     print_table(ws, &chosen, &remotes);
@@ -143,6 +143,6 @@ fn print_aligned(table: &[Vec<String>]) {
                 format!("{cell:<w$}")
             })
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        crate::console::outln!("{}", line.join("  ").trim_end());
     }
 }

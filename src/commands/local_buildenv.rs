@@ -174,22 +174,22 @@ fn print_plan(
         let reg = pull_registry(ctx, image)?;
         let jobs = transfer::plan_pull(&ctx.ws, &reg, &[ctx.ws.image(&image.id).unwrap()])?;
         if must_pull.is_none() {
-            println!("# when `{}` is not in the local engine:", image.name);
+            crate::console::outln!("# when `{}` is not in the local engine:", image.name);
         }
         for line in jobs[0].lines() {
-            println!("{line}");
+            crate::console::outln!("{line}");
         }
-        println!("{}", transfer::PULL_NOTE);
-        println!(
+        crate::console::outln!("{}", transfer::PULL_NOTE);
+        crate::console::outln!(
             "# if the registry refuses the credentials: {}, then the pull again",
             reg.login()
         );
     }
     if !plan.copies.is_empty() {
         for line in plan.lines() {
-            println!("{line}");
+            crate::console::outln!("{line}");
         }
-        println!(
+        crate::console::outln!(
             "# a destination that exists is skipped when identical; one that differs is {}",
             match force {
                 true => "replaced (--force)",
@@ -199,7 +199,7 @@ fn print_plan(
     }
     if let Install::Run(cmds) = install {
         for c in cmds {
-            println!("{c}");
+            crate::console::outln!("{c}");
         }
     }
     Ok(())

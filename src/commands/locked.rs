@@ -86,9 +86,9 @@ pub fn pull(ctx: &Ctx, req: &BuildRequest, facts: &mut Facts, show: bool) -> any
     let todo: Vec<(usize, &Entry)> = req.locked.iter().map(|(i, e)| (*i, e)).collect();
     if ctx.dry_run {
         for (i, e) in todo.iter().filter(|_| show) {
-            println!("{}", docker::pull_pinned(&remote(e), e.digest.as_str()));
+            crate::console::outln!("{}", docker::pull_pinned(&remote(e), e.digest.as_str()));
             let local = &ctx.ws.images[*i].name;
-            println!(
+            crate::console::outln!(
                 "{} tag <the image ID of {}> {local}",
                 crate::engine::program(),
                 e.pinned()

@@ -10,7 +10,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<i32> {
     let reg = registry::choose(&ctx.ws.registries, ctx.ws.registry.as_deref())?;
     let cmd = reg.login();
     if ctx.dry_run {
-        println!("{cmd}");
+        crate::console::outln!("{cmd}");
         return Ok(0);
     }
     exec::require(&cmd.program)?;

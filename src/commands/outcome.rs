@@ -97,7 +97,7 @@ pub fn print(ctx: &Ctx, plan: &BuildPlan, states: &[State]) -> anyhow::Result<()
             v
         })
         .collect();
-    println!(
+    crate::console::outln!(
         "{}",
         serde_json::to_string_pretty(&json!({ "images": out }))?
     );

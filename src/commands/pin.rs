@@ -54,12 +54,12 @@ pub fn run(ctx: &Ctx, args: &PinArgs) -> anyhow::Result<i32> {
 /// `--dry-run`: the registry call per wanted image, then where the digests would go.
 fn print_calls(root: &Path, backend: &Backend, reg: &Registry, wanted: &[(String, ImageRef)]) {
     for (_, remote) in wanted {
-        println!(
+        crate::console::outln!(
             "{}",
             backend.digest_call(repo_path(reg, remote), &remote.tag)
         );
     }
-    println!(
+    crate::console::outln!(
         "# then write each digest to {} (nothing is written when one is missing)",
         lock::path(root).display()
     );
@@ -145,10 +145,10 @@ pub fn read_digests(
 fn print_entries(entries: &[Entry], as_json: bool) -> anyhow::Result<()> {
     if as_json {
         let rows: Vec<_> = entries.iter().map(entry_json).collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        crate::console::outln!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         for e in entries {
-            println!("{}:{} {}", e.remote, e.tag, e.digest);
+            crate::console::outln!("{}:{} {}", e.remote, e.tag, e.digest);
         }
     }
     Ok(())

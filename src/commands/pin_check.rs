@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx, args: &PinArgs) -> anyhow::Result<i32> {
             .collect();
         if ctx.dry_run {
             for r in &refs {
-                println!(
+                crate::console::outln!(
                     "{}",
                     backend.digest_call(super::pin::repo_path(reg, r), &r.tag)
                 );
@@ -55,7 +55,7 @@ pub fn run(ctx: &Ctx, args: &PinArgs) -> anyhow::Result<i32> {
         rows.extend(list.iter().copied().zip(found));
     }
     if ctx.dry_run {
-        println!("# then compare each digest with {shown}; nothing is written");
+        crate::console::outln!("# then compare each digest with {shown}; nothing is written");
         return Ok(0);
     }
     report(&shown, &lock, &rows, args.json)
@@ -129,14 +129,14 @@ fn report(
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        crate::console::outln!("{}", serde_json::to_string_pretty(&list)?);
     } else {
         for (e, now) in &drift {
             let has = match now {
                 Some(d) => format!("has {d}"),
                 None => "has no such tag".to_string(),
             };
-            println!(
+            crate::console::outln!(
                 "{shown}:{}: {}:{} locked {} but the registry {has}",
                 lock.line(&e.remote),
                 e.remote,

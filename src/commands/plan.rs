@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> anyhow::Result<i32> {
             images: entries,
             shards,
         };
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::console::outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         print_table(&entries);
     }
@@ -193,7 +193,7 @@ fn print_table(entries: &[Entry]) {
         .max(4);
     let sharded = entries.iter().any(|e| e.shard.is_some());
     let shard = |e: &Entry| e.shard.map_or(String::new(), |s| format!("{s:<5}  "));
-    println!(
+    crate::console::outln!(
         "{:width$}  {}{:10}  {:names$}  WHY",
         "IMAGE",
         if sharded { "SHARD  " } else { "" },
@@ -202,7 +202,7 @@ fn print_table(entries: &[Entry]) {
     );
     for e in entries {
         let name = name(e);
-        println!(
+        crate::console::outln!(
             "{:width$}  {}{:10}  {:names$}  {}",
             e.id,
             shard(e),

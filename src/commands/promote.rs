@@ -46,9 +46,9 @@ pub fn run(ctx: &Ctx, args: &PromoteArgs) -> anyhow::Result<i32> {
             moves::point_lines(&backend, set),
         ];
         for line in lines.concat() {
-            println!("{line}");
+            crate::console::outln!("{line}");
         }
-        println!("# a locked tag whose registry digest differs from images.lock stops the promotion (unless --force); on a failure the tags already moved are put back");
+        crate::console::outln!("# a locked tag whose registry digest differs from images.lock stops the promotion (unless --force); on a failure the tags already moved are put back");
         return Ok(0);
     }
     // One read per repository (one listing on the clouds) for the locked and the new tags.
@@ -171,7 +171,7 @@ fn report(reg: &Registry, plan: &[Promotion], set: &[Move], as_json: bool) -> an
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        crate::console::outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
     for m in set {
@@ -180,7 +180,7 @@ fn report(reg: &Registry, plan: &[Promotion], set: &[Move], as_json: bool) -> an
             Some(d) => format!("{d} → {}", m.digest),
             None => format!("(new) → {}", m.digest),
         };
-        println!("{}/{}:{} {was}", reg.host, m.repo, m.tag);
+        crate::console::outln!("{}/{}:{} {was}", reg.host, m.repo, m.tag);
     }
     Ok(())
 }

@@ -28,11 +28,11 @@ pub fn run(ctx: &Ctx, args: &PullArgs) -> anyhow::Result<i32> {
     if ctx.dry_run {
         for job in &jobs {
             for line in job.lines() {
-                println!("{line}");
+                crate::console::outln!("{line}");
             }
         }
-        println!("{}", transfer::PULL_NOTE);
-        println!(
+        crate::console::outln!("{}", transfer::PULL_NOTE);
+        crate::console::outln!(
             "# record each pulled digest in {}",
             pulled::path(&ws.root).display()
         );
@@ -221,10 +221,10 @@ fn report(
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        crate::console::outln!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         for (job, p) in done {
-            println!("{} {}", job.local, p.digest);
+            crate::console::outln!("{} {}", job.local, p.digest);
         }
     }
     Ok(())

@@ -84,7 +84,7 @@ pub fn push(ctx: &Ctx, selected: Vec<usize>, args: &PushArgs, quiet: bool) -> an
         for line in lines.chain([transfer::PUSH_NOTE.to_string()]) {
             match quiet {
                 true => ctx.progress.println(&line),
-                false => println!("{line}"),
+                false => crate::console::outln!("{line}"),
             }
         }
         if args.lock {
@@ -94,7 +94,7 @@ pub fn push(ctx: &Ctx, selected: Vec<usize>, args: &PushArgs, quiet: bool) -> an
             );
             match quiet {
                 true => ctx.progress.println(&line),
-                false => println!("{line}"),
+                false => crate::console::outln!("{line}"),
             }
         }
         return Ok(0);
@@ -412,10 +412,10 @@ pub(super) fn report(
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        crate::console::outln!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         for line in pushed_lines(jobs, results) {
-            println!("{line}");
+            crate::console::outln!("{line}");
         }
     }
     Ok(())

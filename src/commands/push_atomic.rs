@@ -128,23 +128,25 @@ fn real_moves(reg: &Registry, jobs: &[PushJob], digests: &[String]) -> Vec<Move>
 fn dry_run(backend: &Backend, reg: &Registry, jobs: &[PushJob], staged: &[PushJob], stage: &str) {
     for job in staged {
         for line in job.lines() {
-            println!("{line}");
+            crate::console::outln!("{line}");
         }
     }
-    println!("# then, only when every push succeeded (DIGEST: what each push reported):");
+    crate::console::outln!(
+        "# then, only when every push succeeded (DIGEST: what each push reported):"
+    );
     let set = real_moves(reg, jobs, &vec!["DIGEST".to_string(); jobs.len()]);
     let lines = [
         moves::read_lines(backend, &set),
         moves::point_lines(backend, &set),
     ];
     for line in lines.concat() {
-        println!("{line}");
+        crate::console::outln!("{line}");
     }
     for job in jobs {
         let op = backend.remove(&repo_of(reg, &job.remotes[0]), stage);
-        println!("{}", backend.render(&op));
+        crate::console::outln!("{}", backend.render(&op));
     }
-    println!("# a failed push or Ctrl-C moves no real tag; the staging tags are removed whatever happens");
+    crate::console::outln!("# a failed push or Ctrl-C moves no real tag; the staging tags are removed whatever happens");
 }
 
 /// The error for a staging phase that did not fully succeed: staging tags removed, what was

@@ -28,7 +28,7 @@ pub fn run(
     let steps = steps(ctx, reg, jobs, b)?;
     if ctx.dry_run {
         for s in &steps {
-            println!("{}", s.cmd);
+            crate::console::outln!("{}", s.cmd);
         }
         return Ok(0);
     }

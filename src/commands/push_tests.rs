@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::runner::{imagemk, Recorder, Reply};
+use crate::runner::{imagemk, Outcome, Recorder, Reply};
 
 const YAML: &str = r#"workspace:
   registry: local
@@ -65,7 +65,7 @@ fn push_lines() -> Vec<String> {
     ]
 }
 
-fn push(rec: &Arc<Recorder>) -> (i32, String) {
+fn push(rec: &Arc<Recorder>) -> Outcome {
     imagemk(
         rec,
         workspace().path(),
@@ -75,14 +75,18 @@ fn push(rec: &Arc<Recorder>) -> (i32, String) {
 }
 
 const INTERRUPTED: &str =
-    "error: interrupted; everything imagemk had started was stopped and cleaned up";
+    "error: interrupted; everything imagemk had started was stopped and cleaned up\n";
 
 #[test]
 fn push_tags_pushes_then_removes_the_remote_tag() {
     let rec = Arc::new(engine(Reply::Out(format!(
         "CI-42: digest: {ID} size: 528\n"
     ))));
-    assert_eq!(push(&rec), (0, String::new()));
+    let out = push(&rec);
+    out.ok();
+    assert_eq!(out.stdout, format!("{REMOTE}@{ID}\n"));
+    let pushed = format!("km/test | pushing {REMOTE}\nkm/test | CI-42: digest: {ID} size: 528\nkm/test | ✓ pushed {REMOTE} in ");
+    assert!(out.stderr.starts_with(&pushed), "{}", out.stderr);
     assert_eq!(rec.lines(), push_lines());
 }
 
@@ -90,8 +94,9 @@ fn push_tags_pushes_then_removes_the_remote_tag() {
 fn a_failed_push_still_removes_the_temporary_tag() {
     let refused = "dial tcp 10.0.0.1:5000: connect: connection refused\n";
     let rec = Arc::new(engine(Reply::Fail(1, refused.to_string())));
-    let (code, err) = push(&rec);
-    assert_eq!(code, 1);
+    let out = push(&rec);
+    assert_eq!(out.status, 1);
+    let err = &out.stderr[out.stderr.find("error:").unwrap()..];
     assert!(err.starts_with(&format!("error: the push of `km/test` failed: `docker push {REMOTE}` exited with status 1\n  | dial tcp")), "{err}");
     assert!(
         err.contains("hint: registry `local` does not answer at `registry.example.com:5000`"),
@@ -103,7 +108,9 @@ fn a_failed_push_still_removes_the_temporary_tag() {
 #[test]
 fn ctrl_c_during_the_push_removes_the_temporary_tag() {
     let rec = Arc::new(engine(Reply::Interrupt));
-    assert_eq!(push(&rec), (130, INTERRUPTED.to_string()));
+    let out = push(&rec);
+    assert_eq!(out.status, 130);
+    assert!(out.stderr.ends_with(INTERRUPTED), "{}", out.stderr);
     assert_eq!(rec.lines(), push_lines());
 }
 
@@ -124,7 +131,9 @@ fn ctrl_c_between_the_tag_and_the_push_pushes_nothing_and_removes_the_tag() {
             )
             .on(&inspect(REMOTE), Reply::Out(format!("{ID}\n"))),
     );
-    assert_eq!(push(&rec), (130, INTERRUPTED.to_string()));
+    let out = push(&rec);
+    assert_eq!(out.status, 130);
+    assert!(out.stderr.ends_with(INTERRUPTED), "{}", out.stderr);
     let mut want = push_lines();
     want.retain(|l| !l.starts_with("docker push"));
     assert_eq!(rec.lines(), want);

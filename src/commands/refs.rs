@@ -31,7 +31,7 @@ pub fn run(ctx: &Ctx, args: &RefsArgs) -> anyhow::Result<i32> {
     let report = scan(ctx)?;
     if !args.json {
         for w in &report.warnings {
-            eprintln!("warning: {w}");
+            crate::console::errln!("warning: {w}");
         }
     }
     match (args.write, ctx.dry_run) {
@@ -63,7 +63,7 @@ fn scan(ctx: &Ctx) -> anyhow::Result<Report> {
 
 fn print_diff(report: &Report) -> i32 {
     for f in &report.files {
-        print!("{}", diff::unified(&f.shown, &f.text, &f.rewritten()));
+        crate::console::out!("{}", diff::unified(&f.shown, &f.text, &f.rewritten()));
     }
     0
 }
@@ -75,9 +75,9 @@ fn write(report: &Report, json: bool) -> anyhow::Result<i32> {
         print_json(report);
     } else {
         for (f, d) in report.drifting() {
-            println!("{}:{}: {} → {}", f.shown, d.line, d.text, d.locked);
+            crate::console::outln!("{}:{}: {} → {}", f.shown, d.line, d.text, d.locked);
         }
-        eprintln!("refs: {count} reference(s) rewritten in {files} file(s)");
+        crate::console::errln!("refs: {count} reference(s) rewritten in {files} file(s)");
     }
     Ok(0)
 }
@@ -88,15 +88,15 @@ fn check(report: &Report, json: bool) -> i32 {
         print_json(report);
     } else {
         for (f, d) in report.drifting() {
-            println!("{}:{}: {} → {}", f.shown, d.line, d.text, d.locked);
+            crate::console::outln!("{}:{}: {} → {}", f.shown, d.line, d.text, d.locked);
         }
         if count > 0 {
-            eprintln!(
+            crate::console::errln!(
                 "error: {count} reference(s) differ from images.lock; run `imagemk refs --write` to rewrite them"
             );
         } else {
             let found: usize = report.files.iter().map(|f| f.scan.found.len()).sum();
-            eprintln!(
+            crate::console::errln!(
                 "refs: {found} reference(s) in {} file(s) match images.lock",
                 report.files.len()
             );
@@ -120,7 +120,7 @@ fn print_json(report: &Report) {
         drift,
         warnings: &report.warnings,
     };
-    println!(
+    crate::console::outln!(
         "{}",
         serde_json::to_string_pretty(&out).expect("JSON of strings")
     );

@@ -39,19 +39,21 @@ pub fn run(ctx: &Ctx, args: &WhyArgs) -> anyhow::Result<i32> {
             .iter()
             .map(|d| outcome::decision_json(&ctx.ws, d))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        crate::console::outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(0);
     }
     for d in &decisions {
         let id = &ctx.ws.images[d.image].id;
         match &d.action {
-            Action::UpToDate | Action::Pulled(_) => println!("{id}: {}", d.reasons.join("; ")),
-            Action::Tag(from) => println!("{id}: tag `{from}`"),
-            Action::Build => println!("{id}: build"),
+            Action::UpToDate | Action::Pulled(_) => {
+                crate::console::outln!("{id}: {}", d.reasons.join("; "))
+            }
+            Action::Tag(from) => crate::console::outln!("{id}: tag `{from}`"),
+            Action::Build => crate::console::outln!("{id}: build"),
         }
         if !matches!(d.action, Action::UpToDate | Action::Pulled(_)) {
             for r in &d.reasons {
-                println!("  {r}");
+                crate::console::outln!("  {r}");
             }
         }
     }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{Mode, Runner};
+use crate::console::Stream;
 use crate::exec::{Captured, Cmd, CmdError, Streamed};
 use crate::signal::Interrupted;
 
@@ -46,6 +47,8 @@ pub struct Recorder {
     calls: Mutex<Vec<Call>>,
     missing: Vec<String>,
     interrupted: AtomicBool,
+    stdout: Mutex<String>,
+    stderr: Mutex<String>,
 }
 
 impl Recorder {
@@ -176,21 +179,64 @@ impl Runner for Recorder {
     fn interrupted(&self) -> bool {
         self.interrupted.load(Ordering::SeqCst)
     }
+
+    fn print(&self, stream: Stream, text: &str) {
+        let buffer = match stream {
+            Stream::Out => &self.stdout,
+            Stream::Err => &self.stderr,
+        };
+        buffer.lock().unwrap().push_str(text);
+    }
+}
+
+/// What an in-process run returned and printed, as the binary would have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: i32,
+    pub stdout: String,
+    /// Everything on stderr, the closing `error: …` included.
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// Asserts the whole outcome at once, so a failure shows all three.
+    pub fn is(&self, status: i32, stdout: &str, stderr: &str) {
+        assert_eq!(
+            (self.status, self.stdout.as_str(), self.stderr.as_str()),
+            (status, stdout, stderr)
+        );
+    }
+
+    /// Asserts success, showing stderr otherwise.
+    pub fn ok(&self) -> &Outcome {
+        assert_eq!(self.status, 0, "{}", self.stderr);
+        self
+    }
 }
 
 /// Runs imagemk in this process as `imagemk -C DIR ARGS…` with `env` (plus `CI=true`) under
-/// `recorder`; returns the exit status and the `error:` text it would print (empty on success).
+/// `recorder`; returns its status and what it printed (its progress lines come plain, as in CI).
 pub fn imagemk(
     recorder: &Arc<Recorder>,
     dir: &Path,
     args: &[&str],
     env: &[(&str, &str)],
-) -> (i32, String) {
+) -> Outcome {
     let mut argv: Vec<std::ffi::OsString> = vec!["imagemk".into(), "-C".into(), dir.into()];
     argv.extend(args.iter().map(Into::into));
     let mut pairs = vec![("CI", "true")];
     pairs.extend_from_slice(env);
     let env = crate::config::Env::from_pairs(&pairs);
     let runner: Arc<dyn Runner> = recorder.clone();
-    super::using(runner, || crate::run_outcome(argv, env))
+    let (status, error) = super::using(runner, || crate::run_outcome(argv, env));
+    let mut stderr = std::mem::take(&mut *recorder.stderr.lock().unwrap());
+    if !error.is_empty() {
+        stderr.push_str(&error);
+        stderr.push('\n');
+    }
+    Outcome {
+        status,
+        stdout: std::mem::take(&mut *recorder.stdout.lock().unwrap()),
+        stderr,
+    }
 }
