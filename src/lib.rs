@@ -9,7 +9,6 @@ pub mod commands;
 pub mod config;
 mod container;
 mod context;
-mod docker;
 pub mod dockerfile;
 mod dockerignore;
 mod duration;
