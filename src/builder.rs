@@ -12,7 +12,8 @@ use anyhow::bail;
 use regex::Regex;
 
 use crate::config::Env;
-use crate::exec::{self, Cmd};
+use crate::engine::image;
+use crate::exec;
 
 /// A builder chosen for this run, with the platforms to build for (none: the builder's own).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,18 +98,15 @@ fn check_platforms(platforms: &[String]) -> anyhow::Result<Vec<String>> {
 /// Fails, before anything runs, when `docker buildx` is missing or the builder does not
 /// exist: `docker buildx version`, then `docker buildx inspect NAME` (both read-only).
 pub fn require(builder: &Builder) -> anyhow::Result<()> {
-    let program = crate::engine::program();
-    exec::require(program)?;
-    let version = Cmd::new(program).args(["buildx", "version"]);
+    exec::require(crate::engine::program())?;
+    let version = image::buildx_version();
     if let Err(e) = exec::capture(&version) {
         bail!(
             "buildx is not installed: `{version}` failed ({}); `--builder` builds through `docker buildx build`\nhint: install the buildx plugin (Docker's `docker-buildx-plugin` package, Debian's `docker-buildx`, or https://github.com/docker/buildx#installing), or drop `--builder` to build with the legacy builder",
             first_line(&e)
         );
     }
-    let inspect = Cmd::new(program)
-        .args(["buildx", "inspect"])
-        .arg(builder.name.clone());
+    let inspect = image::buildx_inspect(&builder.name);
     if let Err(e) = exec::capture(&inspect) {
         bail!(
             "builder `{}` cannot be used: `{inspect}` failed ({})\nhint: list the builders with `docker buildx ls`, or create this one with `docker buildx create --name {} --driver docker-container` (or `--driver kubernetes`, `remote`)",

@@ -10,7 +10,6 @@ pub mod config;
 mod console;
 mod container;
 mod context;
-mod docker;
 pub mod dockerfile;
 mod dockerignore;
 mod duration;

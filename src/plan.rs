@@ -9,7 +9,7 @@ use anyhow::bail;
 
 use crate::config::{Image, Workspace};
 use crate::context::{self, Spec, Staged};
-use crate::docker;
+use crate::engine::image;
 use crate::exec::{self, Cmd};
 use crate::graph;
 use crate::inputs::{self, Inputs};
@@ -423,10 +423,7 @@ fn step(
         .filter_map(|p| position.get(p).copied())
         .collect();
     if let Action::Tag(source) = &d.action {
-        let cmd = Cmd::new(crate::engine::program())
-            .arg("tag")
-            .arg(source.clone())
-            .arg(img.name.to_string());
+        let cmd = image::tag_id(source, &img.name);
         return Ok(BuildStep {
             image: d.image,
             id: ws.shown_id(d.image),
@@ -447,16 +444,23 @@ fn step(
     let dockerfile = context.dockerfile_in_archive();
     let described = context.describe(exec::quote);
     let no_cache = req.no_cache || req.no_cache_for.contains(&d.image);
+    let build = image::Build {
+        image: img,
+        labels: &flags,
+        dockerfile: &dockerfile,
+        context: described,
+        no_cache,
+    };
     let cmd = match &req.builder {
-        None => docker::build(img, &flags, &dockerfile, described, no_cache),
+        None => image::build(build),
         Some(builder) => {
-            let via = docker::Buildx {
+            let via = image::Buildx {
                 builder,
                 tags: vec![img.name.clone()],
                 push_metadata: None,
                 parents: Vec::new(),
             };
-            docker::buildx(&via, img, &flags, &dockerfile, described, no_cache)
+            image::buildx(&via, build)
         }
     };
     Ok(BuildStep {

@@ -99,7 +99,7 @@ pub fn execute(ctx: &Ctx, planned: &Planned, name: &str, image: &Image) -> anyho
     if signal::interrupted() {
         return Err(signal::Interrupted.into());
     }
-    let remove = container::remove(name);
+    let remove = crate::engine::container::remove(name);
     let code = exec::interactive_with_stop(&planned.cmd, &remove)?;
     if signal::interrupted() {
         let _ = exec::capture_cleanup(&remove);

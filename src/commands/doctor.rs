@@ -127,7 +127,7 @@ struct ClientInfo {
 
 fn engine() -> Vec<Check> {
     let engine = crate::engine::current();
-    let info = Cmd::new(engine.program()).args(["info", "--format", "json"]);
+    let info = crate::engine::container::info_json();
     match engine {
         Engine::Podman => {
             return match exec::capture(&info) {
@@ -137,7 +137,6 @@ fn engine() -> Vec<Check> {
         }
         Engine::Docker => {}
     }
-    let info = Cmd::new(engine.program()).args(["info", "--format", "{{json .}}"]);
     let mut checks = match exec::capture(&info) {
         Ok(out) => engine_facts(&out.stdout),
         Err(e) => vec![engine_down(&e)],
@@ -241,7 +240,7 @@ fn engine_down(err: &anyhow::Error) -> Check {
         .to_string();
     let fix = match crate::engine::current() {
         Engine::Podman => "see podman's message above (`podman info`); for a remote podman, start its service (`systemctl --user start podman.socket`)",
-        Engine::Docker if said.to_lowercase().contains("permission denied") => {
+        Engine::Docker if crate::engine::permission_denied(&said) => {
             "add yourself to the `docker` group (`sudo usermod -aG docker $USER`, then log in again)"
         }
         Engine::Docker => {
@@ -253,7 +252,7 @@ fn engine_down(err: &anyhow::Error) -> Check {
 
 /// BuildKit when the CLI has the buildx plugin, else the legacy builder (both work).
 fn builder() -> Check {
-    let cmd = Cmd::new(crate::engine::program()).args(["buildx", "version"]);
+    let cmd = crate::engine::image::buildx_version();
     match exec::capture(&cmd) {
         Ok(out) => Check::ok(
             "builder",

@@ -3,18 +3,19 @@
 use std::collections::BTreeSet;
 
 use super::Ctx;
-use crate::{docker, exec};
+use crate::engine::{self, image};
+use crate::exec;
 
 /// The `repository:tag` of every local image. In a dry run an unreachable engine is not an
 /// error: the answer is then `None` (unknown), and a note says what is assumed.
 /// `assumed` ends the note, e.g. `planning every dependency`.
 pub fn local_images(ctx: &Ctx, assumed: &str) -> anyhow::Result<Option<BTreeSet<String>>> {
-    let query = exec::require(crate::engine::program())
-        .and_then(|_| exec::capture(&docker::image_list()))
-        .map_err(docker::explain_engine_error);
+    let query = exec::require(engine::program())
+        .and_then(|_| exec::capture(&image::image_list()))
+        .map_err(engine::explain);
     match query {
         Ok(out) => {
-            let engine = crate::engine::current();
+            let engine = engine::current();
             Ok(Some(
                 out.stdout.lines().map(|l| engine.local_name(l)).collect(),
             ))

@@ -209,8 +209,8 @@ fn stage(c: &extract::Copy, temps: &mut Temps, image: &Image) -> anyhow::Result<
     if code == 0 {
         return Ok(());
     }
-    // By text: `docker cp` says a missing path only in its output (exit 1, as for any error).
-    if output.contains("No such container:path") || output.contains("Could not find the file") {
+    // `docker cp` says a missing path only in its output (exit 1, as for any error).
+    if crate::engine::classify(&output) == crate::job::Kind::NotFound {
         bail!(
             "`{}` does not exist in image `{}` (`{}`); nothing was written to `{}`",
             c.from,

@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{engine, Ctx};
 use crate::config::Workspace;
+use crate::engine::image;
+use crate::exec;
 use crate::inputs::{self, Given, HashCache};
 use crate::plan::{self, BuildRequest, Facts, LocalImage};
 use crate::reference::ImageRef;
-use crate::{docker, exec};
 
 /// Everything planning needs for `req`. Bad input (an unreadable context file, a bad
 /// `.dockerignore`) fails here, before any build.
@@ -201,7 +202,7 @@ fn local_images(
 fn inspect(names: &[String]) -> Option<BTreeMap<String, LocalImage>> {
     let mut out = BTreeMap::new();
     for batch in batches(names, INSPECT_BYTES) {
-        let lines: Vec<String> = exec::capture(&docker::inspect_inputs(batch))
+        let lines: Vec<String> = exec::capture(&image::inspect_inputs(batch))
             .ok()?
             .stdout
             .lines()

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::stream::run_job;
 use super::{engine, parallel, Ctx};
 use crate::config::Image;
+use crate::engine::image;
 use crate::job::JobError;
 use crate::lock::{self, Entry, Lock};
 use crate::plan::{self, BuildRequest, Facts};
@@ -17,7 +18,7 @@ use crate::reference::ImageRef;
 use crate::registry::pulled::{self, Pulled};
 use crate::registry::{self, local_tag, transfer};
 use crate::scheduler::Children;
-use crate::{docker, signal};
+use crate::signal;
 
 /// The locked entry of every parent `req` does not build. A parent without one (or with
 /// several and none for the chosen registry) is an error naming it, before anything runs.
@@ -86,13 +87,9 @@ pub fn pull(ctx: &Ctx, req: &BuildRequest, facts: &mut Facts, show: bool) -> any
     let todo: Vec<(usize, &Entry)> = req.locked.iter().map(|(i, e)| (*i, e)).collect();
     if ctx.dry_run {
         for (i, e) in todo.iter().filter(|_| show) {
-            crate::console::outln!("{}", docker::pull_pinned(&remote(e), e.digest.as_str()));
-            let local = &ctx.ws.images[*i].name;
-            crate::console::outln!(
-                "{} tag <the image ID of {}> {local}",
-                crate::engine::program(),
-                e.pinned()
-            );
+            crate::console::outln!("{}", image::pull_pinned(&remote(e), e.digest.as_str()));
+            let id = format!("<the image ID of {}>", e.pinned());
+            crate::console::outln!("{}", image::tag_shown(&id, &ctx.ws.images[*i].name));
         }
         return Ok(());
     }
@@ -164,7 +161,7 @@ fn pull_one(
         ))
     })
     .map_err(failed)?;
-    let cmd = docker::pull_pinned(&remote(e), e.digest.as_str());
+    let cmd = image::pull_pinned(&remote(e), e.digest.as_str());
     let what = format!("pull of `{}` (locked parent `{}`)", e.pinned(), img.id);
     run_job(&cmd, job, children, &what, 10, |l| task.line(l), |_| None)?;
     let id = local_tag::image_id(&e.pinned())

@@ -5,9 +5,10 @@ use serde_json::{json, Value};
 
 use super::Ctx;
 use crate::config::Workspace;
+use crate::engine::image;
 use crate::plan::{Action, BuildPlan, Decision};
 use crate::scheduler::State;
-use crate::{docker, exec, signal};
+use crate::{exec, signal};
 
 /// 0, or the error of the failed steps (one message each); `Interrupted` after a signal.
 pub fn result(plan: &BuildPlan, states: &[State]) -> anyhow::Result<i32> {
@@ -108,7 +109,7 @@ fn image_ids(names: &[String]) -> Vec<String> {
     if names.is_empty() {
         return Vec::new();
     }
-    let cmd = docker::inspect(&names[0], "{{.Id}}").args(names[1..].iter().cloned());
+    let cmd = image::inspect_each(names, "{{.Id}}");
     exec::capture(&cmd)
         .map(|c| c.stdout.lines().map(str::to_string).collect::<Vec<_>>())
         .ok()

@@ -176,7 +176,7 @@ fn pull_and_tag(
             false => format!(
                 "the pull of `{}` succeeded but `{}` reports no registry digest for it",
                 job.id,
-                crate::docker::inspect(&job.remote.to_string(), "{{.Digest}}")
+                crate::engine::image::inspect(&job.remote.to_string(), "{{.Digest}}")
             ),
         })?;
         let Some(id) = local_tag::image_id(&job.remote.to_string()).map_err(failed)? else {

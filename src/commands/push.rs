@@ -10,13 +10,14 @@ use super::engine::{self, daemon_key};
 use super::stream::run_job;
 use super::{parallel, select::select, Ctx};
 use crate::cli::PushArgs;
-use crate::job::JobError;
+use crate::engine::image;
+use crate::job::{JobError, Kind};
 use crate::progress::Task;
 use crate::reference::ImageRef;
 use crate::registry::transfer::{self, PushJob, PushRequest};
 use crate::registry::{self, local_tag, login, Registry};
 use crate::scheduler::{self, Children};
-use crate::{docker, git, signal};
+use crate::{git, signal};
 
 /// What one image's push produced.
 #[derive(Debug, Clone)]
@@ -293,10 +294,10 @@ fn ensure_tag(
 /// The message for a remote-named tag that exists and is another image than the local one.
 fn conflict(job: &PushJob, remote: &ImageRef, other: &str) -> String {
     format!(
-        "`{remote}` already exists in the engine and is another image (`{}`) than `{}`; pushing it would publish that image, and imagemk never moves a tag it did not create\nhint: if `{remote}` is an old tag of yours, remove it with `{engine} image rm --no-prune {remote}` and push again; if another imagemk run is pushing a different build under that name, wait for it",
+        "`{remote}` already exists in the engine and is another image (`{}`) than `{}`; pushing it would publish that image, and imagemk never moves a tag it did not create\nhint: if `{remote}` is an old tag of yours, remove it with `{}` and push again; if another imagemk run is pushing a different build under that name, wait for it",
         short_id(other),
         job.local,
-        engine = crate::engine::program(),
+        image::untag(remote),
     )
 }
 
@@ -306,13 +307,9 @@ fn short_id(id: &str) -> &str {
 }
 
 /// `docker push` found no such tag (current CLI: `tag does not exist: NAME`; older ones: `An
-/// image does not exist locally with the tag: NAME`; podman: `NAME: image not known`). By
-/// text: the CLI's output is all that says so.
+/// image does not exist locally with the tag: NAME`; podman: `NAME: image not known`).
 fn tag_vanished(e: &JobError) -> bool {
-    let message = &e.to_string();
-    message.contains("tag does not exist:")
-        || message.contains("does not exist locally with the tag")
-        || crate::engine::current().says_no_such_image(message)
+    crate::engine::classify(&e.to_string()) == Kind::NotFound
 }
 
 fn push_once(
@@ -324,7 +321,7 @@ fn push_once(
     task: &Task,
 ) -> Result<String, JobError> {
     let file = transfer::DigestFile::new(job_index);
-    let cmd = docker::push(remote, file.as_ref().map(|f| f.as_path()));
+    let cmd = image::push(remote, file.as_ref().map(|f| f.as_path()));
     let output = run_job(
         &cmd,
         job_index,

@@ -12,10 +12,11 @@ use super::push::{report, Pushed};
 use super::{build, parallel, Ctx};
 use crate::builder::{self, Builder, MetadataFile};
 use crate::cli::PushArgs;
+use crate::engine::image;
 use crate::plan::{self, BuildStep};
 use crate::registry::transfer::{self, PushJob};
 use crate::registry::Registry;
-use crate::{docker, exec, signal};
+use crate::{exec, signal};
 
 pub fn run(
     ctx: &Ctx,
@@ -81,7 +82,7 @@ fn steps(
                 ))
             })
             .collect::<anyhow::Result<_>>()?;
-        let via = docker::Buildx {
+        let via = image::Buildx {
             builder: b,
             tags: job.remotes.clone(),
             push_metadata: Some(MetadataFile::path(k)),
@@ -90,7 +91,14 @@ fn steps(
         let labels = plan::build_labels(img, None);
         let dockerfile = spec.dockerfile_in_archive();
         let described = spec.describe(exec::quote);
-        let cmd = docker::buildx(&via, img, &labels, &dockerfile, described, false);
+        let build = image::Build {
+            image: img,
+            labels: &labels,
+            dockerfile: &dockerfile,
+            context: described,
+            no_cache: false,
+        };
+        let cmd = image::buildx(&via, build);
         out.push(BuildStep {
             image: job.image,
             id: job.id.clone(),

@@ -62,7 +62,7 @@ pub fn finish_job_within(
         return Ok(output);
     }
     let mut e = JobError::exited(what, cmd.shown(), code, limit.filter(|_| timed_out));
-    if e.kind == Kind::Other && crate::docker::unreachable(&output) {
+    if e.kind == Kind::Other && crate::engine::classify(&output) == Kind::EngineDown {
         e.kind = Kind::EngineDown;
     }
     e.tail = exec::tail_lines(&output, tail)

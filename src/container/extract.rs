@@ -13,29 +13,9 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 use super::dest::{means_contents, names_a_directory, resolve, Protected};
-use super::remove;
+pub use crate::engine::container::STAGED;
+use crate::engine::container::{copy_out, create, remove};
 use crate::exec::Cmd;
-
-/// The name the copy gets inside its temporary directory.
-pub const STAGED: &str = "copy";
-
-/// `docker create` of a container that is only copied from. `true` is a placeholder command
-/// for images that define none; the container is never started.
-pub fn create(name: &str, image: &str) -> Cmd {
-    Cmd::new(crate::engine::program())
-        .args(["create", "--pull", "never", "--name", name, image, "true"])
-}
-
-/// `docker cp NAME:PATH ./TMP/copy`, run in the receiving directory: the host side is a
-/// relative path starting with `.`, which docker never reads as `container:path`, and the
-/// directory itself (any bytes, `:` included) is never part of an argument.
-pub fn copy_out(name: &str, path: &str, parent: &Path, tmp_name: &str) -> Cmd {
-    Cmd::new(crate::engine::program())
-        .arg("cp")
-        .arg(format!("{name}:{path}"))
-        .arg(format!("./{tmp_name}/{STAGED}"))
-        .cwd(parent)
-}
 
 /// How the copy is put in place.
 #[derive(Debug, Clone, PartialEq, Eq)]

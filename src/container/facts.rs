@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
-use crate::exec::{self, Cmd};
+use crate::exec;
 
 /// Which of stdin, stdout and stderr are terminals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,13 +64,6 @@ impl Engine {
     pub fn needs_keep_id(&self) -> bool {
         matches!(self, Engine::RootlessKeepId)
     }
-}
-
-/// `docker info` of the security options (one names a rootless engine), `podman info` of
-/// `.Host.Security.Rootless`: [`crate::engine::Engine::rootless_query`].
-pub fn security_options() -> Cmd {
-    let engine = crate::engine::current();
-    Cmd::new(engine.program()).args(["info", "--format", engine.rootless_query()])
 }
 
 /// What a configured device path is on the host.
@@ -133,7 +126,8 @@ impl Facts {
 
 /// Asks the engine whether it is rootless.
 pub fn engine() -> anyhow::Result<Engine> {
-    let out = exec::capture(&security_options()).map_err(crate::docker::explain_engine_error)?;
+    let out = exec::capture(&crate::engine::container::rootless_info())
+        .map_err(crate::engine::explain)?;
     let engine = crate::engine::current();
     Ok(match engine.is_rootless(&out.stdout) {
         false => Engine::Rootful,

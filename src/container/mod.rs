@@ -9,14 +9,6 @@ pub mod swap;
 
 pub use facts::{Engine, Facts};
 
-use crate::exec::Cmd;
-
-/// Removes a container whatever its state: `extract`'s clean-up, and `run`'s and
-/// `withdocker`'s after Ctrl-C or SIGTERM.
-pub fn remove(name: &str) -> Cmd {
-    Cmd::new(crate::engine::program()).args(["rm", "--force", name])
-}
-
 /// A container name for this process: unique among running imagemk processes, and prefixed
 /// `imagemk-` so that stray containers are easy to recognise; always valid for docker.
 pub fn default_name(component: &str, kind: &str) -> String {

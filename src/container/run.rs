@@ -1,7 +1,6 @@
-//! `docker run` as data. [`DockerRun`] adds one group of flags per method (terminal, user,
-//! mounts, working directory, env names, devices, ulimits, init, network), in the manner of
-//! cross-rs; [`run`] and [`withdocker`] compose them from an image's `run:` options and the
-//! host [`Facts`]. Pure: no IO, so every combination is tested without an engine.
+//! `docker run` as data: [`run`] and [`withdocker`] compose [`DockerRun`]'s flag groups
+//! (`engine::run`) from an image's `run:` options and the host [`Facts`]. Pure: no IO, so
+//! every combination is tested without an engine.
 
 use std::path::Path;
 
@@ -9,129 +8,8 @@ use anyhow::bail;
 
 use super::facts::{device_host_path, DeviceState, Facts};
 use crate::config::raw::RawRun;
+use crate::engine::run::DockerRun;
 use crate::exec::Cmd;
-
-/// A `docker run` being assembled.
-#[derive(Debug, Clone)]
-pub struct DockerRun(Cmd);
-
-impl DockerRun {
-    /// `docker run --rm --name NAME --pull never`: removed when it exits, named so that it can
-    /// be removed on Ctrl-C, and never pulled behind the user's back.
-    pub fn new(name: &str) -> DockerRun {
-        DockerRun(
-            Cmd::new(crate::engine::program())
-                .args(["run", "--rm", "--name", name])
-                .args(["--pull", "never"]),
-        )
-    }
-
-    fn flag(mut self, flag: &str, value: impl Into<String>) -> Self {
-        self.0 = self.0.arg(flag).arg(value);
-        self
-    }
-
-    fn switch(mut self, flag: &str, on: bool) -> Self {
-        if on {
-            self.0 = self.0.arg(flag);
-        }
-        self
-    }
-
-    pub fn terminal(self, facts: &Facts) -> Self {
-        self.switch("-i", facts.terminal.wants_stdin())
-            .switch("-t", facts.terminal.wants_tty())
-    }
-
-    pub fn init(self, on: bool) -> Self {
-        self.switch("--init", on)
-    }
-
-    pub fn user(self, user: Option<&str>) -> Self {
-        match user {
-            Some(u) => self.flag("--user", u),
-            None => self,
-        }
-    }
-
-    /// The invoking user's uid:gid, when the engine needs it for files to be theirs.
-    pub fn invoking_user(self, facts: &Facts) -> Self {
-        if facts.engine.needs_user_flag() {
-            self.flag("--user", format!("{}:{}", facts.uid, facts.gid))
-        } else if facts.engine.needs_keep_id() {
-            self.flag("--userns", "keep-id")
-        } else {
-            self
-        }
-    }
-
-    /// Bind-mounts `dir` at the same absolute path inside, with `--mount` (whose value is
-    /// CSV: a path with `:` or `=` needs nothing, one with `,` or `"` is quoted), never `-v`,
-    /// which splits on `:`.
-    pub fn mount_same_path(self, dir: &Utf8Dir) -> Self {
-        let d = &dir.0;
-        self.flag(
-            "--mount",
-            format!(
-                "type=bind,{},{}",
-                csv_field(&format!("source={d}")),
-                csv_field(&format!("target={d}"))
-            ),
-        )
-    }
-
-    pub fn workdir(self, dir: Option<&str>) -> Self {
-        match dir {
-            Some(d) => self.flag("--workdir", d),
-            None => self,
-        }
-    }
-
-    /// `--env NAME` for each name: docker copies the value from its own environment, so
-    /// values never appear in a command line or a log. An [`EnvName`] cannot hold a value.
-    pub fn env_names<'a>(mut self, names: impl IntoIterator<Item = &'a EnvName>) -> Self {
-        for n in names {
-            self = self.flag("--env", n.0.clone());
-        }
-        self
-    }
-
-    /// Entries already checked by [`usable_devices`].
-    pub fn devices(mut self, entries: &[String]) -> Self {
-        for d in entries {
-            self = self.flag("--device", d.clone());
-        }
-        self
-    }
-
-    pub fn ulimits(mut self, entries: &[String]) -> Self {
-        for u in entries {
-            self = self.flag("--ulimit", u.clone());
-        }
-        self
-    }
-
-    pub fn network(self, network: Option<&str>) -> Self {
-        match network {
-            Some(n) => self.flag("--network", n),
-            None => self,
-        }
-    }
-
-    /// The image and the command (the image's own when empty).
-    pub fn finish(self, image: &str, command: &[String]) -> Cmd {
-        self.0.arg(image).args(command.iter().cloned())
-    }
-}
-
-/// A field of docker's `--mount` CSV value, quoted when it holds `,`, `"` or a line break.
-fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_string()
-    }
-}
 
 /// A directory whose path is UTF-8 (a docker argument is text).
 #[derive(Debug, Clone)]
@@ -146,6 +24,10 @@ impl Utf8Dir {
                 dir.display()
             ),
         }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -165,6 +47,10 @@ impl EnvName {
             bail!("`run.env` of image `{image}` lists an empty or invalid name; list variable names such as `KM_TOKEN`");
         }
         Ok(EnvName(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 

@@ -194,17 +194,14 @@ mod tests {
     /// Real texts of azure-cli 2.91 (offline runs and REFERENCE.md).
     #[test]
     fn stderr_is_classified() {
-        let check = |stderr: &str, expected: Option<Trouble>| {
-            assert_eq!(classify(stderr), expected, "{stderr}")
-        };
-        check("WARNING: Please run 'az login' to setup account.\nERROR: Unable to authenticate using AAD or admin login credentials. Please specify both username and password in non-interactive mode.", Some(Trouble::NoLogin));
-        // Unreachable: az warns about `az login` too, but the fix is elsewhere.
-        check("WARNING: Please run 'az login' to setup account.\nUsing 'myacr.azurecr.io' as the default registry login server.\nERROR: Could not connect to the registry login server 'myacr.azurecr.io'. Please verify that the registry exists and the URL 'https://myacr.azurecr.io/v2/' is reachable from your environment.", Some(Trouble::Network));
-        check(
-            "ERROR: Error: repository name not known to registry.",
-            Some(Trouble::NotFound),
-        );
-        check("ERROR: Error: authentication required, visit https://aka.ms/acr/authorization for more information.", Some(Trouble::Denied));
-        check("WARNING: Command group 'acr manifest' is in preview and under development.\nERROR: something else", None);
+        let cases = [
+            ("WARNING: Please run 'az login' to setup account.\nERROR: Unable to authenticate using AAD or admin login credentials. Please specify both username and password in non-interactive mode.", Some(Trouble::NoLogin)),
+            // Unreachable: az warns about `az login` too, but the fix is elsewhere.
+            ("WARNING: Please run 'az login' to setup account.\nUsing 'myacr.azurecr.io' as the default registry login server.\nERROR: Could not connect to the registry login server 'myacr.azurecr.io'. Please verify that the registry exists and the URL 'https://myacr.azurecr.io/v2/' is reachable from your environment.", Some(Trouble::Network)),
+            ("ERROR: Error: repository name not known to registry.", Some(Trouble::NotFound)),
+            ("ERROR: Error: authentication required, visit https://aka.ms/acr/authorization for more information.", Some(Trouble::Denied)),
+            ("WARNING: Command group 'acr manifest' is in preview and under development.\nERROR: something else", None),
+        ];
+        cli_json::assert_classified(classify, &cases);
     }
 }

@@ -135,7 +135,11 @@ fn lookup_in(path: &std::path::Path, host: &str) -> anyhow::Result<Option<Basic>
     }
     if let Some(auth) = &entry.auth {
         let bad = || {
-            anyhow::anyhow!("the `auth` of `{host}` in `{}` is not base64 of `user:password`; run `{} login {host}` again", crate::engine::program(), path.display())
+            anyhow::anyhow!(
+                "the `auth` of `{host}` in `{}` is not base64 of `user:password`; run `{}` again",
+                path.display(),
+                crate::engine::login::login(host)
+            )
         };
         let raw = base64::engine::general_purpose::STANDARD
             .decode(auth.trim())

@@ -45,6 +45,18 @@ pub fn classify_by<T: Copy>(stderr: &str, table: &[(T, &[&str])]) -> Option<T> {
         .map(|&(kind, _)| kind)
 }
 
+/// Asserts what `classify` makes of each `(stderr, expected)`: every CLI's classifier is
+/// tested by one table of real texts.
+#[cfg(test)]
+pub fn assert_classified<T: Copy + PartialEq + std::fmt::Debug>(
+    classify: impl Fn(&str) -> Option<T>,
+    cases: &[(&str, Option<T>)],
+) {
+    for (stderr, expected) in cases {
+        assert_eq!(classify(stderr), *expected, "{stderr}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

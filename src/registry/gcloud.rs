@@ -342,22 +342,16 @@ mod tests {
     /// Real texts of Google Cloud SDK 528 (offline runs, REFERENCE.md, the SDK's sources).
     #[test]
     fn stderr_is_classified() {
-        let check = |stderr: &str, expected: Option<Trouble>| {
-            assert_eq!(classify(stderr), expected, "{stderr}")
-        };
-        check("ERROR: (gcloud.container.images.list-tags) You do not currently have an active account selected.\nPlease run:\n\n  $ gcloud auth login\n", Some(Trouble::NoAccount));
-        check(
-            "ERROR: (gcloud.container.images.list-tags) Not found: gcr.io/proj/app",
-            Some(Trouble::NotFound),
-        );
-        check("ERROR: (gcloud.artifacts.docker.images.list) PERMISSION_DENIED: Artifact Registry API has not been used in project 123 before or it is disabled.", Some(Trouble::ApiDisabled));
-        check("ERROR: (gcloud.artifacts.docker.images.delete) PERMISSION_DENIED: Permission 'artifactregistry.versions.delete' denied", Some(Trouble::Denied));
-        check("ERROR: gcloud crashed (ConnectionError): HTTPSConnectionPool(host='oauth2.googleapis.com', port=443): Max retries exceeded", Some(Trouble::Network));
-        check(
-            "ERROR: There was a problem refreshing your current auth tokens: Failed to connect",
-            Some(Trouble::Network),
-        );
-        check("ERROR: (gcloud.artifacts.docker.images.delete) Cannot delete image x@sha256:aa because it is tagged.", None);
+        let cases = [
+            ("ERROR: (gcloud.container.images.list-tags) You do not currently have an active account selected.\nPlease run:\n\n  $ gcloud auth login\n", Some(Trouble::NoAccount)),
+            ("ERROR: (gcloud.container.images.list-tags) Not found: gcr.io/proj/app", Some(Trouble::NotFound)),
+            ("ERROR: (gcloud.artifacts.docker.images.list) PERMISSION_DENIED: Artifact Registry API has not been used in project 123 before or it is disabled.", Some(Trouble::ApiDisabled)),
+            ("ERROR: (gcloud.artifacts.docker.images.delete) PERMISSION_DENIED: Permission 'artifactregistry.versions.delete' denied", Some(Trouble::Denied)),
+            ("ERROR: gcloud crashed (ConnectionError): HTTPSConnectionPool(host='oauth2.googleapis.com', port=443): Max retries exceeded", Some(Trouble::Network)),
+            ("ERROR: There was a problem refreshing your current auth tokens: Failed to connect", Some(Trouble::Network)),
+            ("ERROR: (gcloud.artifacts.docker.images.delete) Cannot delete image x@sha256:aa because it is tagged.", None),
+        ];
+        cli_json::assert_classified(classify, &cases);
     }
 
     #[test]

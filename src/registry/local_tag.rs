@@ -12,9 +12,11 @@ use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::engine::{self, image};
 use crate::exec;
+use crate::job::Kind;
 use crate::reference::ImageRef;
-use crate::{docker, signal};
+use crate::signal;
 
 /// Where the per-name locks live: shared by every user of the machine (sticky, like /tmp).
 pub const LOCK_DIR: &str = "/tmp/imagemk-locks";
@@ -30,7 +32,7 @@ pub fn manifest_digest(name: &str) -> Option<String> {
     // podman's store can refuse a read (or answer without the digest yet) while another pull
     // of the same run commits its layers: such an inspect is tried again a few times before the digest counts as absent.
     for attempt in 1..=5u64 {
-        match exec::capture(&docker::inspect(name, "{{.Digest}}")) {
+        match exec::capture(&image::inspect(name, "{{.Digest}}")) {
             Ok(out) if out.stdout.trim().starts_with("sha256:") => {
                 return Some(out.stdout.trim().to_string())
             }
@@ -47,10 +49,10 @@ fn image_id_by(
     name: &str,
     run: fn(&exec::Cmd) -> anyhow::Result<exec::Captured>,
 ) -> anyhow::Result<Option<String>> {
-    match run(&docker::inspect(name, "{{.Id}}")) {
+    match run(&image::inspect(name, "{{.Id}}")) {
         Ok(out) => Ok(Some(out.stdout.trim().to_string())),
         Err(e) if no_such_image(&e) => Ok(None),
-        Err(e) => Err(docker::explain_engine_error(e)),
+        Err(e) => Err(engine::explain(e)),
     }
 }
 
@@ -58,26 +60,19 @@ fn image_id_by(
 /// image has no such label (built before input digests) or does not exist.
 pub fn inputs_label(name: &str) -> anyhow::Result<Option<String>> {
     let template = format!("{{{{index .Config.Labels \"{}\"}}}}", super::reuse::LABEL);
-    match exec::capture(&docker::inspect(name, &template)) {
+    match exec::capture(&image::inspect(name, &template)) {
         Ok(out) => {
             let v = out.stdout.trim();
             Ok((!v.is_empty() && v != "<no value>").then(|| v.to_string()))
         }
         Err(e) if no_such_image(&e) => Ok(None),
-        Err(e) => Err(docker::explain_engine_error(e)),
+        Err(e) => Err(engine::explain(e)),
     }
 }
 
 /// True when a docker command failed because the image or tag does not exist.
 pub fn no_such_image(err: &anyhow::Error) -> bool {
-    let text = format!("{err:#}");
-    // By text: the engine's CLI says "no such image" only in its stderr.
-    // The daemon says `reference does not exist` when another run removed the same tag
-    // between its look-up and the removal (seen with two pushes sharing a remote name).
-    text.contains("No such image")
-        || text.contains("No such object")
-        || text.contains("reference does not exist")
-        || crate::engine::current().says_no_such_image(&text)
+    engine::classify(&format!("{err:#}")) == Kind::NotFound
 }
 
 /// `docker tag ID NAME`: points `name` at the image `id` (never at a name that may move).
@@ -90,11 +85,8 @@ fn tag_id_by(
     name: &ImageRef,
     run: fn(&exec::Cmd) -> anyhow::Result<exec::Captured>,
 ) -> anyhow::Result<()> {
-    let cmd = exec::Cmd::new(crate::engine::program())
-        .arg("tag")
-        .arg(id)
-        .arg(name.to_string());
-    run(&cmd).map(|_| ()).map_err(docker::explain_engine_error)
+    let cmd = image::tag_id(id, name);
+    run(&cmd).map(|_| ()).map_err(engine::explain)
 }
 
 /// Removes `name`, which this run created, if it still points at `id` (any image when `id` is
@@ -103,8 +95,8 @@ fn tag_id_by(
 pub fn remove_created(name: &ImageRef, id: Option<&str>) -> Result<(), String> {
     let failed = |e: anyhow::Error| {
         format!(
-            "could not remove the tag `{name}` this run created; remove it with `{} image rm --no-prune {name}`: {e:#}",
-            crate::engine::program()
+            "could not remove the tag `{name}` this run created; remove it with `{}`: {e:#}",
+            image::untag(name)
         )
     };
     let now = match image_id_by(&name.to_string(), exec::capture_cleanup) {
@@ -118,7 +110,7 @@ pub fn remove_created(name: &ImageRef, id: Option<&str>) -> Result<(), String> {
     match now {
         None => Ok(()),
         Some(now) if id.is_some_and(|id| id != now) => Ok(()),
-        Some(_) => match exec::capture_cleanup(&docker::untag(name)) {
+        Some(_) => match exec::capture_cleanup(&image::untag(name)) {
             Ok(_) => Ok(()),
             Err(e) if no_such_image(&e) => Ok(()),
             Err(e) => Err(failed(e)),
@@ -132,8 +124,8 @@ pub fn restore(name: &ImageRef, id: &str) -> Result<(), String> {
     match image_id_by(&name.to_string(), exec::capture_cleanup) {
         Ok(Some(now)) if now != id => tag_id_by(id, name, exec::capture_cleanup).map_err(|e| {
             format!(
-                "could not put your tag `{name}` back on `{id}`; run `{} tag {id} {name}`: {e:#}",
-                crate::engine::program()
+                "could not put your tag `{name}` back on `{id}`; run `{}`: {e:#}",
+                image::tag_id(id, name)
             )
         }),
         Ok(_) => Ok(()),

@@ -18,28 +18,10 @@ impl Registry {
                 .args(["auth", "configure-docker"])
                 .arg(&self.host)
                 .arg("--quiet"),
-            Kind::Oci => {
-                let engine = crate::engine::current();
-                let cmd = Cmd::new(engine.program()).arg("login");
-                match engine.needs_tls_verify_off(&self.host) {
-                    true => cmd.arg("--tls-verify=false"),
-                    false => cmd,
-                }
-                .arg(&self.host)
-            }
+            Kind::Oci => crate::engine::login::login(&self.host),
         }
     }
 }
-
-/// Output of docker that means the registry wants (other) credentials.
-const UNAUTHORIZED: &[&str] = &[
-    "unauthorized",
-    "authentication required",
-    "access to the resource is denied",
-    "no basic auth credentials",
-    "denied:",
-    "403 forbidden",
-];
 
 /// What the cloud CLI needs before its docker login works, per kind.
 fn cli_login(kind: &Kind) -> &'static str {
@@ -56,8 +38,10 @@ pub fn hint(reg: &Registry, output: &str) -> Option<String> {
 }
 
 /// What kind of failure a push or pull of `reg` had, and its `hint:` line, when its output
-/// says. By text: the docker CLI's output is all that tells (it has no error codes). A gcloud
-/// without an account is `Other`: the registry refused nothing, and a login would not help.
+/// says. The engine's own texts are read by `engine::classify`; the cloud CLIs' texts below
+/// are read here because they come from the credential helper (gcloud) behind docker, by text:
+/// docker passes them on without a code. A gcloud without an account is `Other`: the registry
+/// refused nothing, and a login would not help.
 pub fn diagnose(reg: &Registry, output: &str) -> Option<(job::Kind, String)> {
     let text = output.to_lowercase();
     let google = matches!(reg.kind, Kind::Gar { .. } | Kind::Gcr { .. });
@@ -73,7 +57,7 @@ pub fn diagnose(reg: &Registry, output: &str) -> Option<(job::Kind, String)> {
     if google && text.contains("you do not currently have an active account selected") {
         return other(format!("hint: gcloud, which gives docker its credentials for `{}`, has no account; run `gcloud auth login` (in CI: `gcloud auth activate-service-account --key-file=KEY_FILE`)", reg.host));
     }
-    if UNAUTHORIZED.iter().any(|s| text.contains(s)) {
+    if crate::engine::classify(output) == job::Kind::Unauthorized {
         return Some((job::Kind::Unauthorized, format!(
             "hint: registry `{}` refused the credentials docker has for `{}`; log in with `imagemk login --registry {}` (`make login REGISTRY={}`), which runs `{}`{}",
             reg.name,
@@ -84,6 +68,7 @@ pub fn diagnose(reg: &Registry, output: &str) -> Option<(job::Kind, String)> {
             cli_login(&reg.kind)
         )));
     }
+    // A registry that does not answer: the daemon passes on Go's network errors as text.
     if text.contains("connection refused")
         || text.contains("no such host")
         || text.contains("i/o timeout")

@@ -17,7 +17,9 @@ use serde::Deserialize;
 use super::http::Client;
 use super::{login, oci, Kind, Registry};
 use crate::config::Env;
-use crate::exec::{self, Cmd};
+use crate::engine::image;
+use crate::exec;
+use crate::job;
 use crate::reference::{self, ImageRef};
 
 /// The label that records an image's input digest.
@@ -159,20 +161,10 @@ fn unavailable(reg: &Registry, message: &str) -> Lookup {
     Lookup::Unavailable { why }
 }
 
-/// The command that looks up `remote` on acr, gar and gcr.
-pub fn inspect_cmd(remote: &ImageRef) -> Cmd {
-    // Only for TLS registries (acr, gar, gcr): podman 4.3's `manifest inspect` has no
-    // `--tls-verify` flag; oci registries are looked up over HTTP.
-    let engine = crate::engine::current();
-    Cmd::new(engine.program())
-        .args(engine.manifest_inspect().iter().copied())
-        .arg(remote.to_string())
-}
-
 /// `docker manifest inspect --verbose`: exit 0 and the manifest is found; `no such manifest`
 /// (exit 1) is missing; anything else is unavailable.
 fn inspect(reg: &Registry, remote: &ImageRef) -> Lookup {
-    match exec::capture(&inspect_cmd(remote)) {
+    match exec::capture(&image::manifest_inspect(remote)) {
         Ok(out) => cli_answer(reg, Ok(&out.stdout)),
         Err(e) => cli_answer(reg, Err(&format!("{e:#}"))),
     }
@@ -185,10 +177,8 @@ pub fn cli_answer(reg: &Registry, outcome: Result<&str, &str>) -> Lookup {
         Ok(stdout) => Lookup::Found {
             digest: verbose_digest(stdout),
         },
-        // By text: `docker manifest inspect` exits 1 for a missing manifest as for any error.
-        Err(text) if text.contains("no such manifest") || text.contains("manifest unknown") => {
-            Lookup::Missing
-        }
+        // `docker manifest inspect` exits 1 for a missing manifest as for any error.
+        Err(text) if crate::engine::classify(text) == job::Kind::NotFound => Lookup::Missing,
         Err(text) => unavailable(reg, text),
     }
 }
@@ -290,8 +280,10 @@ mod tests {
             None
         );
         assert_eq!(
-            inspect_cmd(&ImageRef::parse("us-docker.pkg.dev/p/r/app:in-0123456789abcdef").unwrap())
-                .to_string(),
+            image::manifest_inspect(
+                &ImageRef::parse("us-docker.pkg.dev/p/r/app:in-0123456789abcdef").unwrap()
+            )
+            .to_string(),
             "docker manifest inspect --verbose us-docker.pkg.dev/p/r/app:in-0123456789abcdef"
         );
     }

@@ -11,7 +11,7 @@ use regex::Regex;
 
 use super::{channel, Registry};
 use crate::config::{Image, Workspace};
-use crate::docker;
+use crate::engine::image;
 use crate::exec::Cmd;
 use crate::reference::{self, ImageRef};
 
@@ -46,7 +46,7 @@ impl PushJob {
     pub fn tags(&self) -> Vec<Cmd> {
         self.temporary()
             .into_iter()
-            .map(|r| docker::tag(&self.local, r))
+            .map(|r| image::tag(&self.local, r))
             .collect()
     }
 
@@ -54,12 +54,12 @@ impl PushJob {
         let file = DigestFile::path(0);
         self.remotes
             .iter()
-            .map(|r| docker::push(r, file.as_deref()))
+            .map(|r| image::push(r, file.as_deref()))
             .collect()
     }
 
     pub fn untags(&self) -> Vec<Cmd> {
-        self.temporary().into_iter().map(docker::untag).collect()
+        self.temporary().into_iter().map(image::untag).collect()
     }
 
     /// Adds the input-digest tag (`in-<hex16>` of `inputs`, see `registry::reuse`) of the
@@ -98,15 +98,15 @@ pub struct PullJob {
 
 impl PullJob {
     pub fn pull(&self) -> Cmd {
-        docker::pull(&self.remote)
+        image::pull(&self.remote)
     }
 
     pub fn tag(&self) -> Cmd {
-        docker::tag(&self.remote, &self.local)
+        image::tag(&self.remote, &self.local)
     }
 
     pub fn untag(&self) -> Cmd {
-        docker::untag(&self.remote)
+        image::untag(&self.remote)
     }
 
     pub fn lines(&self) -> Vec<String> {
