@@ -24,16 +24,11 @@ pub enum State {
     NotStarted,
 }
 
-/// Handed to every job. Children a job starts through `exec` are registered there, where the
-/// signal path reaches them; this value only marks that the work runs as a scheduled job.
-#[derive(Default)]
-pub struct Children(());
-
-/// Runs `work(i, children)` for each job `i` after `deps[i]`; returns every job's final state.
+/// Runs `work(i)` for each job `i` after `deps[i]`; returns every job's final state.
 /// A panicking job is named `job i` in its failure; see [`run_named`].
 pub fn run<F>(deps: &[Vec<usize>], jobs: usize, keep_going: bool, work: F) -> Vec<State>
 where
-    F: Fn(usize, &Children) -> Result<(), JobError> + Sync,
+    F: Fn(usize) -> Result<(), JobError> + Sync,
 {
     run_named(deps, jobs, keep_going, |i| format!("job {i}"), work)
 }
@@ -47,11 +42,10 @@ pub fn run_named<F, N>(
     work: F,
 ) -> Vec<State>
 where
-    F: Fn(usize, &Children) -> Result<(), JobError> + Sync,
+    F: Fn(usize) -> Result<(), JobError> + Sync,
     N: Fn(usize) -> String,
 {
     let mut state = vec![State::Pending; deps.len()];
-    let children = Children::default();
     let (tx, rx) = mpsc::channel::<(usize, Result<(), JobError>)>();
     std::thread::scope(|scope| {
         let mut running = 0;
@@ -63,7 +57,7 @@ where
                 for i in ready(deps, &state, jobs.max(1).saturating_sub(running)) {
                     state[i] = State::Running;
                     running += 1;
-                    spawn_job(scope, i, name(i), &work, &children, tx.clone());
+                    spawn_job(scope, i, name(i), &work, tx.clone());
                 }
             }
             if running == 0 {
@@ -108,13 +102,12 @@ fn spawn_job<'scope, F>(
     i: usize,
     job: String,
     work: &'scope F,
-    children: &'scope Children,
     tx: mpsc::Sender<(usize, Result<(), JobError>)>,
 ) where
-    F: Fn(usize, &Children) -> Result<(), JobError> + Sync,
+    F: Fn(usize) -> Result<(), JobError> + Sync,
 {
     scope.spawn(crate::runner::carry(move || {
-        let result = catch_unwind(AssertUnwindSafe(|| work(i, children)))
+        let result = catch_unwind(AssertUnwindSafe(|| work(i)))
             .unwrap_or_else(|panic| Err(panicked(&job, &*panic)));
         let _ = tx.send((i, result));
     }));
@@ -167,7 +160,7 @@ mod tests {
         let peak = AtomicUsize::new(0);
         let order = Mutex::new(Vec::new());
         let (most, seen) = (AtomicUsize::new(0), AtomicUsize::new(0));
-        let states = run(&deps, 2, false, |i, _| {
+        let states = run(&deps, 2, false, |i| {
             let c = now.fetch_add(1, Ordering::SeqCst) + 1;
             peak.fetch_max(c, Ordering::SeqCst);
             most.fetch_max(c, Ordering::SeqCst);
@@ -196,7 +189,7 @@ mod tests {
     fn a_failure_stops_new_jobs_and_skips_dependents() {
         // 0 fails; 1 depends on 0; 2 is independent but would start later with -j1.
         let deps = vec![vec![], vec![0], vec![]];
-        let states = run(&deps, 1, false, |i, _| {
+        let states = run(&deps, 1, false, |i| {
             if i == 0 {
                 Err("boom".into())
             } else {
@@ -221,7 +214,7 @@ mod tests {
             2,
             false,
             |i| format!("`img{i}`"),
-            |i, _| {
+            |i| {
                 if i == 0 {
                     panic!("overflow in job {i}");
                 }
@@ -241,7 +234,7 @@ mod tests {
             ]
         );
         // `run` names the job by its index; a `String` payload is shown too.
-        let states = run(&[vec![]], 1, true, |_, _| panic!("{}", String::from("x")));
+        let states = run(&[vec![]], 1, true, |_| panic!("{}", String::from("x")));
         assert_eq!(
             states,
             [State::Failed(
@@ -253,7 +246,7 @@ mod tests {
     #[test]
     fn keep_going_runs_what_does_not_depend_on_the_failure() {
         let deps = vec![vec![], vec![0], vec![], vec![1]];
-        let states = run(&deps, 1, true, |i, _| {
+        let states = run(&deps, 1, true, |i| {
             if i == 0 {
                 Err("boom".into())
             } else {

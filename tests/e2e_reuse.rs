@@ -15,7 +15,6 @@ use imagemk::progress::Progress;
 use imagemk::reference::ImageRef;
 use imagemk::registry::reuse::{self, Lookup};
 use imagemk::registry::Registry as Reg;
-use imagemk::scheduler::Children;
 use support::{docker, image_id, local_tags, remove_images, FakeRegistry, Registry, Test};
 
 fn registry_tags(host: &str, repo: &str) -> Vec<String> {
@@ -138,7 +137,7 @@ fn push_then_reuse_pulls_the_same_image_under_its_local_name() {
     reuse.look_up(&c, &[(0, inputs.clone())]).unwrap();
     let task = c.progress.task("app/base", "reusing");
     let pulled = reuse
-        .reuse(&c, 0, &inputs, &Children::default(), &task)
+        .reuse(&c, 0, &inputs, &task)
         .unwrap()
         .expect("found in the registry");
     task.finish(true, "pulled");
@@ -152,10 +151,7 @@ fn push_then_reuse_pulls_the_same_image_under_its_local_name() {
     // Another input digest is not there: None, nothing pulled.
     let other = format!("sha256:{}", "f".repeat(64));
     let task = c.progress.task("app/base", "reusing");
-    assert!(reuse
-        .reuse(&c, 0, &other, &Children::default(), &task)
-        .unwrap()
-        .is_none());
+    assert!(reuse.reuse(&c, 0, &other, &task).unwrap().is_none());
     task.finish(true, "built");
     // Every request the look-ups made was a read (the registry's own log is not kept here;
     // the fake registry test pins the methods).
@@ -239,9 +235,7 @@ fn a_found_image_that_cannot_be_pulled_is_built_and_leaves_no_tag() {
     let reuse = build_reuse::Reuse::new(&c, true).unwrap().unwrap();
     // The look-up (with credentials) finds it; docker's pull (without) cannot get it.
     let task = c.progress.task("app/base", "reusing");
-    let got = reuse
-        .reuse(&c, 0, &inputs, &Children::default(), &task)
-        .unwrap();
+    let got = reuse.reuse(&c, 0, &inputs, &task).unwrap();
     task.finish(true, "building");
     assert!(got.is_none());
     assert_eq!(local_tags(&ns), Vec::<String>::new());

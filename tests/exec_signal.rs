@@ -43,7 +43,7 @@ fn after_a_signal_no_child_starts_and_running_ones_are_stopped() {
     for name in ["captured", "streamed", "interactive"] {
         assert!(!marker(name).exists(), "{name} started after the signal");
     }
-    let states = scheduler::run(&[vec![], vec![]], 2, false, |_, _| {
+    let states = scheduler::run(&[vec![], vec![]], 2, false, |_| {
         panic!("a job started after the signal")
     });
     assert_eq!(states, [State::NotStarted, State::NotStarted]);

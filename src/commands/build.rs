@@ -188,7 +188,7 @@ fn execute(
 ) -> (Vec<State>, std::collections::BTreeMap<String, Duration>) {
     let deps: Vec<Vec<usize>> = plan.steps.iter().map(|s| s.deps.clone()).collect();
     let name = |i: usize| format!("the build of `{}`", plan.steps[i].id);
-    let (took, states) = super::parallel::run_jobs(&deps, jobs, keep_going, name, |i, _| {
+    let (took, states) = super::parallel::run_jobs(&deps, jobs, keep_going, name, |i| {
         let step = &plan.steps[i];
         let Some(spec) = &step.context else {
             return tag_one(step).map(|()| None);

@@ -102,7 +102,7 @@ fn clean_all(
     let outcomes: Vec<Mutex<Outcome>> = repos.iter().map(|_| Mutex::default()).collect();
     let independent = vec![Vec::new(); repos.len()];
     let now = jiff::Timestamp::now();
-    let states = scheduler::run(&independent, jobs, true, |i, _| {
+    let states = scheduler::run(&independent, jobs, true, |i| {
         let out = clean_one(backend, policy, &repos[i], dry, now);
         *outcomes[i].lock().unwrap() = out;
         Ok(())

@@ -23,7 +23,6 @@ use crate::host::packages;
 use crate::host::same::same;
 use crate::job::{JobError, Kind};
 use crate::registry::{self, transfer};
-use crate::scheduler::Children;
 use crate::ExitStatus;
 
 /// How the packages get installed.
@@ -218,8 +217,7 @@ fn pull_image(ctx: &Ctx, image: &Image) -> anyhow::Result<()> {
     let remote = transfer::remote_name(&ctx.ws, &reg, image)?;
     let attempt = || {
         let task = ctx.progress.task(&image.id, &format!("pulling {remote}"));
-        let children = Children::default();
-        let r = pull::pull_as(ctx, &reg, &image.id, &remote, &image.name, &children, &task);
+        let r = pull::pull_as(ctx, &reg, &image.id, &remote, &image.name, &task);
         task.finish(r.is_ok(), if r.is_ok() { "pulled" } else { "failed" });
         r
     };

@@ -17,7 +17,6 @@ use crate::progress::Task;
 use crate::reference::ImageRef;
 use crate::registry::pulled::{self, Pulled};
 use crate::registry::{self, local_tag, transfer};
-use crate::scheduler::Children;
 use crate::signal;
 
 /// The locked entry of every parent `req` does not build. A parent without one (or with
@@ -95,13 +94,13 @@ pub fn pull(ctx: &Ctx, req: &BuildRequest, facts: &mut Facts, show: bool) -> any
     }
     let deps = parallel::independent(todo.len());
     let jobs = parallel::jobs(ctx, None, parallel::TRANSFERS);
-    let (ids, states) = parallel::run_jobs(&deps, jobs, true, parallel::by_index, |k, children| {
+    let (ids, states) = parallel::run_jobs(&deps, jobs, true, parallel::by_index, |k| {
         let (i, entry) = todo[k];
         let img = &ctx.ws.images[i];
         let task = ctx
             .progress
             .task(&img.id, &format!("pulling {}", entry.pinned()));
-        let result = pull_one(ctx, entry, img, k, children, &task);
+        let result = pull_one(ctx, entry, img, &task);
         task.finish(
             result.is_ok(),
             if result.is_ok() {
@@ -146,14 +145,7 @@ fn remote(e: &Entry) -> ImageRef {
 
 /// Under the lock on the local name: `docker pull remote@digest`, the pulled image's ID (by
 /// that name: the pull made no tag), `docker tag ID LOCAL`.
-fn pull_one(
-    ctx: &Ctx,
-    e: &Entry,
-    img: &Image,
-    job: usize,
-    children: &Children,
-    task: &Task,
-) -> Result<String, JobError> {
+fn pull_one(ctx: &Ctx, e: &Entry, img: &Image, task: &Task) -> Result<String, JobError> {
     let failed = |err: anyhow::Error| JobError::start(&format!("pull of `{}`", e.pinned()), err);
     let _lock = local_tag::lock(&[&img.name], &engine::daemon_key(ctx), |name| {
         task.line(&format!(
@@ -163,7 +155,7 @@ fn pull_one(
     .map_err(failed)?;
     let cmd = image::pull_pinned(&remote(e), e.digest.as_str());
     let what = format!("pull of `{}` (locked parent `{}`)", e.pinned(), img.id);
-    run_job(&cmd, job, children, &what, 10, |l| task.line(l), |_| None)?;
+    run_job(&cmd, &what, 10, |l| task.line(l), |_| None)?;
     let id = local_tag::image_id(&e.pinned())
         .map_err(failed)?
         .ok_or_else(|| {

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use super::Ctx;
 use crate::job::JobError;
-use crate::scheduler::{self, Children, State};
+use crate::scheduler::{self, State};
 
 /// Registry transfers at once when neither `-j` nor `JOBS` says: network-bound, so a few.
 pub const TRANSFERS: usize = 4;
@@ -15,7 +15,7 @@ pub fn jobs(ctx: &Ctx, flag: Option<usize>, default: usize) -> usize {
     flag.or_else(|| ctx.env.jobs()).unwrap_or(default).max(1)
 }
 
-/// Runs `work(i, children)` for each job `i` after `deps[i]`, at most `limit` at once; after a
+/// Runs `work(i)` for each job `i` after `deps[i]`, at most `limit` at once; after a
 /// failure only jobs that do not depend on it start, and only with `keep_going`. A job that
 /// panics fails with `name(i)` in its message. Returns each job's output (`None` unless it
 /// succeeded) and each job's end state; [`fail_on`] makes the states one error.
@@ -28,11 +28,11 @@ pub fn run_jobs<T, W>(
 ) -> (Vec<Option<T>>, Vec<State>)
 where
     T: Send,
-    W: Fn(usize, &Children) -> Result<T, JobError> + Sync,
+    W: Fn(usize) -> Result<T, JobError> + Sync,
 {
     let results: Mutex<Vec<Option<T>>> = Mutex::new(deps.iter().map(|_| None).collect());
-    let states = scheduler::run_named(deps, limit, keep_going, name, |i, children| {
-        let out = work(i, children)?;
+    let states = scheduler::run_named(deps, limit, keep_going, name, |i| {
+        let out = work(i)?;
         results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(out);
         Ok(())
     });
@@ -84,7 +84,7 @@ mod tests {
             1,
             false,
             |i| format!("the push of `img{i}`"),
-            |i, _| if i == 0 { panic!("overflow") } else { Ok(()) },
+            |i| if i == 0 { panic!("overflow") } else { Ok(()) },
         );
         let err = fail_on(&states, "push").unwrap_err().to_string();
         assert_eq!(
@@ -96,7 +96,7 @@ mod tests {
     #[test]
     fn run_jobs_collects_each_output_and_each_failure() {
         let deps = vec![vec![], vec![0], vec![], vec![2]];
-        let (results, states) = run_jobs(&deps, 1, true, by_index, |i, _| match i {
+        let (results, states) = run_jobs(&deps, 1, true, by_index, |i| match i {
             2 => Err(JobError::msg("boom")),
             3 => panic!("never: it depends on 2"),
             i => Ok(i * 10),
@@ -115,13 +115,10 @@ mod tests {
             fail_on(&states, "push").unwrap_err().to_string(),
             "boom\n(1 more not started after the failure)"
         );
-        let (results, states) = run_jobs(
-            &independent(1),
-            1,
-            false,
-            by_index,
-            |_, _| -> Result<(), _> { panic!("x") },
-        );
+        let (results, states) =
+            run_jobs(&independent(1), 1, false, by_index, |_| -> Result<(), _> {
+                panic!("x")
+            });
         assert_eq!(results, [None]);
         assert!(
             matches!(&states[0], State::Failed(e) if e.to_string().contains("job 0 panicked (x)"))

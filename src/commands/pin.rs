@@ -116,7 +116,7 @@ pub fn read_digests(
 ) -> anyhow::Result<Vec<Option<Digest>>> {
     let deps = parallel::independent(refs.len());
     let jobs = parallel::jobs(ctx, None, parallel::TRANSFERS);
-    let (results, states) = parallel::run_jobs(&deps, jobs, true, parallel::by_index, |i, _| {
+    let (results, states) = parallel::run_jobs(&deps, jobs, true, parallel::by_index, |i| {
         let r = refs[i];
         let failed = |e: String| {
             format!(

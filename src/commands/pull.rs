@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::stream::run_job;
+use super::stream::run_transfer;
 use super::{engine, parallel, select::select, Ctx};
 use crate::cli::PullArgs;
 use crate::job::JobError;
@@ -16,8 +16,7 @@ use crate::progress::Task;
 use crate::reference::ImageRef;
 use crate::registry::pulled::{self, Pulled};
 use crate::registry::transfer::{self, PullJob};
-use crate::registry::{self, local_tag, login, Registry};
-use crate::scheduler::Children;
+use crate::registry::{self, local_tag, Registry};
 use crate::signal;
 
 pub fn run(ctx: &Ctx, args: &PullArgs) -> anyhow::Result<i32> {
@@ -43,19 +42,18 @@ pub fn run(ctx: &Ctx, args: &PullArgs) -> anyhow::Result<i32> {
     let daemon = engine::daemon_key(ctx);
     let limit = parallel::jobs(ctx, args.jobs, parallel::TRANSFERS);
     let deps = parallel::independent(jobs.len());
-    let (results, states) =
-        parallel::run_jobs(&deps, limit, false, parallel::by_index, |i, children| {
-            let job = &jobs[i];
-            let task = ctx
-                .progress
-                .task(&job.id, &format!("pulling {}", job.remote));
-            let pulled = pull_one(&reg, &daemon, i, job, children, &task);
-            match &pulled {
-                Ok(_) => task.finish(true, &format!("pulled {}", job.remote)),
-                Err(_) => task.finish(false, "failed"),
-            }
-            pulled
-        });
+    let (results, states) = parallel::run_jobs(&deps, limit, false, parallel::by_index, |i| {
+        let job = &jobs[i];
+        let task = ctx
+            .progress
+            .task(&job.id, &format!("pulling {}", job.remote));
+        let pulled = pull_one(&reg, &daemon, job, &task);
+        match &pulled {
+            Ok(_) => task.finish(true, &format!("pulled {}", job.remote)),
+            Err(_) => task.finish(false, "failed"),
+        }
+        pulled
+    });
     // What was pulled is recorded even when another image failed.
     let records: BTreeMap<String, Pulled> = jobs
         .iter()
@@ -83,7 +81,6 @@ pub fn pull_as(
     id: &str,
     remote: &ImageRef,
     local: &ImageRef,
-    children: &Children,
     task: &Task,
 ) -> anyhow::Result<Pulled> {
     let job = PullJob {
@@ -92,8 +89,8 @@ pub fn pull_as(
         local: local.clone(),
         remote: remote.clone(),
     };
-    let pulled = pull_one(reg, &engine::daemon_key(ctx), 0, &job, children, task)
-        .map_err(anyhow::Error::from)?;
+    let pulled =
+        pull_one(reg, &engine::daemon_key(ctx), &job, task).map_err(anyhow::Error::from)?;
     let record = BTreeMap::from([(local.to_string(), pulled.clone())]);
     pulled::record(&ctx.ws.root, &record)?;
     Ok(pulled)
@@ -102,14 +99,7 @@ pub fn pull_as(
 /// Pulls under the lock on the remote name, tags the pulled image's ID with the local name,
 /// then leaves the remote-named tag as it was before: removed when this run created it, put
 /// back when it was the user's and the pull moved it.
-fn pull_one(
-    reg: &Registry,
-    daemon: &str,
-    job_index: usize,
-    job: &PullJob,
-    children: &Children,
-    task: &Task,
-) -> Result<Pulled, JobError> {
+fn pull_one(reg: &Registry, daemon: &str, job: &PullJob, task: &Task) -> Result<Pulled, JobError> {
     let failed = |e: anyhow::Error| JobError::start(&format!("pull of `{}`", job.id), e);
     let _lock = local_tag::lock(&[&job.remote], daemon, |name| {
         task.line(&format!(
@@ -119,7 +109,7 @@ fn pull_one(
     .map_err(failed)?;
     let prior = local_tag::image_id(&job.remote.to_string()).map_err(failed)?;
     let mut pulled = None;
-    let result = pull_and_tag(reg, job_index, job, &mut pulled, children, task);
+    let result = pull_and_tag(reg, job, &mut pulled, task);
     if job.local == job.remote {
         return result;
     }
@@ -142,10 +132,8 @@ const ATTEMPTS: usize = 3;
 /// LOCAL`; stops between steps on Ctrl-C.
 fn pull_and_tag(
     reg: &Registry,
-    job_index: usize,
     job: &PullJob,
     pulled: &mut Option<String>,
-    children: &Children,
     task: &Task,
 ) -> Result<Pulled, JobError> {
     let failed = |e: anyhow::Error| JobError::start(&format!("pull of `{}`", job.id), e);
@@ -155,15 +143,7 @@ fn pull_and_tag(
             return Err(interrupted());
         }
         let cmd = job.pull();
-        let output = run_job(
-            &cmd,
-            job_index,
-            children,
-            &format!("pull of `{}`", job.id),
-            10,
-            |line| task.line(line),
-            |output| login::diagnose(reg, output),
-        )?;
+        let output = run_transfer(&cmd, &format!("pull of `{}`", job.id), reg, task)?;
         let digest = match crate::engine::current().pull_prints_digest() {
             true => transfer::pulled_digest(&output),
             false => local_tag::manifest_digest(&job.remote.to_string()),

@@ -7,7 +7,7 @@
 use serde_json::json;
 
 use super::engine::{self, daemon_key};
-use super::stream::run_job;
+use super::stream::run_transfer;
 use super::{parallel, select::select, Ctx};
 use crate::cli::PushArgs;
 use crate::engine::image;
@@ -15,8 +15,8 @@ use crate::job::{JobError, Kind};
 use crate::progress::Task;
 use crate::reference::ImageRef;
 use crate::registry::transfer::{self, PushJob, PushRequest};
-use crate::registry::{self, local_tag, login, Registry};
-use crate::scheduler::{self, Children};
+use crate::registry::{self, local_tag, Registry};
+use crate::scheduler;
 use crate::{git, signal};
 
 /// What one image's push produced.
@@ -166,24 +166,18 @@ pub(super) fn execute(
 ) -> (Vec<Option<Pushed>>, Vec<scheduler::State>) {
     let parallel = parallel::jobs(ctx, args.jobs, parallel::TRANSFERS);
     let deps = parallel::independent(jobs.len());
-    parallel::run_jobs(
-        &deps,
-        parallel,
-        args.keep_going,
-        parallel::by_index,
-        |i, children| {
-            let job = &jobs[i];
-            let task = ctx
-                .progress
-                .task(&job.id, &format!("pushing {}", job.remotes[0]));
-            let pushed = push_one(reg, &daemon_key(ctx), i, job, children, &task);
-            match &pushed {
-                Ok(_) => task.finish(true, &format!("pushed {}", job.remotes[0])),
-                Err(_) => task.finish(false, "failed"),
-            }
-            pushed
-        },
-    )
+    parallel::run_jobs(&deps, parallel, args.keep_going, parallel::by_index, |i| {
+        let job = &jobs[i];
+        let task = ctx
+            .progress
+            .task(&job.id, &format!("pushing {}", job.remotes[0]));
+        let pushed = push_one(reg, &daemon_key(ctx), i, job, &task);
+        match &pushed {
+            Ok(_) => task.finish(true, &format!("pushed {}", job.remotes[0])),
+            Err(_) => task.finish(false, "failed"),
+        }
+        pushed
+    })
 }
 
 /// Tags, pushes, and removes the tags it created, whatever happened (success, failure,
@@ -193,7 +187,6 @@ fn push_one(
     daemon: &str,
     job_index: usize,
     job: &PushJob,
-    children: &Children,
     task: &Task,
 ) -> Result<Pushed, JobError> {
     let failed = |e: anyhow::Error| JobError::start(&format!("push of `{}`", job.id), e);
@@ -213,7 +206,7 @@ fn push_one(
             ))
         })?;
     let mut owned = Vec::new();
-    let result = tag_and_push(reg, job_index, job, &id, &mut owned, children, task);
+    let result = tag_and_push(reg, job_index, job, &id, &mut owned, task);
     let leftovers: Vec<String> = owned
         .iter()
         .filter_map(|r| local_tag::remove_created(r, Some(&id)).err())
@@ -235,7 +228,6 @@ fn tag_and_push(
     job: &PushJob,
     id: &str,
     owned: &mut Vec<ImageRef>,
-    children: &Children,
     task: &Task,
 ) -> Result<Pushed, JobError> {
     for remote in job.temporary() {
@@ -248,7 +240,7 @@ fn tag_and_push(
             if signal::interrupted() {
                 return Err(JobError::interrupted());
             }
-            match push_once(reg, job_index, job, remote, children, task) {
+            match push_once(reg, job_index, job, remote, task) {
                 Err(e) if attempt < ATTEMPTS && *remote != job.local && tag_vanished(&e) => {
                     attempt += 1;
                     ensure_tag(job, remote, id, owned)?;
@@ -317,20 +309,11 @@ fn push_once(
     job_index: usize,
     job: &PushJob,
     remote: &ImageRef,
-    children: &Children,
     task: &Task,
 ) -> Result<String, JobError> {
     let file = transfer::DigestFile::new(job_index);
     let cmd = image::push(remote, file.as_ref().map(|f| f.as_path()));
-    let output = run_job(
-        &cmd,
-        job_index,
-        children,
-        &format!("push of `{}`", job.id),
-        10,
-        |line| task.line(line),
-        |output| login::diagnose(reg, output),
-    )?;
+    let output = run_transfer(&cmd, &format!("push of `{}`", job.id), reg, task)?;
     let digest = match &file {
         Some(f) => f.read(),
         None => transfer::pushed_digest(&output, &remote.tag),

@@ -121,39 +121,38 @@ fn execute(
     parallel: usize,
 ) -> anyhow::Result<Vec<Option<Pushed>>> {
     let deps: Vec<Vec<usize>> = steps.iter().map(|s| s.deps.clone()).collect();
-    let (results, states) =
-        parallel::run_jobs(&deps, parallel, false, parallel::by_index, |k, _| {
-            let (job, step) = (&jobs[k], &steps[k]);
-            let task = ctx
-                .progress
-                .task(&job.id, &format!("building and pushing {}", job.remotes[0]));
-            let file = MetadataFile::new(k);
-            let spec = step.context.as_ref().expect("a buildx step has a context");
-            let log = build::log_path(&ctx.ws, &step.id);
-            let limit = ctx.ws.images[step.image].timeout;
-            let pushed = build::build_one(step, spec, &log, limit, &task).and_then(|()| {
-                let digest = file.digest().ok_or_else(|| {
-                    format!(
+    let (results, states) = parallel::run_jobs(&deps, parallel, false, parallel::by_index, |k| {
+        let (job, step) = (&jobs[k], &steps[k]);
+        let task = ctx
+            .progress
+            .task(&job.id, &format!("building and pushing {}", job.remotes[0]));
+        let file = MetadataFile::new(k);
+        let spec = step.context.as_ref().expect("a buildx step has a context");
+        let log = build::log_path(&ctx.ws, &step.id);
+        let limit = ctx.ws.images[step.image].timeout;
+        let pushed = build::build_one(step, spec, &log, limit, &task).and_then(|()| {
+            let digest = file.digest().ok_or_else(|| {
+                format!(
                     "the push of `{}` succeeded but `{}` wrote no `containerimage.digest` to `{}`",
                     job.id,
                     step.cmd.shown(),
                     file.as_path().display()
                 )
-                })?;
-                Ok(Pushed {
-                    refs: job
-                        .remotes
-                        .iter()
-                        .map(|r| (r.clone(), digest.clone()))
-                        .collect(),
-                })
-            });
-            task.finish(
-                pushed.is_ok(),
-                if pushed.is_ok() { "pushed" } else { "failed" },
-            );
-            pushed
+            })?;
+            Ok(Pushed {
+                refs: job
+                    .remotes
+                    .iter()
+                    .map(|r| (r.clone(), digest.clone()))
+                    .collect(),
+            })
         });
+        task.finish(
+            pushed.is_ok(),
+            if pushed.is_ok() { "pushed" } else { "failed" },
+        );
+        pushed
+    });
     if signal::interrupted() {
         return Err(signal::Interrupted.into());
     }

@@ -18,7 +18,7 @@ use crate::reference::ImageRef;
 use crate::registry::pulled::Pulled;
 use crate::registry::reuse::{self, Lookup};
 use crate::registry::{self, transfer, Registry};
-use crate::scheduler::{Children, State};
+use crate::scheduler::State;
 use crate::signal;
 
 /// Whether reuse is on: `--reuse` / `--no-reuse`, else `REUSE` (1/yes/true, 0/no/false),
@@ -104,7 +104,6 @@ impl Reuse {
         ctx: &Ctx,
         image: usize,
         inputs: &str,
-        children: &Children,
         task: &Task,
     ) -> anyhow::Result<Option<Pulled>> {
         let name = self.input_name(ctx, image, inputs)?;
@@ -123,7 +122,7 @@ impl Reuse {
         }
         let img = &ctx.ws.images[image];
         task.line(&format!("found {name}: pulling it instead of building"));
-        match pull::pull_as(ctx, &self.reg, &img.id, &name, &img.name, children, task) {
+        match pull::pull_as(ctx, &self.reg, &img.id, &name, &img.name, task) {
             Ok(pulled) => Ok(Some(pulled)),
             Err(e) if signal::interrupted() => Err(e),
             // The pull left every tag as it was (see `pull::pull_as`): build instead.
@@ -162,19 +161,18 @@ pub fn apply(ctx: &Ctx, req: &BuildRequest, facts: &mut Facts, on: bool) -> anyh
     reuse.look_up(ctx, &wanted)?;
     let no_deps = parallel::independent(wanted.len());
     let jobs = parallel::jobs(ctx, None, parallel::TRANSFERS);
-    let (ids, states) =
-        parallel::run_jobs(&no_deps, jobs, true, parallel::by_index, |k, children| {
-            let (image, inputs) = &wanted[k];
-            let task = ctx
-                .progress
-                .task(&ctx.ws.images[*image].id, "looking up its inputs");
-            let result = reuse.reuse(ctx, *image, inputs, children, &task);
-            task.finish(result.is_ok(), "");
-            match result {
-                Ok(pulled) => Ok(pulled.map(|p| (*image, p.id))),
-                Err(e) => Err(JobError::of(&e, format!("{e:#}"))),
-            }
-        });
+    let (ids, states) = parallel::run_jobs(&no_deps, jobs, true, parallel::by_index, |k| {
+        let (image, inputs) = &wanted[k];
+        let task = ctx
+            .progress
+            .task(&ctx.ws.images[*image].id, "looking up its inputs");
+        let result = reuse.reuse(ctx, *image, inputs, &task);
+        task.finish(result.is_ok(), "");
+        match result {
+            Ok(pulled) => Ok(pulled.map(|p| (*image, p.id))),
+            Err(e) => Err(JobError::of(&e, format!("{e:#}"))),
+        }
+    });
     if signal::interrupted() {
         return Err(signal::Interrupted.into());
     }

@@ -118,21 +118,17 @@ impl Part {
         let deadline = Instant::now() + wait;
         let no_deps = parallel::independent(needed.len());
         let jobs = parallel::jobs(ctx, None, parallel::TRANSFERS);
-        let (_, states) =
-            parallel::run_jobs(&no_deps, jobs, false, parallel::by_index, |k, children| {
-                let (i, name) = &needed[k];
-                let img = &ctx.ws.images[*i];
-                let task = ctx.progress.task(&img.id, &format!("from {}", from(*i)));
-                let got = self
-                    .wait_for(ctx, name, deadline, wait, &task)
-                    .and_then(|()| {
-                        pull::pull_as(ctx, &self.reg, &img.id, name, &img.name, children, &task)
-                    });
-                task.finish(got.is_ok(), if got.is_ok() { "pulled" } else { "failed" });
-                got.map(|_| ()).map_err(|e| {
-                    JobError::of(&e, format!("`{}` (from {}): {e:#}", img.id, from(*i)))
-                })
-            });
+        let (_, states) = parallel::run_jobs(&no_deps, jobs, false, parallel::by_index, |k| {
+            let (i, name) = &needed[k];
+            let img = &ctx.ws.images[*i];
+            let task = ctx.progress.task(&img.id, &format!("from {}", from(*i)));
+            let got = self
+                .wait_for(ctx, name, deadline, wait, &task)
+                .and_then(|()| pull::pull_as(ctx, &self.reg, &img.id, name, &img.name, &task));
+            task.finish(got.is_ok(), if got.is_ok() { "pulled" } else { "failed" });
+            got.map(|_| ())
+                .map_err(|e| JobError::of(&e, format!("`{}` (from {}): {e:#}", img.id, from(*i))))
+        });
         if signal::interrupted() {
             return Err(signal::Interrupted.into());
         }

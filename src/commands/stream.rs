@@ -5,24 +5,39 @@
 
 use crate::exec::{self, Cmd, Streamed};
 use crate::job::{JobError, Kind};
-use crate::scheduler::Children;
+use crate::progress::Task;
+use crate::registry::Registry;
 
-/// Runs `cmd` as job `job`. `what` names the work (`build of `km/test``); `hint` may add a
+/// Runs `cmd` as a job. `what` names the work (`build of `km/test``); `hint` may add a
 /// line from the output (the login command after an unauthorized push, the log's path) and
 /// the kind of failure the output shows.
 /// Returns the whole output on success.
 pub fn run_job(
     cmd: &Cmd,
-    job: usize,
-    children: &Children,
     what: &str,
     tail: usize,
     on_line: impl FnMut(&str),
     hint: impl FnOnce(&str) -> Option<(Kind, String)>,
 ) -> Result<String, JobError> {
     let child = Streamed::start(cmd).map_err(|e| failed(what, e))?;
-    let _ = (job, children);
     finish_job(cmd, child, what, tail, on_line, hint)
+}
+
+/// A push or a pull of registry `reg` run as a job: its output on `task`'s lines, ten lines of
+/// it on a failure, and the registry's login command when the output shows one is needed.
+pub fn run_transfer(
+    cmd: &Cmd,
+    what: &str,
+    reg: &Registry,
+    task: &Task,
+) -> Result<String, JobError> {
+    run_job(
+        cmd,
+        what,
+        10,
+        |line| task.line(line),
+        |output| crate::registry::login::diagnose(reg, output),
+    )
 }
 
 /// The message of a job that could not start or whose output could not be read. An
@@ -88,8 +103,7 @@ mod tests {
             out.contains("denied")
                 .then(|| (Kind::Unauthorized, "hint: log in".to_string()))
         };
-        let children = Children::default();
-        run_job(&cmd, 0, &children, "push of `a`", 2, |_| {}, hint).unwrap_err()
+        run_job(&cmd, "push of `a`", 2, |_| {}, hint).unwrap_err()
     }
 
     #[test]
