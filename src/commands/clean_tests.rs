@@ -371,16 +371,9 @@ fn gar_clean_tag_untags_then_deletes_one_call_each() {
 #[test]
 fn acr_keep_age_and_untagged_relist_before_each_repositorys_deletes() {
     let rec = ci(Recorder::new(), ACR);
-    let args = [
-        "--match",
-        "CI-.*|v1",
-        "--older-than",
-        "30d",
-        "--keep",
-        "1",
-        "--untagged",
-        "--yes",
-    ];
+    let args: Vec<&str> = "--match CI-.*|v1 --older-than 30d --keep 1 --untagged --yes"
+        .split(' ')
+        .collect();
     clean(&rec, ACR, &args, &[]).is(
         0,
         "delete four@sha256:d1  []  no tag\n\
@@ -486,21 +479,28 @@ fn json_plan_and_result() {
 /// What the fake prints for broken JSON.
 const BAD_JSON: &str = "{\"unexpected\": [\n";
 
-#[test]
-fn unexpected_json_names_the_command_and_deletes_nothing_there() {
-    let rec = ci(
-        Recorder::new().on(&Cli::Gcr.list("proj/one"), Reply::Out(BAD_JSON.into())),
-        GCR,
-    );
-    clean(&rec, GCR, &["--tag", "CI-42"], &[]).is(
-        1,
-        "untag  proj/two@sha256:b1  [CI-42 latest]  remove `CI-42`; `latest` stays\n\
-         untagged 1, deleted 0, kept 0, failed 1\n",
-        "error: repository `proj/one`: `gcloud container images list-tags gcr.io/proj/one --format=json` printed unexpected JSON (invalid type: map, expected a sequence at line 1 column 0); nothing was changed\n",
-    );
+/// What the plan prints for `two` in [`ci_registry`] with `--tag CI-42`.
+const TWO_UNTAGGED: &str =
+    "untag  proj/two@sha256:b1  [CI-42 latest]  remove `CI-42`; `latest` stays\n";
+
+/// `clean --tag CI-42` on gcr with the listing of `proj/one` answering `reply`: every other
+/// repository is listed, and only `two` is changed.
+fn gcr_with_one_listed_as(reply: Reply) -> Outcome {
+    let rec = ci(Recorder::new().on(&Cli::Gcr.list("proj/one"), reply), GCR);
+    let out = clean(&rec, GCR, &["--tag", "CI-42"], &[]);
     let mut want = listed(Cli::Gcr, &["four", "one", "three", "two"]);
     want.push(Cli::Gcr.untag("proj/two", &["CI-42"]));
     assert_eq!(rec.lines(), want);
+    out
+}
+
+#[test]
+fn unexpected_json_names_the_command_and_deletes_nothing_there() {
+    gcr_with_one_listed_as(Reply::Out(BAD_JSON.into())).is(
+        1,
+        &format!("{TWO_UNTAGGED}untagged 1, deleted 0, kept 0, failed 1\n"),
+        "error: repository `proj/one`: `gcloud container images list-tags gcr.io/proj/one --format=json` printed unexpected JSON (invalid type: map, expected a sequence at line 1 column 0); nothing was changed\n",
+    );
 }
 
 #[test]
@@ -522,16 +522,11 @@ fn unexpected_json_from_the_repository_list_stops_everything() {
 #[test]
 fn a_repository_deleted_during_the_run_is_noted_and_the_others_go_on() {
     let gone = fail("ERROR: (gcloud.container.images.list-tags) Not found: gcr.io/proj/one");
-    let rec = ci(Recorder::new().on(&Cli::Gcr.list("proj/one"), gone), GCR);
-    clean(&rec, GCR, &["--tag", "CI-42"], &[]).is(
+    gcr_with_one_listed_as(gone).is(
         0,
-        "untag  proj/two@sha256:b1  [CI-42 latest]  remove `CI-42`; `latest` stays\n\
-         untagged 1, deleted 0, kept 0, failed 0\n",
+        &format!("{TWO_UNTAGGED}untagged 1, deleted 0, kept 0, failed 0\n"),
         "note: repository `proj/one` does not exist or holds no manifest; nothing to clean there\n",
     );
-    let mut want = listed(Cli::Gcr, &["four", "one", "three", "two"]);
-    want.push(Cli::Gcr.untag("proj/two", &["CI-42"]));
-    assert_eq!(rec.lines(), want);
 }
 
 #[test]
