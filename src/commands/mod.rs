@@ -4,6 +4,8 @@
 mod build;
 mod build_args;
 mod clean;
+#[cfg(test)]
+mod clean_tests;
 mod completions;
 mod container;
 mod doctor;
