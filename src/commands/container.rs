@@ -141,7 +141,7 @@ pub fn launch(
 ) -> anyhow::Result<i32> {
     let image = &ctx.ws.images[pick_one(ctx, spec)?];
     let name = name(given_name, image, ctx)?;
-    crate::container::run::check_options(&image.run, &image.id)?;
+    crate::container::run::check_devices(&image.run, &image.id)?;
     ensure_present(ctx, image)?;
     let facts = gather(ctx, image)?;
     let image_name = image.name.to_string();

@@ -72,14 +72,13 @@ fn requests(ctx: &Ctx, image: &Image, args: &ExtractArgs) -> anyhow::Result<Vec<
                 .artifacts
                 .iter()
                 .map(|a| {
-                    let to = comp.dir.join(&a.to);
-                    if !resolve(&to).starts_with(&root) {
+                    if !resolve(&a.to).starts_with(&root) {
                         bail!(
                             "`to: {}` of an artifact of image `{}` is outside the workspace (`{}`); artifacts land in the tree: give a path from the component directory in `{}`",
-                            a.to, image.id, resolve(&to).display(), comp.file.display()
+                            a.written, image.id, resolve(&a.to).display(), comp.file.display()
                         );
                     }
-                    Ok(Request { from: a.from.clone(), to, shown: a.to.clone(), artifact: true })
+                    Ok(Request { from: a.from.clone(), to: a.to.clone(), shown: a.written.clone(), artifact: true })
                 })
                 .collect()
         }

@@ -81,7 +81,7 @@ fn plan(
     let mut out = Vec::new();
     for &i in selected {
         let img = &ws.images[i];
-        if let Some(refused) = ws.publish.refuse_tags.get(&img.kind) {
+        if let Some(refused) = ws.publish.refused(&img.kind) {
             if refused.iter().any(|t| t == to) {
                 anyhow::bail!(
                     "image `{}` may not be promoted to `{to}`: images of kind `{}` refuse tags {} (`workspace.publish.refuse_tags` in `{}`)",

@@ -40,12 +40,11 @@ pub fn push(ctx: &Ctx, selected: Vec<usize>, args: &PushArgs, quiet: bool) -> an
         // A malformed lock stops the push before anything is pushed.
         crate::lock::Lock::load(&ws.root)?;
     }
-    let wants_revision = ws
-        .publish
-        .also_tag
-        .iter()
-        .chain(&args.also_tag)
-        .any(|t| t.contains("revision}"));
+    let wants_revision = ws.publish.wants_revision()
+        || args
+            .also_tag
+            .iter()
+            .any(|t| crate::config::typed::needs_revision(t));
     let req = PushRequest {
         selected,
         also_tag: args.also_tag.clone(),

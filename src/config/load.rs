@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 
 use super::raw::{RawDefaults, RawFile, RawImage};
+use super::typed::{Artifact, Bad, Publish, RunOptions};
 use super::{
-    check, error::parse_yaml, Component, Env, Image, Overrides, Settings, Stage, Workspace,
-    DEFAULT_DOCKERFILE, DEFAULT_NAME, DEFAULT_PLATFORM, DEFAULT_TAG,
+    check, error::parse_yaml, keyline, Component, Env, Image, Overrides, Settings, Stage,
+    Workspace, DEFAULT_DOCKERFILE, DEFAULT_NAME, DEFAULT_PLATFORM, DEFAULT_TAG,
 };
 use crate::dockerfile::Dockerfile;
 use crate::reference::{self, ImageRef};
@@ -60,7 +61,7 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
         registries: registries(ws_raw, &root_file)?,
         channels: ws_raw.map(|w| w.channels.clone()).unwrap_or_default(),
         protected_tags,
-        publish: ws_raw.map(|w| w.publish.clone()).unwrap_or_default(),
+        publish: publish(ws_raw, &root_file)?,
         reuse: ws_raw.and_then(|w| w.reuse) == Some(super::raw::RawReuse::Registry),
         engine: ws_raw.and_then(|w| w.engine),
         references: ws_raw.map(|w| w.references.clone()).unwrap_or_default(),
@@ -83,33 +84,50 @@ fn registries(
             crate::registry::Registry::from_raw(name, r)
                 .map(|reg| (name.clone(), reg))
                 .map_err(|e| {
-                    let line = registry_line(root_file, name)
-                        .map(|l| format!(":{l}"))
-                        .unwrap_or_default();
-                    anyhow::anyhow!("`{}{line}`: {e:#}", root_file.display())
+                    let place = keyline::place(root_file, &["registries", name]);
+                    anyhow::anyhow!("{place}: {e:#}")
                 })
         })
         .collect()
 }
 
-/// The line of registry `name`'s key under `registries:` in `file`, for messages.
-fn registry_line(file: &Path, name: &str) -> Option<usize> {
-    let text = std::fs::read_to_string(file).ok()?;
-    let lines: Vec<&str> = text.lines().collect();
-    let start = lines
+/// `workspace.publish`, typed: a refused tag that is no tag, or an extra tag no value can
+/// make valid, is an error of the file, whatever the command.
+fn publish(ws_raw: Option<&super::raw::RawWorkspace>, root_file: &Path) -> anyhow::Result<Publish> {
+    let Some(raw) = ws_raw.map(|w| &w.publish) else {
+        return Ok(Publish::default());
+    };
+    Publish::from_raw(raw).map_err(|bad| {
+        let mut keys = vec!["publish"];
+        keys.extend(bad.at.iter().map(String::as_str));
+        anyhow::anyhow!("{}: {}", keyline::place(root_file, &keys), bad.message)
+    })
+}
+
+/// An image's `run:` and `artifacts:`, typed; a bad value is an error of `comp`'s file at
+/// its line.
+fn run_and_artifacts(
+    comp: &Component,
+    key: &str,
+    raw: &RawImage,
+) -> anyhow::Result<(RunOptions, Vec<Artifact>)> {
+    let err = |section: &str, bad: Bad, prefix: String| {
+        let mut keys = vec!["images", key, section];
+        keys.extend(bad.at.iter().map(String::as_str));
+        let place = keyline::place(&comp.file, &keys);
+        anyhow::anyhow!("{place}: {prefix}{}", bad.message)
+    };
+    let id = format!("{}/{key}", comp.name);
+    let run = RunOptions::from_raw(&raw.run.clone().unwrap_or_default(), &id)
+        .map_err(|bad| err("run", bad, String::new()))?;
+    let artifacts = raw
+        .artifacts
         .iter()
-        .position(|l| l.trim_start().starts_with("registries:"))?;
-    let keys = [
-        format!("{name}:"),
-        format!("\"{name}\":"),
-        format!("'{name}':"),
-    ];
-    (start..lines.len())
-        .find(|&i| {
-            let l = lines[i].trim_start();
-            keys.iter().any(|k| l.starts_with(k.as_str()))
-        })
-        .map(|i| i + 1)
+        .enumerate()
+        .map(|(i, a)| Artifact::from_raw(a, i, &comp.dir))
+        .collect::<Result<_, _>>()
+        .map_err(|bad| err("artifacts", bad, format!("images.{key}.")))?;
+    Ok((run, artifacts))
 }
 
 fn check_directory(cwd: &Path) -> anyhow::Result<()> {
@@ -433,6 +451,7 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
     }
     let stage = stages(comp, &context, raw);
     problems.extend(missing_host_files(&comp.name, key, &stage, raw));
+    let (run, artifacts) = run_and_artifacts(comp, key, raw)?;
     Ok(Image {
         id: format!("{}/{key}", comp.name),
         component: ci,
@@ -447,8 +466,8 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
         depends: Vec::new(),
         stage,
         variant: variant.map(|(v, _)| v.clone()),
-        run: raw.run.clone().unwrap_or_default(),
-        artifacts: raw.artifacts.clone(),
+        run,
+        artifacts,
         host: raw.host.clone(),
         timeout: raw.timeout,
         problems,
@@ -608,7 +627,7 @@ fn check_artifact_dirs(
     for img in images {
         let comp = &components[img.component];
         for a in &img.artifacts {
-            let dest = lexical(&comp.dir.join(&a.to));
+            let dest = lexical(&a.to);
             let hit = components
                 .iter()
                 .map(|c| c.dir.as_path())
@@ -619,7 +638,7 @@ fn check_artifact_dirs(
                     "image `{}` in `{}`: artifact destination `{}` would replace `{}`, a component directory or the workspace; pick a path inside the component directory",
                     img.id,
                     comp.file.display(),
-                    a.to,
+                    a.written,
                     dir.display()
                 );
             }

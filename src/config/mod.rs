@@ -7,10 +7,12 @@ mod dup;
 pub mod env;
 pub mod error;
 pub(crate) mod host;
+mod keyline;
 mod load;
 pub mod raw;
 #[cfg(test)]
 pub(crate) mod tests;
+pub mod typed;
 pub mod variants;
 
 use std::collections::BTreeMap;
@@ -18,6 +20,7 @@ use std::path::PathBuf;
 
 pub use env::Env;
 pub use load::load;
+pub use typed::{Artifact, EnvName, Publish, RunOptions};
 
 use crate::reference::ImageRef;
 
@@ -68,7 +71,7 @@ pub struct Workspace {
     pub channels: BTreeMap<String, String>,
     pub protected_tags: Vec<String>,
     /// `workspace.publish`: push guards and extra tags.
-    pub publish: raw::RawPublish,
+    pub publish: Publish,
     /// `workspace.reuse: registry`: `build` reuses images from the registry by input digest
     /// unless `--no-reuse` / `REUSE=0`.
     pub reuse: bool,
@@ -129,8 +132,10 @@ pub struct Image {
     pub depends: Vec<usize>,
     pub stage: Vec<Stage>,
     pub variant: Option<String>,
-    pub run: raw::RawRun,
-    pub artifacts: Vec<raw::RawArtifact>,
+    /// `run:`, checked at load.
+    pub run: RunOptions,
+    /// `artifacts:`, checked at load.
+    pub artifacts: Vec<Artifact>,
     /// `host:`: what `local-buildenv` puts on the host.
     pub host: Option<raw::RawHost>,
     /// `timeout:`: how long a build of this image may take.

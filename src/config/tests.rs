@@ -164,3 +164,47 @@ fn errors_name_the_file_line_and_column() {
         assert!(got.starts_with(want), "\n got: {got}\nwant: {want}");
     }
 }
+
+/// Values typed after parsing (`run:`, `artifacts:`, `workspace.publish`, registries) are
+/// errors of the file at their key's line, for every command.
+#[test]
+fn values_typed_at_load_name_their_line() {
+    let cases = [
+        (
+            "=== images.yaml\ncomponent: c\nimages:\n  a:\n    run:\n      init: true\n      devices: [kvm]\n",
+            "error: `$ROOT/images.yaml:6`: `run.devices` of image `c/a` lists `kvm`, which is not `HOST[:CONTAINER][:PERMISSIONS]` with an absolute host path; write it as e.g. `/dev/kvm`",
+        ),
+        (
+            "=== images.yaml\ncomponent: c\nimages:\n  a: {}\n  b: {run: {ulimits: [nofile]}}\n",
+            "error: `$ROOT/images.yaml:4`: `run.ulimits` of image `c/b` lists `nofile`, which is not `NAME=SOFT[:HARD]`; write it as e.g. `nofile=1024:2048`",
+        ),
+        (
+            "=== images.yaml\ncomponent: c\nimages:\n  a:\n    artifacts:\n      - {from: /ok, to: out}\n      - from: opt/x\n        to: out2\n",
+            "error: `$ROOT/images.yaml:6`: images.a.artifacts[1].from: `opt/x` is not an absolute path in the image; write it as `/opt/x`",
+        ),
+        (
+            "=== images.yaml\ncomponent: c\nimages:\n  a:\n    artifacts: [{from: /, to: out}]\n",
+            "error: `$ROOT/images.yaml:4`: images.a.artifacts[0].from: `/` names no file or directory in the image; give the path of one",
+        ),
+        (
+            "=== images.yaml\nworkspace:\n  publish:\n    force: [test]\n    also_tag: [\"{tag}\", \"{tg}\"]\ncomponent: c\nimages: {}\n",
+            "error: `$ROOT/images.yaml:4`: workspace.publish.also_tag: template `{tg}` uses `{tg}`, which is not one of {revision}, {short_revision}, {tag}",
+        ),
+        (
+            "=== images.yaml\nworkspace:\n  publish:\n    also_tag: [\"-{tag}\"]\ncomponent: c\nimages: {}\n",
+            "error: `$ROOT/images.yaml:3`: workspace.publish.also_tag: tag `-0` is not a valid docker tag",
+        ),
+        (
+            "=== images.yaml\nworkspace:\n  publish:\n    refuse_tags:\n      base: [prod]\n      test: [latest, 'bad tag']\ncomponent: c\nimages: {}\n",
+            "error: `$ROOT/images.yaml:5`: workspace.publish.refuse_tags.test: tag `bad tag` is not a valid docker tag",
+        ),
+        (
+            "=== images.yaml\nworkspace:\n  registries:\n    ok: {kind: oci, host: 'localhost:5000'}\n    g: {kind: gar}\ncomponent: c\nimages: {}\n",
+            "error: `$ROOT/images.yaml:4`: registry `g` of kind `gar` needs `location`",
+        ),
+    ];
+    for (spec, want) in cases {
+        let got = load_spec(spec, "", &[], &Overrides::default());
+        assert!(got.starts_with(want), "\n got: {got}\nwant: {want}");
+    }
+}

@@ -160,13 +160,7 @@ fn install_dest(install: &Install) -> &Path {
 
 /// The source's base name; refuses relative paths and paths that name nothing.
 fn check_source(from: &str) -> anyhow::Result<&str> {
-    if !from.starts_with('/') {
-        bail!("`{from}` is not an absolute path in the image; write it as `/{from}`");
-    }
-    match Path::new(from).file_name().and_then(|b| b.to_str()) {
-        Some(base) => Ok(base),
-        None => bail!("`{from}` names no file or directory in the image; give the path of one"),
-    }
+    crate::config::typed::image_source(from).map_err(anyhow::Error::msg)
 }
 
 /// docker cp's rules for a command-line DEST that resolves to `resolved`.

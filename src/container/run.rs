@@ -7,7 +7,8 @@ use std::path::Path;
 use anyhow::bail;
 
 use super::facts::{device_host_path, DeviceState, Facts};
-use crate::config::raw::RawRun;
+pub use crate::config::EnvName;
+use crate::config::RunOptions;
 use crate::engine::run::DockerRun;
 use crate::exec::Cmd;
 
@@ -31,43 +32,9 @@ impl Utf8Dir {
     }
 }
 
-/// The name of an environment variable passed with `--env NAME`: never `NAME=VALUE`, which
-/// would put the value in the command line, `ps`, `--dry-run` and logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvName(String);
-
-impl EnvName {
-    pub fn new(name: &str, image: &str) -> anyhow::Result<EnvName> {
-        if let Some((key, _)) = name.split_once('=') {
-            bail!(
-                "`run.env` of image `{image}` lists `{key}=…`: values are never passed to a container; list the name only (`{key}`) and set it in the environment"
-            );
-        }
-        if name.is_empty() || name.contains('\0') {
-            bail!("`run.env` of image `{image}` lists an empty or invalid name; list variable names such as `KM_TOKEN`");
-        }
-        Ok(EnvName(name.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// The image's `run.env` as names, refusing anything else.
-fn env_names(req: &Request) -> anyhow::Result<Vec<EnvName>> {
-    check_env(req.options, req.image_id)
-}
-
-/// Checks `run.env` of image `image` before anything runs; the names, when they are names.
-pub fn check_env(options: &RawRun, image: &str) -> anyhow::Result<Vec<EnvName>> {
-    options.env.iter().map(|n| EnvName::new(n, image)).collect()
-}
-
-/// Checks `run:` of image `image` before anything runs: env names, and configured devices
-/// that exist but are not devices.
-pub fn check_options(options: &RawRun, image: &str) -> anyhow::Result<()> {
-    check_env(options, image)?;
+/// Checks the configured devices of image `image` before anything runs: one that exists but
+/// is not a device is an error (whether it exists is a fact of this host, not of the file).
+pub fn check_devices(options: &RunOptions, image: &str) -> anyhow::Result<()> {
     let facts = Facts::gather(&options.devices, super::Engine::Rootful);
     usable_devices(&options.devices, &facts, image).map(|_| ())
 }
@@ -102,7 +69,7 @@ pub struct Request<'a> {
     pub name: &'a str,
     pub image_name: &'a str,
     pub image_id: &'a str,
-    pub options: &'a RawRun,
+    pub options: &'a RunOptions,
     pub command: &'a [String],
 }
 
@@ -115,7 +82,7 @@ pub struct Planned {
 
 fn command<'a>(req: &'a Request) -> &'a [String] {
     if req.command.is_empty() {
-        req.options.command.as_deref().unwrap_or(&[])
+        &req.options.command
     } else {
         req.command
     }
@@ -130,7 +97,7 @@ pub fn run(req: &Request, facts: &Facts) -> anyhow::Result<Planned> {
         .init(o.init)
         .user(o.user.as_deref())
         .workdir(o.workdir.as_deref())
-        .env_names(&env_names(req)?)
+        .env_names(&o.env)
         .devices(&devices)
         .ulimits(&o.ulimits)
         .network(o.network.as_deref())
@@ -150,9 +117,9 @@ pub fn withdocker(
     let (devices, warnings) = usable_devices(&o.devices, facts, req.image_id)?;
     let root = Utf8Dir::new(root, "the workspace")?;
     let cwd = Utf8Dir::new(cwd, "the current directory")?;
-    let makeflags = EnvName("MAKEFLAGS".to_string());
+    let makeflags = EnvName::new("MAKEFLAGS", req.image_id)?;
     let mut names = vec![makeflags.clone()];
-    names.extend(env_names(req)?.into_iter().filter(|n| *n != makeflags));
+    names.extend(o.env.iter().filter(|n| **n != makeflags).cloned());
     let cmd = DockerRun::new(req.name)
         .terminal(facts)
         .init(o.init)
@@ -192,12 +159,12 @@ mod tests {
         }
     }
 
-    fn options(devices: &[&str]) -> RawRun {
-        RawRun {
+    fn options(devices: &[&str]) -> RunOptions {
+        RunOptions {
             devices: devices.iter().map(|d| d.to_string()).collect(),
             ulimits: vec!["nofile=1024:2048".into()],
             init: true,
-            env: vec!["HOME_TOKEN".into()],
+            env: vec![EnvName::new("HOME_TOKEN", "km/test").unwrap()],
             ..Default::default()
         }
     }
@@ -339,7 +306,7 @@ mod tests {
 
     #[test]
     fn the_workspace_is_mounted_with_mount_quoted_as_csv() {
-        let o = RawRun::default();
+        let o = RunOptions::default();
         let req = Request {
             name: "c1",
             image_name: "ns/b:latest",
@@ -364,7 +331,7 @@ mod tests {
     #[test]
     fn a_path_that_is_not_utf8_is_refused() {
         use std::os::unix::ffi::OsStrExt;
-        let o = RawRun::default();
+        let o = RunOptions::default();
         let req = Request {
             name: "c1",
             image_name: "ns/b:latest",
@@ -378,28 +345,5 @@ mod tests {
             err.to_string(),
             "the path of the workspace (`/w/caf\u{fffd}`) is not valid UTF-8, and docker takes paths as text; rename it"
         );
-    }
-
-    #[test]
-    fn an_env_entry_with_a_value_is_refused_never_rendered() {
-        let o = RawRun {
-            env: vec!["KM_TOKEN=hunter2".into()],
-            ..Default::default()
-        };
-        let req = Request {
-            name: "c1",
-            image_name: "ns/b:latest",
-            image_id: "km/b",
-            options: &o,
-            command: &[],
-        };
-        let f = facts([false; 3], Engine::Rootful);
-        let expected = "`run.env` of image `km/b` lists `KM_TOKEN=…`: values are never passed to a container; list the name only (`KM_TOKEN`) and set it in the environment";
-        assert_eq!(run(&req, &f).unwrap_err().to_string(), expected);
-        let w = withdocker(&req, &f, Path::new("/w"), Path::new("/w"));
-        assert_eq!(w.unwrap_err().to_string(), expected);
-        assert!(!expected.contains("hunter2"));
-        assert!(EnvName::new("", "km/b").is_err());
-        assert_eq!(EnvName::new("KM_TOKEN", "km/b").unwrap().0, "KM_TOKEN");
     }
 }

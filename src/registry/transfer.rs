@@ -190,7 +190,7 @@ fn extra_tags<'a>(
     vars.insert("tag", tag.to_string());
     let mut out = Vec::new();
     for template in templates {
-        if template.contains("revision}") {
+        if crate::config::typed::needs_revision(template) {
             let Some(rev) = revision else {
                 bail!(
                     "extra tag `{template}` needs the source revision, but `{{revision}}` is unknown here (not a git checkout with a commit); drop that tag or push from a git checkout"
@@ -214,7 +214,7 @@ fn check_guards(
     force: bool,
 ) -> anyhow::Result<()> {
     let root_file = ws.root.join("images.yaml");
-    if let Some(refused) = ws.publish.refuse_tags.get(&img.kind) {
+    if let Some(refused) = ws.publish.refused(&img.kind) {
         if let Some(r) = remotes.iter().find(|r| refused.contains(&r.tag)) {
             bail!(
                 "image `{}` may not be pushed with tag `{}`: images of kind `{}` refuse tags {} (`workspace.publish.refuse_tags` in `{}`); push it with another `IMAGE_TAG`",
