@@ -34,7 +34,7 @@ struct Outcome {
 pub fn run(ctx: &Ctx, args: &CleanArgs, tag: Option<String>) -> anyhow::Result<i32> {
     let policy = policy(ctx, args, tag)?;
     let reg = registry::choose(&ctx.ws.registries, ctx.ws.registry.as_deref())?;
-    if policy.untagged && !reg.kind.dialect().lists_untagged() {
+    if policy.untagged && !reg.kind.lists_untagged() {
         anyhow::bail!("`--untagged` is not available for registry `{}` of kind `oci`: the distribution API lists only tagged manifests", reg.name);
     }
     let backend = Backend::new(&reg, &ctx.env)?;

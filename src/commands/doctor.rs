@@ -368,7 +368,7 @@ enum Reach {
 /// Reachability (`oci`: GET /v2/) and credentials of one registry.
 fn registry(reg: &Registry, env: &Env) -> Vec<Check> {
     let name = format!("registry {}", reg.name);
-    let reach = if reg.kind == Kind::Oci {
+    let reach = if reg.kind.reached_directly() {
         ping(reg, env)
     } else {
         Reach::NotAsked
@@ -450,12 +450,10 @@ fn credentials(reg: &Registry, env: &Env, reach: &Reach) -> Check {
 }
 
 /// What the cloud CLI needs before its docker login works.
-fn before_login(kind: &Kind) -> &'static str {
-    match kind {
-        Kind::Acr { .. } => " (after `az login`)",
-        Kind::Gar { .. } | Kind::Gcr { .. } => " (after `gcloud auth login`)",
-        Kind::Oci => "",
-    }
+fn before_login(kind: &Kind) -> String {
+    kind.cli_account_login()
+        .map(|c| format!(" (after `{c}`)"))
+        .unwrap_or_default()
 }
 
 /// A cloud CLI a registry kind needs: installed, and its version.

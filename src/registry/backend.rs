@@ -15,7 +15,7 @@
 //! where it does not (gar's repository list) or when `IMAGEMK_CLOUD_API=0` asks for it.
 
 use super::acr::Acr;
-use super::gcloud::{Flavor, Gcloud};
+use super::gcloud::Gcloud;
 use super::oci::{self, Oci};
 use super::{token, Kind, Registry};
 use crate::clean::{Action, Repo, Verb};
@@ -68,21 +68,30 @@ impl std::error::Error for NotFound {}
 impl Backend {
     pub fn new(reg: &Registry, env: &Env) -> anyhow::Result<Backend> {
         if token::uses_api(&reg.kind, env) {
-            let lister = match reg.kind.api_lists_repositories() {
-                true => None,
-                false => Some(gcloud_cli(reg)),
-            };
-            let api = Box::new(token::oci_for(reg, env)?);
-            return Ok(Backend::Api { api, lister });
+            return Self::api(reg, env);
         }
-        exec::require(reg.kind.cli().unwrap_or("docker"))?;
+        if let Some(cli) = reg.kind.cli() {
+            exec::require(cli)?;
+        }
         Ok(match &reg.kind {
             Kind::Acr { name } => Backend::Acr(Acr {
                 name: name.clone(),
                 path: reg.path.clone(),
             }),
-            _ => Backend::Gcloud(gcloud_cli(reg)),
+            Kind::Gar { .. } | Kind::Gcr { .. } => Backend::Gcloud(gcloud_cli(reg)),
+            // No CLI stands in front of oci: its API is all there is.
+            Kind::Oci => return Self::api(reg, env),
         })
+    }
+
+    /// The registry API, with gcloud listing the repositories where the API does not.
+    fn api(reg: &Registry, env: &Env) -> anyhow::Result<Backend> {
+        let lister = match reg.kind.api_lists_repositories() {
+            true => None,
+            false => Some(gcloud_cli(reg)),
+        };
+        let api = Box::new(token::oci_for(reg, env)?);
+        Ok(Backend::Api { api, lister })
     }
 
     pub fn repositories(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
@@ -285,12 +294,8 @@ impl Backend {
 
 /// The gcloud CLI backend of a gar or gcr registry.
 fn gcloud_cli(reg: &Registry) -> Gcloud {
-    let flavor = match reg.kind {
-        Kind::Gar { .. } => Flavor::Gar,
-        _ => Flavor::Gcr,
-    };
     Gcloud {
-        flavor,
+        kind: reg.kind.clone(),
         host: reg.host.clone(),
         path: reg.path.clone(),
     }

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 
 use super::backend::NotFound;
-use super::cli_json;
+use super::{cli_json, Kind};
 use crate::clean::{Manifest, Repo};
 use crate::exec::Cmd;
 
@@ -103,14 +103,10 @@ pub fn explain(e: anyhow::Error, host: &str) -> anyhow::Error {
     cli_json::with_hint(e, &hint)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
-    Gar,
-    Gcr,
-}
-
+/// The gcloud CLI in front of a gar or gcr registry; what differs between them is asked of
+/// the [`Kind`].
 pub struct Gcloud {
-    pub flavor: Flavor,
+    pub kind: Kind,
     pub host: String,
     /// `project[/repository][/path]`: where this workspace's repositories live.
     pub path: String,
@@ -128,8 +124,8 @@ impl Gcloud {
 
     pub fn repositories(&self) -> anyhow::Result<Vec<String>> {
         let root = format!("{}/{}", self.host, self.path);
-        let mut names: Vec<String> = match self.flavor {
-            Flavor::Gcr => {
+        let mut names: Vec<String> = match self.kind.gcloud_artifacts() {
+            false => {
                 #[derive(Deserialize)]
                 struct Row {
                     name: String,
@@ -146,7 +142,7 @@ impl Gcloud {
                     .map(|r| self.strip(&r.name).to_string())
                     .collect()
             }
-            Flavor::Gar => {
+            true => {
                 #[derive(Deserialize)]
                 struct Row {
                     package: String,
@@ -171,9 +167,9 @@ impl Gcloud {
     }
 
     pub fn list(&self, repo: &str) -> anyhow::Result<Repo> {
-        let manifests = match self.flavor {
-            Flavor::Gcr => self.list_gcr(repo)?,
-            Flavor::Gar => self.list_gar(repo)?,
+        let manifests = match self.kind.gcloud_artifacts() {
+            false => self.list_gcr(repo)?,
+            true => self.list_gar(repo)?,
         };
         Ok(Repo {
             name: repo.to_string(),
@@ -245,15 +241,15 @@ impl Gcloud {
     /// The listing of one repository's manifests with their tags.
     pub fn list_cmd(&self, repo: &str) -> Cmd {
         let image = format!("{}/{repo}", self.host);
-        match self.flavor {
-            Flavor::Gcr => Cmd::new("gcloud").args([
+        match self.kind.gcloud_artifacts() {
+            false => Cmd::new("gcloud").args([
                 "container",
                 "images",
                 "list-tags",
                 &image,
                 "--format=json",
             ]),
-            Flavor::Gar => Cmd::new("gcloud").args([
+            true => Cmd::new("gcloud").args([
                 "artifacts",
                 "docker",
                 "images",
@@ -265,26 +261,28 @@ impl Gcloud {
         }
     }
 
-    /// Commands that remove `tags` (manifests stay): gcr takes them all at once.
+    /// Commands that remove `tags` (manifests stay): one for all where the kind batches.
     pub fn untag(&self, repo: &str, tags: &[String]) -> Vec<Cmd> {
         let image = format!("{}/{repo}", self.host);
-        match self.flavor {
-            Flavor::Gcr => vec![Cmd::new("gcloud")
-                .args(["container", "images", "untag", "--quiet"])
-                .args(tags.iter().map(|t| format!("{image}:{t}")))],
-            Flavor::Gar => tags
-                .iter()
-                .map(|t| {
-                    Cmd::new("gcloud").args([
-                        "artifacts",
-                        "docker",
-                        "tags",
-                        "delete",
-                        "--quiet",
-                        &format!("{image}:{t}"),
-                    ])
-                })
-                .collect(),
+        let names: Vec<String> = tags.iter().map(|t| format!("{image}:{t}")).collect();
+        let words: &[&str] = match self.kind.gcloud_artifacts() {
+            true => &["artifacts", "docker", "tags", "delete", "--quiet"],
+            false => &["container", "images", "untag", "--quiet"],
+        };
+        self.per_call(words, names)
+    }
+
+    /// `gcloud WORDS NAMES…`: one command for every name where the kind batches deletes,
+    /// else one per name.
+    fn per_call(&self, words: &[&str], names: Vec<String>) -> Vec<Cmd> {
+        let cmd = |names: &[String]| {
+            Cmd::new("gcloud")
+                .args(words.iter().copied())
+                .args(names.iter().cloned())
+        };
+        match self.kind.batches_deletes() {
+            true => vec![cmd(&names)],
+            false => names.chunks(1).map(cmd).collect(),
         }
     }
 
@@ -293,8 +291,8 @@ impl Gcloud {
     pub fn add_tag(&self, repo: &str, tag: &str, digest: &str) -> Cmd {
         let image = format!("{}/{repo}", self.host);
         let (src, dst) = (format!("{image}@{digest}"), format!("{image}:{tag}"));
-        match self.flavor {
-            Flavor::Gar => Cmd::new("gcloud").args([
+        match self.kind.gcloud_artifacts() {
+            true => Cmd::new("gcloud").args([
                 "artifacts",
                 "docker",
                 "tags",
@@ -303,7 +301,7 @@ impl Gcloud {
                 &dst,
                 "--quiet",
             ]),
-            Flavor::Gcr => {
+            false => {
                 Cmd::new("gcloud").args(["container", "images", "add-tag", &src, &dst, "--quiet"])
             }
         }
@@ -314,24 +312,12 @@ impl Gcloud {
     /// added after the listing or one the listing did not show.
     pub fn delete(&self, repo: &str, digests: &[String]) -> Vec<Cmd> {
         let image = format!("{}/{repo}", self.host);
-        match self.flavor {
-            Flavor::Gcr => vec![Cmd::new("gcloud")
-                .args(["container", "images", "delete", "--quiet"])
-                .args(digests.iter().map(|d| format!("{image}@{d}")))],
-            Flavor::Gar => digests
-                .iter()
-                .map(|d| {
-                    Cmd::new("gcloud").args([
-                        "artifacts",
-                        "docker",
-                        "images",
-                        "delete",
-                        "--quiet",
-                        &format!("{image}@{d}"),
-                    ])
-                })
-                .collect(),
-        }
+        let names: Vec<String> = digests.iter().map(|d| format!("{image}@{d}")).collect();
+        let words: &[&str] = match self.kind.gcloud_artifacts() {
+            true => &["artifacts", "docker", "images", "delete", "--quiet"],
+            false => &["container", "images", "delete", "--quiet"],
+        };
+        self.per_call(words, names)
     }
 }
 

@@ -44,17 +44,13 @@ pub fn hint(reg: &Registry, output: &str) -> Option<String> {
 /// refused nothing, and a login would not help.
 pub fn diagnose(reg: &Registry, output: &str) -> Option<(job::Kind, String)> {
     let text = output.to_lowercase();
-    let google = matches!(reg.kind, Kind::Gar { .. } | Kind::Gcr { .. });
-    if google
-        && (text.contains("has not been used in project") || text.contains("service_disabled"))
-    {
-        let api = match reg.kind {
-            Kind::Gar { .. } => "artifactregistry.googleapis.com",
-            _ => "containerregistry.googleapis.com",
-        };
+    let google = reg.kind.service_api();
+    if let Some(api) = google.filter(|_| {
+        text.contains("has not been used in project") || text.contains("service_disabled")
+    }) {
         return other(format!("hint: the registry API of `{}` is disabled in its project; run `gcloud services enable {api}` (or ask a project owner to)", reg.host));
     }
-    if google && text.contains("you do not currently have an active account selected") {
+    if google.is_some() && text.contains("you do not currently have an active account selected") {
         return other(format!("hint: gcloud, which gives docker its credentials for `{}`, has no account; run `gcloud auth login` (in CI: `gcloud auth activate-service-account --key-file=KEY_FILE`)", reg.host));
     }
     if crate::engine::classify(output) == job::Kind::Unauthorized {

@@ -69,6 +69,49 @@ impl Kind {
     pub fn api_lists_repositories(&self) -> bool {
         !matches!(self, Kind::Gar { .. })
     }
+
+    /// Whether listings show untagged manifests (`clean --untagged`).
+    pub fn lists_untagged(&self) -> bool {
+        self.dialect().lists_untagged()
+    }
+
+    /// Whether imagemk reads the registry's HTTP API itself with docker's credentials
+    /// (doctor's `GET /v2/`, reuse's HEAD): a registry no cloud CLI stands in front of.
+    pub fn reached_directly(&self) -> bool {
+        self.cli().is_none()
+    }
+
+    /// The Google Cloud API that serves the registry (gar, gcr), the one
+    /// `gcloud services enable` names; None for a registry outside Google Cloud.
+    pub fn service_api(&self) -> Option<&'static str> {
+        match self {
+            Kind::Gar { .. } => Some("artifactregistry.googleapis.com"),
+            Kind::Gcr { .. } => Some("containerregistry.googleapis.com"),
+            Kind::Acr { .. } | Kind::Oci => None,
+        }
+    }
+
+    /// The command that logs the cloud CLI itself in, which its docker login needs first.
+    pub fn cli_account_login(&self) -> Option<&'static str> {
+        match self {
+            Kind::Acr { .. } => Some("az login"),
+            Kind::Gar { .. } | Kind::Gcr { .. } => Some("gcloud auth login"),
+            Kind::Oci => None,
+        }
+    }
+
+    /// Whether gcloud serves the registry with Artifact Registry's commands
+    /// (`gcloud artifacts docker …`, whose listing names packages, nested ones included)
+    /// rather than Container Registry's (`gcloud container images …`).
+    pub fn gcloud_artifacts(&self) -> bool {
+        matches!(self, Kind::Gar { .. })
+    }
+
+    /// Whether one CLI call removes several tags, or deletes several manifests, of a
+    /// repository (gcr's `untag` and `delete` take many names; gar's commands one each).
+    pub fn batches_deletes(&self) -> bool {
+        matches!(self, Kind::Gcr { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -89,7 +89,8 @@ impl Backend {
 mod tests {
     use super::*;
     use crate::registry::acr::Acr;
-    use crate::registry::gcloud::{Flavor, Gcloud};
+    use crate::registry::gcloud::Gcloud;
+    use crate::registry::Kind;
 
     const D: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
@@ -100,7 +101,11 @@ mod tests {
     #[test]
     fn the_primitive_per_kind() {
         let gar = Backend::Gcloud(Gcloud {
-            flavor: Flavor::Gar,
+            kind: Kind::Gar {
+                location: "us".into(),
+                project: "p".into(),
+                repository: "r".into(),
+            },
             host: "us-docker.pkg.dev".into(),
             path: "p/r".into(),
         });
@@ -113,7 +118,9 @@ mod tests {
             "gcloud artifacts docker tags delete --quiet us-docker.pkg.dev/p/r/img:prod"
         );
         let gcr = Backend::Gcloud(Gcloud {
-            flavor: Flavor::Gcr,
+            kind: Kind::Gcr {
+                project: "p".into(),
+            },
             host: "gcr.io".into(),
             path: "p".into(),
         });

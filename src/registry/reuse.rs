@@ -15,7 +15,7 @@ use anyhow::bail;
 use serde::Deserialize;
 
 use super::http::Client;
-use super::{login, oci, Kind, Registry};
+use super::{login, oci, Registry};
 use crate::config::Env;
 use crate::engine::image;
 use crate::exec;
@@ -72,15 +72,15 @@ pub fn lookup(reg: &Registry, env: &Env, remote: &ImageRef) -> Lookup {
 
 /// Looks up every name, at most `parallel` at once; one answer per name, in order.
 pub fn lookup_all(reg: &Registry, env: &Env, remotes: &[ImageRef], parallel: usize) -> Vec<Lookup> {
-    let client = match reg.kind {
-        Kind::Oci => match Client::with_timeout(&reg.host, env, TIMEOUT) {
+    let client = match reg.kind.reached_directly() {
+        true => match Client::with_timeout(&reg.host, env, TIMEOUT) {
             Ok(c) => Some(c),
             Err(e) => {
                 let l = unavailable(reg, &format!("{e:#}"));
                 return vec![l; remotes.len()];
             }
         },
-        _ => None,
+        false => None,
     };
     let answers = Mutex::new(vec![None; remotes.len()]);
     let next = AtomicUsize::new(0);
@@ -204,6 +204,7 @@ pub fn verbose_digest(stdout: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::Kind;
 
     fn digest(hex: &str) -> String {
         format!("sha256:{hex}")

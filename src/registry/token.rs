@@ -20,42 +20,54 @@ pub fn uses_api(kind: &Kind, env: &Env) -> bool {
     kind.cli().is_none() || env.get(&["IMAGEMK_CLOUD_API"]) != Some("0")
 }
 
-/// The command that prints the token, for a kind with a CLI.
-pub fn command(reg: &Registry) -> Option<Cmd> {
+/// How a CLI's token is read: a bearer token on stdout (gcloud), or the JSON of
+/// `az acr login --expose-token` (an ACR refresh token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Access,
+    AcrRefresh,
+}
+
+/// The token of a kind with a CLI: the command that prints it, how its output is read, and
+/// what to do when the registry refuses it. The one `match` on the kind for tokens.
+fn source(reg: &Registry) -> Option<(Cmd, Form, &'static str)> {
     match &reg.kind {
-        Kind::Gar { .. } | Kind::Gcr { .. } => {
-            Some(Cmd::new("gcloud").args(["auth", "print-access-token"]))
-        }
-        Kind::Acr { name } => Some(Cmd::new("az").args([
-            "acr",
-            "login",
-            "--name",
-            name,
-            "--expose-token",
-            "--output",
-            "json",
-        ])),
+        Kind::Gar { .. } | Kind::Gcr { .. } => Some((
+            Cmd::new("gcloud").args(["auth", "print-access-token"]),
+            Form::Access,
+            "run `gcloud auth login` with an account that may use the registry (`gcloud auth print-access-token` gives its token)",
+        )),
+        Kind::Acr { name } => Some((
+            Cmd::new("az").args([
+                "acr",
+                "login",
+                "--name",
+                name,
+                "--expose-token",
+                "--output",
+                "json",
+            ]),
+            Form::AcrRefresh,
+            "run `az login` with an account that may use the registry (then the token from `az acr login --expose-token` carries its rights)",
+        )),
         Kind::Oci => None,
     }
 }
 
 /// Runs the CLI once and returns what the HTTP client logs in with.
-fn fetch(reg: &Registry) -> anyhow::Result<Login> {
-    let Some(cmd) = command(reg) else {
-        anyhow::bail!("registry `{}` of kind `oci` has no cloud CLI", reg.name);
-    };
-    match &reg.kind {
-        Kind::Acr { .. } => {
+fn fetch(reg: &Registry, cmd: &Cmd, form: Form) -> anyhow::Result<Login> {
+    match form {
+        Form::AcrRefresh => {
             #[derive(Deserialize)]
             #[serde(rename_all = "camelCase")]
             struct Exposed {
                 access_token: String,
             }
-            let t: Exposed = cli_json::run(&cmd, acr::explain)?;
+            let t: Exposed = cli_json::run(cmd, acr::explain)?;
             Ok(Login::Refresh(t.access_token))
         }
-        _ => {
-            let out = exec::capture(&cmd).map_err(|e| gcloud::explain(e, &reg.host))?;
+        Form::Access => {
+            let out = exec::capture(cmd).map_err(|e| gcloud::explain(e, &reg.host))?;
             let token = out.stdout.trim();
             if token.is_empty() || token.contains(char::is_whitespace) {
                 anyhow::bail!("`{cmd}` printed no access token; nothing was changed");
@@ -73,15 +85,11 @@ fn fetch(reg: &Registry) -> anyhow::Result<Login> {
 /// to the registry API (e.g. pointing a tag at a digest: GET the manifest, PUT it under the
 /// new tag).
 pub fn oci_for(reg: &Registry, env: &Env) -> anyhow::Result<Oci> {
-    let Some(cli) = reg.kind.cli() else {
+    let (Some(cli), Some((cmd, form, hint))) = (reg.kind.cli(), source(reg)) else {
         return Oci::new(&reg.host, env);
     };
     exec::require(cli)?;
-    let login = fetch(reg)?;
-    let hint = match reg.kind {
-        Kind::Acr { .. } => "run `az login` with an account that may use the registry (then the token from `az acr login --expose-token` carries its rights)",
-        _ => "run `gcloud auth login` with an account that may use the registry (`gcloud auth print-access-token` gives its token)",
-    };
+    let login = fetch(reg, &cmd, form)?;
     // Test-only: `IMAGEMK_TEST_API_URL=http://127.0.0.1:PORT` sends the API requests of a
     // cloud registry to a local server instead of `https://HOST` (never set it otherwise).
     let base = env.get(&["IMAGEMK_TEST_API_URL"]);
