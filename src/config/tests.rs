@@ -68,6 +68,14 @@ fn summary(ws: &Workspace, root: &Path) -> String {
     out
 }
 
+/// Each spec's load fails with a message that starts with its expected text.
+fn check_errors(cases: &[(&str, &str)]) {
+    for (spec, want) in cases {
+        let got = load_spec(spec, "", &[], &Overrides::default());
+        assert!(got.starts_with(want), "\n got: {got}\nwant: {want}");
+    }
+}
+
 fn check(spec: &str, expected: &str) {
     check_with(spec, "", &[], &Overrides::default(), expected);
 }
@@ -159,10 +167,7 @@ fn errors_name_the_file_line_and_column() {
             "error: `$ROOT/images.yaml:2:16`: workspace.references[0]: reference glob `../x` must be a path inside the workspace: it names the directory itself or leaves it",
         ),
     ];
-    for (spec, want) in cases {
-        let got = load_spec(spec, "", &[], &Overrides::default());
-        assert!(got.starts_with(want), "\n got: {got}\nwant: {want}");
-    }
+    check_errors(&cases);
 }
 
 /// Values typed after parsing (`run:`, `artifacts:`, `workspace.publish`, registries) are
@@ -192,7 +197,7 @@ fn values_typed_at_load_name_their_line() {
         ),
         (
             "=== images.yaml\nworkspace:\n  publish:\n    also_tag: [\"-{tag}\"]\ncomponent: c\nimages: {}\n",
-            "error: `$ROOT/images.yaml:3`: workspace.publish.also_tag: tag `-0` is not a valid docker tag",
+            "error: `$ROOT/images.yaml:3`: workspace.publish.also_tag: `-{tag}` gives no valid tag whatever its values: tag `-0` is not a valid docker tag",
         ),
         (
             "=== images.yaml\nworkspace:\n  publish:\n    refuse_tags:\n      base: [prod]\n      test: [latest, 'bad tag']\ncomponent: c\nimages: {}\n",
@@ -203,8 +208,5 @@ fn values_typed_at_load_name_their_line() {
             "error: `$ROOT/images.yaml:4`: registry `g` of kind `gar` needs `location`",
         ),
     ];
-    for (spec, want) in cases {
-        let got = load_spec(spec, "", &[], &Overrides::default());
-        assert!(got.starts_with(want), "\n got: {got}\nwant: {want}");
-    }
+    check_errors(&cases);
 }

@@ -228,7 +228,8 @@ fn check_extra_tag(template: &str) -> Result<(), String> {
         .map(|k| (k, "0".to_string()))
         .collect();
     let rendered = reference::render(template, &vars).map_err(|e| e.to_string())?;
-    reference::check_tag(&rendered).map_err(|e| e.to_string())
+    reference::check_tag(&rendered)
+        .map_err(|e| format!("`{template}` gives no valid tag whatever its values: {e}"))
 }
 
 #[cfg(test)]
