@@ -14,7 +14,7 @@ use super::container::{name, pick_one};
 use super::extract::{execute_filtered, protected};
 use super::{engine, login, pull, Ctx};
 use crate::cli::LocalBuildenvArgs;
-use crate::config::raw::RawHost;
+use crate::config::Host;
 use crate::config::Image;
 use crate::container::extract::{self, Request};
 use crate::container::swap::Move;
@@ -68,7 +68,7 @@ pub fn run(ctx: &Ctx, args: &LocalBuildenvArgs) -> anyhow::Result<i32> {
     }
 }
 
-fn host_of<'a>(ctx: &Ctx, image: &'a Image) -> anyhow::Result<&'a RawHost> {
+fn host_of<'a>(ctx: &Ctx, image: &'a Image) -> anyhow::Result<&'a Host> {
     image.host.as_ref().ok_or_else(|| {
         anyhow::anyhow!(
             "image `{}` has no `host:` in `{}`, so there is nothing to set up on this host\nhint: list the packages its toolchain needs (`host: {{apt: […], dnf: […]}}`) and the files to copy out (`host: {{artifacts: [{{from: /opt/…, to: /opt/…}}]}}`)",
@@ -93,7 +93,7 @@ fn root(given: Option<&Path>) -> anyhow::Result<PathBuf> {
 }
 
 /// Each `host: artifacts:` entry, its destination under `root`.
-fn requests(host: &RawHost, root: &Path) -> Vec<Request> {
+fn requests(host: &Host, root: &Path) -> Vec<Request> {
     host.artifacts
         .iter()
         .map(|a| {
@@ -110,8 +110,8 @@ fn requests(host: &RawHost, root: &Path) -> Vec<Request> {
 
 /// The host's package manager and the commands for the image's list (with `sudo` when not
 /// root); an error naming the commands when they need root and there is no `sudo`.
-fn install(image: &Image, host: &RawHost) -> anyhow::Result<Install> {
-    if host.apt.is_empty() && host.dnf.is_empty() && host.apk.is_empty() {
+fn install(image: &Image, host: &Host) -> anyhow::Result<Install> {
+    if !host.has_packages() {
         return Ok(Install::Nothing);
     }
     let os = packages::read_os_release(Path::new("/"));

@@ -154,7 +154,7 @@ fn directory(global: &Global) -> anyhow::Result<PathBuf> {
 fn choose_engine(
     global: &Global,
     env: &Env,
-    file: Option<config::raw::RawEngine>,
+    file: Option<crate::engine::Engine>,
 ) -> anyhow::Result<(crate::engine::Engine, crate::engine::Source)> {
     crate::engine::choose(global.engine.as_deref(), env, file, |p| {
         crate::exec::installed(p)

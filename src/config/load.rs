@@ -63,7 +63,9 @@ pub fn load(cwd: &Path, overrides: &Overrides, env: &Env) -> anyhow::Result<Work
         protected_tags,
         publish: publish(ws_raw, &root_file)?,
         reuse: ws_raw.and_then(|w| w.reuse) == Some(super::raw::RawReuse::Registry),
-        engine: ws_raw.and_then(|w| w.engine),
+        engine: ws_raw
+            .and_then(|w| w.engine)
+            .map(crate::engine::Engine::from),
         references: ws_raw.map(|w| w.references.clone()).unwrap_or_default(),
         index: super::Index::new(&images),
         images,
@@ -468,7 +470,7 @@ fn resolve_image(ci: usize, comp: &Component, key: &str, raw: &RawImage) -> anyh
         variant: variant.map(|(v, _)| v.clone()),
         run,
         artifacts,
-        host: raw.host.clone(),
+        host: raw.host.as_ref().map(super::typed::Host::from_raw),
         timeout: raw.timeout,
         problems,
         run_args: BTreeMap::new(),

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 pub use env::Env;
 pub use load::load;
-pub use typed::{Artifact, EnvName, Publish, RunOptions};
+pub use typed::{Artifact, EnvName, Host, HostArtifact, Publish, RunOptions};
 
 use crate::reference::ImageRef;
 
@@ -76,7 +76,7 @@ pub struct Workspace {
     /// unless `--no-reuse` / `REUSE=0`.
     pub reuse: bool,
     /// `workspace.engine`, when the file names one.
-    pub engine: Option<raw::RawEngine>,
+    pub engine: Option<crate::engine::Engine>,
     /// `workspace.aliases`, each resolved to an image index.
     pub aliases: BTreeMap<String, usize>,
     /// Image indices by id and by full name (`repository:tag`), so look-ups are not linear.
@@ -137,7 +137,7 @@ pub struct Image {
     /// `artifacts:`, checked at load.
     pub artifacts: Vec<Artifact>,
     /// `host:`: what `local-buildenv` puts on the host.
-    pub host: Option<raw::RawHost>,
+    pub host: Option<Host>,
     /// `timeout:`: how long a build of this image may take.
     pub timeout: Option<std::time::Duration>,
     /// Problems that stop this image from being built (missing Dockerfile or context);

@@ -1,12 +1,12 @@
 //! The values of `images.yaml` that other modules use, typed at load from their `raw` mirrors:
-//! an image's `run:` ([`RunOptions`]) and `artifacts:` ([`Artifact`]), and
-//! `workspace.publish` ([`Publish`]). Each conversion checks what needs no run-time value and
+//! an image's `run:` ([`RunOptions`]), `artifacts:` ([`Artifact`]) and `host:` ([`Host`]),
+//! and `workspace.publish` ([`Publish`]). Each conversion checks what needs no run-time value and
 //! says where in its section a bad value is ([`Bad`]); `load` turns that into `file:LINE`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::raw::{RawArtifact, RawPublish, RawRun};
+use super::raw::{RawArtifact, RawHost, RawPublish, RawRun};
 use crate::reference;
 
 /// A value that cannot be typed: the keys below its section that lead to it (for the line),
@@ -230,6 +230,49 @@ fn check_extra_tag(template: &str) -> Result<(), String> {
     let rendered = reference::render(template, &vars).map_err(|e| e.to_string())?;
     reference::check_tag(&rendered)
         .map_err(|e| format!("`{template}` gives no valid tag whatever its values: {e}"))
+}
+
+/// `host:` of an image: what `local-buildenv` puts on a host that builds without the image.
+/// Every value was checked as it parsed (package names, absolute paths).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Host {
+    /// Packages per package manager's list: `apt`, `dnf` (also yum's), `apk`.
+    pub apt: Vec<String>,
+    pub dnf: Vec<String>,
+    pub apk: Vec<String>,
+    pub artifacts: Vec<HostArtifact>,
+}
+
+/// A file or directory copied out of the image to an absolute host path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostArtifact {
+    /// Absolute path inside the image.
+    pub from: String,
+    /// Absolute path on the host (under `--root DIR` when given).
+    pub to: String,
+}
+
+impl Host {
+    pub fn from_raw(raw: &RawHost) -> Host {
+        Host {
+            apt: raw.apt.clone(),
+            dnf: raw.dnf.clone(),
+            apk: raw.apk.clone(),
+            artifacts: raw
+                .artifacts
+                .iter()
+                .map(|a| HostArtifact {
+                    from: a.from.clone(),
+                    to: a.to.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether any package list is given.
+    pub fn has_packages(&self) -> bool {
+        !(self.apt.is_empty() && self.dnf.is_empty() && self.apk.is_empty())
+    }
 }
 
 #[cfg(test)]

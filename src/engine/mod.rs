@@ -233,7 +233,7 @@ pub enum Source {
 pub fn choose(
     flag: Option<&str>,
     env: &Env,
-    file: Option<RawEngine>,
+    file: Option<Engine>,
     installed: impl Fn(&str) -> bool,
 ) -> anyhow::Result<(Engine, Source)> {
     if let Some(name) = flag {
@@ -245,8 +245,8 @@ pub fn choose(
             return Ok((engine, Source::Env));
         }
     }
-    if let Some(raw) = file {
-        return Ok((raw.into(), Source::File));
+    if let Some(engine) = file {
+        return Ok((engine, Source::File));
     }
     let auto = if !installed("docker") && installed("podman") {
         Engine::Podman
@@ -309,7 +309,7 @@ mod tests {
     fn pick(
         flag: Option<&str>,
         env: &[(&str, &str)],
-        file: Option<RawEngine>,
+        file: Option<Engine>,
         have: &[&str],
     ) -> String {
         match choose(flag, &Env::from_pairs(env), file, |p| have.contains(&p)) {
@@ -320,7 +320,7 @@ mod tests {
 
     #[test]
     fn precedence_flag_env_file_auto() {
-        let file = Some(RawEngine::Docker);
+        let file = Some(Engine::Docker);
         let env = [("IMAGEMK_ENGINE", "podman"), ("CONTAINER_ENGINE", "docker")];
         assert_eq!(pick(Some("docker"), &env, file, &[]), "docker Flag");
         assert_eq!(pick(None, &env, file, &[]), "podman Env");
@@ -329,7 +329,7 @@ mod tests {
             "podman Env"
         );
         assert_eq!(
-            pick(None, &[], Some(RawEngine::Podman), &["docker"]),
+            pick(None, &[], Some(Engine::Podman), &["docker"]),
             "podman File"
         );
         assert_eq!(pick(None, &[], None, &["podman"]), "podman Auto");

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::config::raw::RawHost;
+use crate::config::Host;
 use crate::exec::Cmd;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +39,7 @@ impl Manager {
         }
     }
 
-    pub fn packages(self, host: &RawHost) -> &[String] {
+    pub fn packages(self, host: &Host) -> &[String] {
         match self {
             Manager::Apt => &host.apt,
             Manager::Dnf | Manager::Yum => &host.dnf,
@@ -125,7 +125,7 @@ pub fn detect(os_release: &str, present: impl Fn(&str) -> bool) -> Option<Manage
 }
 
 /// The text an unsupported host gets: each declared list, as `KEY: PKG PKG`, one a line.
-pub fn by_hand(host: &RawHost) -> String {
+pub fn by_hand(host: &Host) -> String {
     [("apt", &host.apt), ("dnf", &host.dnf), ("apk", &host.apk)]
         .iter()
         .filter(|(_, l)| !l.is_empty())
@@ -204,10 +204,10 @@ mod tests {
 
     #[test]
     fn lists_by_hand_and_picks_lists() {
-        let host = RawHost {
+        let host = Host {
             apt: vec!["make".into()],
             dnf: vec!["make".into(), "gcc-c++".into()],
-            ..RawHost::default()
+            ..Host::default()
         };
         assert_eq!(by_hand(&host), "  apt: make\n  dnf: make gcc-c++");
         assert_eq!(Manager::Yum.packages(&host), ["make", "gcc-c++"]);
