@@ -17,7 +17,7 @@ use crate::exec::{self, Captured, Cmd, Streamed};
 #[cfg(test)]
 mod recorder;
 #[cfg(test)]
-pub use recorder::{imagemk, Call, Outcome, Recorder, Reply};
+pub use recorder::{imagemk, imagemk_os, Call, Outcome, Recorder, Reply};
 
 /// How a captured command runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,6 +14,8 @@ mod extract;
 mod facts;
 mod list;
 mod local_buildenv;
+#[cfg(test)]
+mod local_buildenv_tests;
 mod locked;
 mod login;
 mod outcome;

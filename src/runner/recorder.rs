@@ -5,6 +5,7 @@
 //! `signal::interrupted()` (this runner's flag, not the process's, so tests run side by side)
 //! and commands other than clean-up are refused, as the real spawner refuses them.
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -49,7 +50,11 @@ pub struct Recorder {
     interrupted: AtomicBool,
     stdout: Mutex<String>,
     stderr: Mutex<String>,
+    effects: Vec<Effect>,
 }
+
+/// What a command does besides answering (see [`Recorder::does`]).
+type Effect = (String, Box<dyn Fn(&Cmd) + Send + Sync>);
 
 impl Recorder {
     pub fn new() -> Recorder {
@@ -121,7 +126,20 @@ impl Recorder {
         if matches!(reply, Reply::Interrupt | Reply::OutThenInterrupt(_)) {
             self.interrupted.store(true, Ordering::SeqCst);
         }
+        drop(rules);
+        if matches!(reply, Reply::Out(_) | Reply::OutThenInterrupt(_)) {
+            for (_, effect) in self.effects.iter().filter(|(t, _)| line.contains(t)) {
+                effect(cmd);
+            }
+        }
         Some(reply)
+    }
+
+    /// Every command whose line contains `text` also does `effect` when it succeeds (given
+    /// the command: its arguments and directory), e.g. `docker cp` writing its copy.
+    pub fn does(mut self, text: &str, effect: impl Fn(&Cmd) + Send + Sync + 'static) -> Recorder {
+        self.effects.push((text.to_string(), Box::new(effect)));
+        self
     }
 }
 
@@ -222,11 +240,23 @@ pub fn imagemk(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Outcome {
-    let mut argv: Vec<std::ffi::OsString> = vec!["imagemk".into(), "-C".into(), dir.into()];
+    let mut argv: Vec<OsString> = vec!["-C".into(), dir.into()];
     argv.extend(args.iter().map(Into::into));
-    let mut pairs = vec![("CI", "true")];
-    pairs.extend_from_slice(env);
-    let env = crate::config::Env::from_pairs(&pairs);
+    let mut pairs: Vec<(OsString, OsString)> = vec![("CI".into(), "true".into())];
+    pairs.extend(env.iter().map(|(k, v)| (k.into(), v.into())));
+    imagemk_os(recorder, argv, pairs)
+}
+
+/// [`imagemk`] with any bytes: `imagemk ARGS…` (no `-C` added) with exactly `env`, read as
+/// the binary reads its own (a value that is not UTF-8 is kept as such).
+pub fn imagemk_os(
+    recorder: &Arc<Recorder>,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+) -> Outcome {
+    let mut argv: Vec<OsString> = vec!["imagemk".into()];
+    argv.extend(args);
+    let env = crate::config::Env::from_os(env);
     let runner: Arc<dyn Runner> = recorder.clone();
     let (status, error) = super::using(runner, || crate::run_outcome(argv, env));
     let mut stderr = std::mem::take(&mut *recorder.stderr.lock().unwrap());
