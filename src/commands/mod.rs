@@ -1,6 +1,8 @@
 //! One module per subcommand. Each loads nothing itself: it gets a [`Ctx`] with the workspace,
 //! the environment and the progress display, plans, then (unless `--dry-run`) executes.
 
+#[cfg(test)]
+mod bad_input_tests;
 mod build;
 mod build_args;
 mod clean;
