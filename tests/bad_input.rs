@@ -12,8 +12,9 @@ use std::os::unix::ffi::OsStringExt;
 
 use support::Test;
 
-const ROOT_YAML: &str = "workspace:\n  members: [\"comp/*\"]\ndefaults:\n  namespace: acme\n  platform: tiny\ncomponent: core\nimages:\n  base:\n    dockerfile: docker/base.dockerfile\n    context: docker\n";
-const APP_YAML: &str = "images:\n  lib:\n    dockerfile: lib.dockerfile\n";
+/// The base workspace's root and member images.yaml (shared with the in-process table).
+const ROOT_YAML: &str = include_str!("support/bad-input/images.yaml");
+const APP_YAML: &str = include_str!("support/bad-input/app.yaml");
 
 /// One bad input: files written over the base workspace, the command (imagemk's argv, or
 /// make's with `make`), and what must come out.

@@ -11,23 +11,8 @@ use std::path::Path;
 
 use support::Test;
 
-const YAML: &str = "workspace:
-  registry: local
-  registries:
-    local: {kind: oci, host: \"localhost:5000\", path: kontain}
-defaults:
-  namespace: acme
-component: km
-images:
-  buildenv:
-    dockerfile: buildenv.dockerfile
-    host:
-      apt: [make, busybox-static]
-      dnf: [make, busybox]
-      artifacts:
-        - {from: /opt/kontain/TOOLCHAIN, to: /opt/kontain/TOOLCHAIN}
-        - {from: /opt/kontain/lib/libstdc++.so.6, to: /opt/kontain/lib/libstdc++.so.6}
-";
+/// A buildenv with `host:` packages and two artifacts (shared with src/commands/local_buildenv_tests.rs).
+const YAML: &str = include_str!("support/local-buildenv.yaml");
 
 const NAME: &str = "acme/buildenv-km-linux:latest";
 

@@ -11,23 +11,8 @@ use std::sync::Arc;
 use crate::exec::Cmd;
 use crate::runner::{imagemk, Outcome, Recorder, Reply};
 
-const YAML: &str = "workspace:
-  registry: local
-  registries:
-    local: {kind: oci, host: \"localhost:5000\", path: kontain}
-defaults:
-  namespace: acme
-component: km
-images:
-  buildenv:
-    dockerfile: buildenv.dockerfile
-    host:
-      apt: [make, busybox-static]
-      dnf: [make, busybox]
-      artifacts:
-        - {from: /opt/kontain/TOOLCHAIN, to: /opt/kontain/TOOLCHAIN}
-        - {from: /opt/kontain/lib/libstdc++.so.6, to: /opt/kontain/lib/libstdc++.so.6}
-";
+/// A buildenv with `host:` packages and two artifacts (shared with tests/local_buildenv.rs).
+const YAML: &str = include_str!("../../tests/support/local-buildenv.yaml");
 
 const NAME: &str = "acme/buildenv-km-linux:latest";
 const REMOTE: &str = "localhost:5000/kontain/buildenv-km-linux:latest";
@@ -89,6 +74,18 @@ impl Ws {
     fn lines(&self, rec: &Recorder) -> Vec<String> {
         rec.lines().iter().map(|l| self.clean(l)).collect()
     }
+}
+
+fn starts(text: &str, prefix: &str) {
+    assert!(text.starts_with(prefix), "{text}");
+}
+
+fn ends(text: &str, suffix: &str) {
+    assert!(text.ends_with(suffix), "{text}");
+}
+
+fn has(text: &str, part: &str) {
+    assert!(text.contains(part), "{text}");
 }
 
 /// `docker cp NAME:SRC DEST` (run in its directory) writes `copied from SRC`, as the fake.
@@ -211,7 +208,7 @@ fn a_failed_install_says_what_to_run_by_hand() {
     let rec = Arc::new(present().on("apt-get update", Reply::Fail(100, String::new())));
     let out = ws.run(&rec, &[]);
     assert_eq!(out.status, 1);
-    assert!(out.stderr.ends_with("running: sudo apt-get update\nerror: `sudo apt-get update` exited with status 100; the files are in place, so run `sudo apt-get update && sudo apt-get install -y make busybox-static` by hand (or fix what it reports and run `imagemk local-buildenv` again)\n"), "{}", out.stderr);
+    ends(&out.stderr, "running: sudo apt-get update\nerror: `sudo apt-get update` exited with status 100; the files are in place, so run `sudo apt-get update && sudo apt-get install -y make busybox-static` by hand (or fix what it reports and run `imagemk local-buildenv` again)\n");
     let mut want = extraction();
     want.push(INSTALL[0].into());
     assert_eq!(ws.lines(&rec), want);
@@ -231,7 +228,7 @@ fn an_unsupported_host_gets_the_list_after_the_files() {
     let rec = Arc::new(present().without("apt-get"));
     let out = ws.run(&rec, &[]);
     assert_eq!(out.status, 1, "{}", out.stderr);
-    assert!(out.stderr.ends_with("error: this host has no package manager imagemk knows (apt-get, dnf, yum, apk); install by hand what image `km/buildenv` needs:\n  apt: make busybox-static\n  dnf: make busybox\n"), "{}", out.stderr);
+    ends(&out.stderr, "error: this host has no package manager imagemk knows (apt-get, dnf, yum, apk); install by hand what image `km/buildenv` needs:\n  apt: make busybox-static\n  dnf: make busybox\n");
     assert!(ws.exists("sys/opt/kontain/TOOLCHAIN"));
     assert_eq!(ws.lines(&rec), extraction()[1..]);
 
@@ -296,12 +293,9 @@ fn a_missing_image_is_pulled_first_and_a_refusal_logs_in_once() {
     let rec = Arc::new(missing(Reply::Out(pulled())));
     let out = ws.run(&rec, &[]);
     out.ok();
-    assert!(
-        out.stderr.starts_with(&format!(
-            "km/buildenv | pulling {REMOTE}\nkm/buildenv | latest: Pulling from"
-        )),
-        "{}",
-        out.stderr
+    starts(
+        &out.stderr,
+        &format!("km/buildenv | pulling {REMOTE}\nkm/buildenv | latest: Pulling from"),
     );
     let pull = [
         "id -u".to_string(),
@@ -322,14 +316,11 @@ fn a_missing_image_is_pulled_first_and_a_refusal_logs_in_once() {
     let rec = Arc::new(missing(Reply::Fail(1, refusal.into())));
     let out = ws.run(&rec, &[]);
     assert_eq!(out.status, 1);
-    assert!(
-        out.stderr.contains(
-            "registry `local` refused the credentials; logging in: docker login localhost:5000\n"
-        ),
-        "{}",
-        out.stderr
+    has(
+        &out.stderr,
+        "registry `local` refused the credentials; logging in: docker login localhost:5000\n",
     );
-    assert!(out.stderr.ends_with("hint: or build it here with `make buildenv-image`; then run `imagemk local-buildenv` again\n"), "{}", out.stderr);
+    ends(&out.stderr, "hint: or build it here with `make buildenv-image`; then run `imagemk local-buildenv` again\n");
     let attempt = [
         inspect_remote(),
         format!("docker pull {REMOTE}"),
@@ -350,14 +341,11 @@ fn the_dry_run_of_a_missing_image_prints_the_pull_and_the_login() {
     let rec = Arc::new(engine(""));
     let out = ws.run(&rec, &["--dry-run"]);
     out.ok();
-    assert!(
-        out.stdout.starts_with(&format!(
-            "docker pull {REMOTE}\ndocker tag {REMOTE} {NAME}\n"
-        )),
-        "{}",
-        out.stdout
+    starts(
+        &out.stdout,
+        &format!("docker pull {REMOTE}\ndocker tag {REMOTE} {NAME}\n"),
     );
-    assert!(out.stdout.contains("\n# if the registry refuses the credentials: docker login localhost:5000, then the pull again\ndocker create"), "{}", out.stdout);
+    has(&out.stdout, "\n# if the registry refuses the credentials: docker login localhost:5000, then the pull again\ndocker create");
     assert_eq!(ws.lines(&rec), ["id -u", LS]);
 }
 
@@ -417,12 +405,10 @@ fn a_missing_image_with_no_registry_says_how_to_build_it() {
         let rec = Arc::new(engine(""));
         let out = ws.run(&rec, extra);
         assert_eq!(out.status, 1);
-        assert!(out.stderr.starts_with("error: image `km/buildenv` (`acme/buildenv-km-linux:latest`) is not in the local engine and must be pulled, but "), "{}", out.stderr);
-        assert!(
-            out.stderr
-                .ends_with("\nhint: or build it here with `make buildenv-image`\n"),
-            "{}",
-            out.stderr
+        starts(&out.stderr, "error: image `km/buildenv` (`acme/buildenv-km-linux:latest`) is not in the local engine and must be pulled, but ");
+        ends(
+            &out.stderr,
+            "\nhint: or build it here with `make buildenv-image`\n",
         );
         assert_eq!(ws.lines(&rec), ["id -u", LS]);
     }
