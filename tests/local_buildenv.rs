@@ -11,7 +11,8 @@ use std::path::Path;
 
 use support::Test;
 
-/// A buildenv with `host:` packages and two artifacts (shared with src/commands/local_buildenv_tests.rs).
+/// A buildenv with `host:` packages and two artifacts (shared with
+/// src/commands/local_buildenv_tests.rs).
 const YAML: &str = include_str!("support/local-buildenv.yaml");
 
 const NAME: &str = "acme/buildenv-km-linux:latest";
@@ -25,8 +26,8 @@ fn isolated(t: &mut Test) {
 }
 
 /// The workspace with the image present, `id -u` printing `$ROOT/uid` (default 1000), and a
-/// logging `apt-get`; `sudo` only when `sudo` is true.
-fn workspace(sudo: bool) -> Test {
+/// logging `apt-get` and `sudo`.
+fn workspace() -> Test {
     let mut t = Test::new();
     isolated(&mut t);
     t.fake_docker();
@@ -42,12 +43,10 @@ fn workspace(sudo: bool) -> Test {
         "apt-get",
         "#!/bin/sh\necho \"apt-get $*\" >> \"$(dirname \"$0\")/../apt-get.log\"\nexit \"$(cat \"$(dirname \"$0\")/../apt-status\" 2>/dev/null || echo 0)\"\n",
     );
-    if sudo {
-        t.fake(
-            "sudo",
-            "#!/bin/sh\necho \"sudo $*\" >> \"$(dirname \"$0\")/../sudo.log\"\nexec \"$@\"\n",
-        );
-    }
+    t.fake(
+        "sudo",
+        "#!/bin/sh\necho \"sudo $*\" >> \"$(dirname \"$0\")/../sudo.log\"\nexec \"$@\"\n",
+    );
     t
 }
 
@@ -68,7 +67,7 @@ fn extraction_log() -> Vec<String> {
 
 #[test]
 fn a_run_extracts_then_installs_printing_each_command_first() {
-    let t = workspace(true);
+    let t = workspace();
     let out = t.run(ARGS);
     out.is(0, "", "extracted km/buildenv:/opt/kontain/TOOLCHAIN -> $ROOT/sys/opt/kontain/TOOLCHAIN\nextracted km/buildenv:/opt/kontain/lib/libstdc++.so.6 -> $ROOT/sys/opt/kontain/lib/libstdc++.so.6\nrunning: sudo apt-get update\nrunning: sudo apt-get install -y make busybox-static\n");
     assert_eq!(t.docker_log(), extraction_log());
@@ -96,7 +95,7 @@ fn a_run_extracts_then_installs_printing_each_command_first() {
 
 #[test]
 fn the_make_target_passes_values_raw() {
-    let t = workspace(true);
+    let t = workspace();
     t.file("Makefile", "include make/images.mk\n");
     t.file("make/images.mk", include_str!("../make/images.mk"));
     let out = t.make(&[
