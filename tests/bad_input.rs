@@ -13,7 +13,7 @@ use std::os::unix::ffi::OsStringExt;
 use support::Test;
 
 /// The base workspace's root and member images.yaml (shared with the in-process table).
-const ROOT_YAML: &str = include_str!("support/bad-input/images.yaml");
+const ROOT_YAML: &str = include_str!("support/bad-input/root.yaml");
 const APP_YAML: &str = include_str!("support/bad-input/app.yaml");
 
 /// One bad input: files written over the base workspace, the command (imagemk's argv, or

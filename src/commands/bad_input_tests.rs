@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::runner::{imagemk_os, Outcome, Recorder};
 
 /// The base workspace's root and member images.yaml, shared with tests/bad_input.rs.
-const ROOT_YAML: &str = include_str!("../../tests/support/bad-input/images.yaml");
+const ROOT_YAML: &str = include_str!("../../tests/support/bad-input/root.yaml");
 const APP_YAML: &str = include_str!("../../tests/support/bad-input/app.yaml");
 
 /// One bad input: files written over the base workspace, imagemk's arguments (`$ROOT` for the
