@@ -451,18 +451,7 @@ fn step(
         context: described,
         no_cache,
     };
-    let cmd = match &req.builder {
-        None => image::build(build),
-        Some(builder) => {
-            let via = image::Buildx {
-                builder,
-                tags: vec![img.name.clone()],
-                push_metadata: None,
-                parents: Vec::new(),
-            };
-            image::buildx(&via, build)
-        }
-    };
+    let cmd = build_cmd(req, build);
     Ok(BuildStep {
         image: d.image,
         id: ws.shown_id(d.image),
@@ -470,6 +459,22 @@ fn step(
         deps,
         context: Some(context),
     })
+}
+
+/// `docker build`, or `docker buildx build --builder B --load` with `--builder`.
+fn build_cmd(req: &BuildRequest, build: image::Build) -> Cmd {
+    match &req.builder {
+        None => image::build(build),
+        Some(builder) => {
+            let via = image::Buildx {
+                builder,
+                tags: vec![build.image.name.clone()],
+                push_metadata: None,
+                parents: Vec::new(),
+            };
+            image::buildx(&via, build)
+        }
+    }
 }
 
 fn report_problems(ws: &Workspace, building: impl Iterator<Item = usize>) -> anyhow::Result<()> {

@@ -80,46 +80,61 @@ pub fn push(ctx: &Ctx, selected: Vec<usize>, args: &PushArgs, quiet: bool) -> an
         return super::push_atomic::run(ctx, &reg, &jobs, args);
     }
     if ctx.dry_run {
-        let lines = jobs.iter().flat_map(|j| j.lines());
-        for line in lines.chain([transfer::PUSH_NOTE.to_string()]) {
-            match quiet {
-                true => ctx.progress.println(&line),
-                false => crate::console::outln!("{line}"),
-            }
-        }
-        if args.lock {
-            let line = format!(
-                "# then write each pushed digest to {}",
-                crate::lock::path(&ws.root).display()
-            );
-            match quiet {
-                true => ctx.progress.println(&line),
-                false => crate::console::outln!("{line}"),
-            }
-        }
+        print_dry_run(ctx, &jobs, args, quiet);
         return Ok(0);
     }
     let (results, states) = execute(ctx, &reg, &jobs, args);
+    finish(ctx, &jobs, &results, &states, args, quiet)
+}
+
+/// The commands a push would run, then what `--lock` would write: on stdout, or with `quiet`
+/// on the progress display.
+fn print_dry_run(ctx: &Ctx, jobs: &[PushJob], args: &PushArgs, quiet: bool) {
+    let mut lines: Vec<String> = jobs.iter().flat_map(|j| j.lines()).collect();
+    lines.push(transfer::PUSH_NOTE.to_string());
+    if args.lock {
+        lines.push(format!(
+            "# then write each pushed digest to {}",
+            crate::lock::path(&ctx.ws.root).display()
+        ));
+    }
+    for line in lines {
+        match quiet {
+            true => ctx.progress.println(&line),
+            false => crate::console::outln!("{line}"),
+        }
+    }
+}
+
+/// After the pushes ran: the lock written, then the status and what was pushed.
+fn finish(
+    ctx: &Ctx,
+    jobs: &[PushJob],
+    results: &[Option<Pushed>],
+    states: &[scheduler::State],
+    args: &PushArgs,
+    quiet: bool,
+) -> anyhow::Result<i32> {
     // What was pushed is locked even when another image failed; a failed one writes nothing.
     if args.lock {
-        lock_pushed(ctx, &jobs, &results)?;
+        lock_pushed(ctx, jobs, results)?;
     }
     if signal::interrupted() {
         return Err(signal::Interrupted.into());
     }
-    if let Err(e) = parallel::fail_on(&states, "push") {
+    if let Err(e) = parallel::fail_on(states, "push") {
         // With --keep-going the pushes that succeeded are reported too.
         if args.keep_going {
-            report(&jobs, &results, args.json)?;
+            report(jobs, results, args.json)?;
         }
         return Err(e);
     }
     if quiet {
-        for line in pushed_lines(&jobs, &results) {
+        for line in pushed_lines(jobs, results) {
             ctx.progress.println(&format!("pushed {line}"));
         }
     } else {
-        report(&jobs, &results, args.json)?;
+        report(jobs, results, args.json)?;
     }
     Ok(0)
 }
