@@ -16,6 +16,8 @@ mod list;
 mod local_buildenv;
 mod locked;
 mod login;
+#[cfg(test)]
+mod login_tests;
 mod outcome;
 mod parallel;
 mod pin;
@@ -23,6 +25,8 @@ mod pin_check;
 mod plan;
 mod promote;
 mod pull;
+#[cfg(test)]
+mod pull_tests;
 mod push;
 mod push_atomic;
 mod push_builder;
