@@ -3,6 +3,8 @@
 
 mod build;
 mod build_args;
+#[cfg(test)]
+mod build_tests;
 mod clean;
 #[cfg(test)]
 mod clean_tests;
