@@ -177,12 +177,10 @@ fn parallel_builds_overlap_up_to_the_job_limit() {
         std::fs::remove_file(t.path("build-times")).unwrap();
         max
     };
-    t.run(&["build", "-j", "3"]).ok();
-    assert_eq!(peak(&t), 3);
+    // `-j` reaches the scheduler: two of three builds overlap, never three. The limit itself
+    // (1, 2, 3) is tested on the scheduler (`scheduler::tests`).
     t.run(&["build", "-j", "2"]).ok();
     assert_eq!(peak(&t), 2);
-    t.run(&["build", "-j", "1"]).ok();
-    assert_eq!(peak(&t), 1);
 }
 
 #[test]
