@@ -5,6 +5,8 @@ mod build;
 mod build_args;
 #[cfg(test)]
 mod build_tests;
+#[cfg(test)]
+mod build_timeout_tests;
 mod clean;
 #[cfg(test)]
 mod clean_tests;
