@@ -28,6 +28,8 @@ mod pin;
 mod pin_check;
 mod plan;
 mod promote;
+#[cfg(test)]
+mod promote_tests;
 mod pull;
 #[cfg(test)]
 mod pull_tests;
