@@ -252,15 +252,3 @@ fn clean_ages_out_input_digest_tags_on_the_fake_cloud() {
         ]
     );
 }
-
-#[test]
-fn an_input_digest_tag_cannot_be_protected() {
-    let t = Test::new();
-    t.file(
-        "images.yaml",
-        "workspace:\n  protected_tags: [latest, in-0123456789abcdef]\ncomponent: app\n",
-    )
-    .fake_docker();
-    t.run(&["list"]).fails_with("error: `workspace.protected_tags` in `$ROOT/images.yaml` lists `in-0123456789abcdef`, an input-digest tag: those name an image's inputs, not a release, and clean-up must be able to age them out (`--match '^in-' --older-than 14d`); remove it from the list\n");
-    assert!(t.docker_log().is_empty());
-}

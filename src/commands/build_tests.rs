@@ -440,3 +440,14 @@ fn no_workspace_file() {
     let dir = tempfile::tempdir().unwrap();
     rejects(&dir, &["build"], &[], "error: no `images.yaml` in `$ROOT` or any directory above it; imagemk needs a workspace file (see the README's configuration reference)\n");
 }
+
+#[test]
+fn an_input_digest_tag_cannot_be_protected() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir,
+        "images.yaml",
+        "workspace:\n  protected_tags: [latest, in-0123456789abcdef]\ncomponent: app\n",
+    );
+    rejects(&dir, &["list"], &[], "error: `workspace.protected_tags` in `$ROOT/images.yaml` lists `in-0123456789abcdef`, an input-digest tag: those name an image's inputs, not a release, and clean-up must be able to age them out (`--match '^in-' --older-than 14d`); remove it from the list\n");
+}
