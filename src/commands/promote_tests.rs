@@ -25,17 +25,22 @@ const KINDS: [(&str, &str, &str); 3] = [
 
 /// A workspace whose `a` is locked at digest `1…` (tag CI-42) and `b` at `2…`.
 fn workspace(host: &str, prefix: &str) -> tempfile::TempDir {
+    let (a, b) = (format!("{host}/{prefix}a"), format!("{host}/{prefix}b"));
+    locked(&[(&a, "a", d('1')), (&b, "b", d('2'))])
+}
+
+/// A workspace whose images.lock has, for each `(repository, image, digest)`, `app/IMAGE`
+/// pinned from tag CI-42.
+fn locked(entries: &[(&str, &str, String)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     write(&dir, "images.yaml", YAML);
-    write(
-        &dir,
-        "images.lock",
-        &format!(
-            "\"{host}/{prefix}a\":\n  image: app/a\n  tag: CI-42\n  digest: {}\n\"{host}/{prefix}b\":\n  image: app/b\n  tag: CI-42\n  digest: {}\n",
-            d('1'),
-            d('2')
-        ),
-    );
+    let lock: String = entries
+        .iter()
+        .map(|(repo, image, digest)| {
+            format!("\"{repo}\":\n  image: app/{image}\n  tag: CI-42\n  digest: {digest}\n")
+        })
+        .collect();
+    write(&dir, "images.lock", &lock);
     dir
 }
 
@@ -235,16 +240,7 @@ fn dry_run_prints_every_call_and_runs_none() {
         "",
     );
     assert!(rec.lines().is_empty());
-    let dir = tempfile::tempdir().unwrap();
-    write(&dir, "images.yaml", YAML);
-    write(
-        &dir,
-        "images.lock",
-        &format!(
-            "\"127.0.0.1:9/e2e/a\":\n  image: app/a\n  tag: CI-42\n  digest: {}\n",
-            d('1')
-        ),
-    );
+    let dir = locked(&[("127.0.0.1:9/e2e/a", "a", d('1'))]);
     let base = "http://127.0.0.1:9/v2/e2e/a/manifests";
     run_with(&rec, dir.path(), &["promote", "--to", "prod", "a", "-n"], &[("REGISTRY", "local")]).is(
         0,
@@ -257,15 +253,7 @@ fn dry_run_prints_every_call_and_runs_none() {
 #[test]
 fn a_drifted_source_is_refused_before_any_change() {
     let (host, prefix) = ("us-docker.pkg.dev", "proj/ci/");
-    let dir = workspace(host, prefix);
-    write(
-        &dir,
-        "images.lock",
-        &format!(
-            "\"{host}/{prefix}a\":\n  image: app/a\n  tag: CI-42\n  digest: {}\n",
-            d('0')
-        ),
-    );
+    let dir = locked(&[("us-docker.pkg.dev/proj/ci/a", "a", d('0'))]);
     let rec = Arc::new(cloud("ar", host, prefix, true));
     promote(&rec, &dir, "ar", &["a"]).is(1, "", &format!(
         "error: the registry no longer has what images.lock says, so nothing was promoted:\n  `us-docker.pkg.dev/proj/ci/a:CI-42` is at `{}`; images.lock says `{}`\nhint: pin again (`imagemk pin`) to promote what is there now, or pass `--force` to promote the locked digests\n",
