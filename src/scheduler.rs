@@ -186,6 +186,27 @@ mod tests {
     }
 
     #[test]
+    fn independent_jobs_overlap_exactly_up_to_the_job_limit() {
+        // Three independent jobs; each waits until `jobs` of them run at once (or a deadline),
+        // so the peak is the limit whenever the limit lets them overlap, and never above it.
+        for jobs in 1..=3 {
+            let (now, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            let states = run(&[vec![], vec![], vec![]], jobs, false, |_| {
+                let c = now.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(c, Ordering::SeqCst);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while peak.load(Ordering::SeqCst) < jobs && Instant::now() < deadline {
+                    std::thread::yield_now();
+                }
+                now.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            });
+            assert!(states.iter().all(|s| *s == State::Done));
+            assert_eq!(peak.load(Ordering::SeqCst), jobs, "-j {jobs}");
+        }
+    }
+
+    #[test]
     fn a_failure_stops_new_jobs_and_skips_dependents() {
         // 0 fails; 1 depends on 0; 2 is independent but would start later with -j1.
         let deps = vec![vec![], vec![0], vec![]];

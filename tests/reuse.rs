@@ -1,6 +1,8 @@
-//! Reuse from the registry without an engine: `push` adds the input-digest tag of a labelled
-//! image (fake docker), `workspace.reuse` / `REUSE` / make's `REUSE`, and the look-up against
-//! the fake registry (found, missing, unauthorized, 500, no answer), which only ever reads.
+//! Reuse from the registry without an engine: `workspace.reuse` / `REUSE` / make's `REUSE`, the
+//! look-up against the fake registry (found, missing, unauthorized, 500, no answer within
+//! `IMAGEMK_REUSE_TIMEOUT`), which only ever reads, and the ageing out of `in-` tags on the
+//! fake cloud. `push` adding the input-digest tag is tested in-process in
+//! `src/commands/push_tests.rs`.
 
 mod support;
 
@@ -15,10 +17,7 @@ use imagemk::registry::{Kind, Registry};
 use serde_json::json;
 use support::{digest_of, FakeRegistry, Test};
 
-const INPUTS: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const LOCAL: &str = "kontain/test-km-linux:CI-42";
-const REMOTE: &str = "registry.example.com:5000/team/test-km-linux:CI-42";
-const IN_TAG: &str = "registry.example.com:5000/team/test-km-linux:in-0123456789abcdef";
 
 fn workspace(extra_ws: &str) -> Test {
     let mut t = Test::new();
@@ -35,75 +34,6 @@ fn workspace(extra_ws: &str) -> Test {
     .file("tags", &format!("{LOCAL} {}\n", digest_of(LOCAL)))
     .fake_docker();
     t
-}
-
-fn labels_query(name: &str) -> String {
-    format!("docker image inspect --format \\{{\\{{index\\ .Config.Labels\\ \\\"io.imagemk.inputs\\\"\\}}\\}} {name}")
-}
-
-#[test]
-fn push_adds_the_input_digest_tag_of_a_labelled_image_and_removes_only_its_own_tags() {
-    let t = workspace("");
-    t.file("labels", &format!("{LOCAL} {INPUTS}\n"));
-    let out = t.run(&["push", "test", "--tag", "CI-42"]);
-    out.ok();
-    assert_eq!(
-        out.stdout,
-        format!(
-            "{REMOTE}@{}\n{IN_TAG}@{}\n",
-            digest_of(REMOTE),
-            digest_of(IN_TAG)
-        )
-    );
-    let log = t.docker_log();
-    assert!(log.contains(&labels_query(LOCAL)), "{log:#?}");
-    let id = digest_of(LOCAL);
-    for line in [
-        format!("docker tag {id} {IN_TAG}"),
-        format!("docker push {IN_TAG}"),
-        format!("docker image rm --no-prune {IN_TAG}"),
-    ] {
-        assert!(log.contains(&line), "{line} in {log:#?}");
-    }
-    // Only the user's tag is left.
-    assert_eq!(
-        std::fs::read_to_string(t.path("tags")).unwrap(),
-        format!("{LOCAL} {id}\n")
-    );
-    // The dry run shows the input-digest tag too.
-    let dry = t.run(&["push", "test", "--tag", "CI-42", "--dry-run"]);
-    assert!(
-        dry.stdout
-            .starts_with(&format!("docker tag {LOCAL} {REMOTE}\ndocker tag {LOCAL} {IN_TAG}\ndocker push {REMOTE}\ndocker push {IN_TAG}\n")),
-        "{}",
-        dry.stdout
-    );
-}
-
-#[test]
-fn push_without_the_label_is_unchanged_and_a_bad_label_is_a_warning() {
-    let t = workspace("");
-    let out = t.run(&["push", "test", "--tag", "CI-42"]);
-    out.ok();
-    assert_eq!(out.stdout, format!("{REMOTE}@{}\n", digest_of(REMOTE)));
-    assert!(!out.stderr.contains("in-"), "{}", out.stderr);
-    t.file("labels", &format!("{LOCAL} sha256:abc\n"));
-    let out = t.run(&["push", "test", "--tag", "CI-42"]);
-    out.ok();
-    assert_eq!(out.stdout, format!("{REMOTE}@{}\n", digest_of(REMOTE)));
-    assert!(out.stderr.starts_with(&format!(
-        "warning: `{LOCAL}` carries the label `io.imagemk.inputs` but input digest `sha256:abc` is not `sha256:` and 64 lowercase hex digits; it is pushed without an input-digest tag\n"
-    )), "{}", out.stderr);
-}
-
-#[test]
-fn the_input_digest_tag_passes_no_publish_guard() {
-    // `latest` is refused for kind `test`; the image's own push is refused, and so nothing runs.
-    let t = workspace("");
-    t.file("labels", &format!("{LOCAL} {INPUTS}\n"));
-    t.run(&["push", "test"]).fails_with("error: image `km/test` may not be pushed with tag `latest`: images of kind `test` refuse tags `latest` (`workspace.publish.refuse_tags` in `$ROOT/images.yaml`); push it with another `IMAGE_TAG`\n");
-    // With a tag the guard allows, the `in-` tag goes along although no rule names it.
-    t.run(&["push", "test", "--tag", "CI-42"]).ok();
 }
 
 fn ctx(t: &Test, env: &[(&str, &str)]) -> anyhow::Result<Ctx> {
@@ -258,11 +188,18 @@ fn lookup_against_the_fake_registry_reads_only() {
 
 #[test]
 fn a_registry_that_hangs_is_unavailable_after_the_timeout() {
+    // `IMAGEMK_REUSE_TIMEOUT` shortens the default wait (`reuse::TIMEOUT`, 10 s) to 1 s.
     let t = Test::new();
     let state = json!({"repos": {"ns/app": {"tags": {}}}, "manifest_faults": {"in-dead000000000000": "hang"}});
     let reg = FakeRegistry::start(&t, &state, "user:pass");
     let host = reg.host();
-    let env = creds(&t, &host);
+    creds(&t, &host);
+    let env = Env::from_pairs(&[
+        ("DOCKER_CONFIG", t.path(".docker").to_str().unwrap()),
+        ("IMAGEMK_REUSE_TIMEOUT", "1s"),
+    ]);
+    let wait = reuse::timeout(&env).unwrap();
+    assert_eq!(wait, std::time::Duration::from_secs(1));
     let start = std::time::Instant::now();
     let got = reuse::lookup(&oci(&host), &env, &name(&host, "in-dead000000000000"));
     let took = start.elapsed();
@@ -270,10 +207,7 @@ fn a_registry_that_hangs_is_unavailable_after_the_timeout() {
         panic!("{got:?}")
     };
     assert!(why.contains("is unreachable"), "{why}");
-    assert!(
-        took >= reuse::TIMEOUT && took < reuse::TIMEOUT * 2,
-        "{took:?}"
-    );
+    assert!(took >= wait && took < wait * 2, "{took:?}");
     let _ = Path::new(&reg.log);
 }
 
@@ -317,16 +251,4 @@ fn clean_ages_out_input_digest_tags_on_the_fake_cloud() {
             "proj/app a3 latest",
         ]
     );
-}
-
-#[test]
-fn an_input_digest_tag_cannot_be_protected() {
-    let t = Test::new();
-    t.file(
-        "images.yaml",
-        "workspace:\n  protected_tags: [latest, in-0123456789abcdef]\ncomponent: app\n",
-    )
-    .fake_docker();
-    t.run(&["list"]).fails_with("error: `workspace.protected_tags` in `$ROOT/images.yaml` lists `in-0123456789abcdef`, an input-digest tag: those name an image's inputs, not a release, and clean-up must be able to age them out (`--match '^in-' --older-than 14d`); remove it from the list\n");
-    assert!(t.docker_log().is_empty());
 }

@@ -1,8 +1,8 @@
 //! Build timeouts (issue 12 item 3) through the real binary with the fake docker: `timeout:`
 //! and `--timeout` stop a build past its deadline (SIGTERM to its client), report `timed out
 //! after …` with the log tail, skip its dependents, exit 1; `--keep-going` still builds the
-//! independent images; bad durations are refused before any docker command; make's TIMEOUT=
-//! is one raw, single-quoted argument.
+//! independent images; make's TIMEOUT= is one raw, single-quoted argument. Bad durations and a
+//! build within its deadline are tested in-process in `src/commands/build_timeout_tests.rs`.
 
 mod support;
 
@@ -102,54 +102,6 @@ fn without_keep_going_a_timeout_stops_the_run_like_a_failure() {
         .skip_while(|l| !l.contains("km/slow"))
         .count();
     assert_eq!(after_slow, 1, "{:?}", builds(&t));
-}
-
-#[test]
-fn a_build_within_its_timeout_is_not_touched() {
-    let t = workspace("    timeout: 1h30m\n");
-    std::fs::remove_file(t.path("slow-build")).unwrap();
-    t.file("build-sleep", "0.3");
-    let out = t.run(&["build", "--all", "--timeout", "20s"]);
-    assert_eq!(out.status, 0, "{}", out.stderr);
-    assert_eq!(builds(&t).len(), 3);
-}
-
-#[test]
-fn bad_timeouts_are_refused_before_any_docker_command() {
-    for (yaml, message) in [
-        ("10x", "error: `$ROOT/images.yaml:7:14`: images.slow.timeout: timeout `10x` has an unknown unit `x` (use `h`, `m` or `s`); hint: write a positive whole number of hours, minutes or seconds, e.g. `90s`, `80m`, `2h`, `1h30m`"),
-        ("0s", "error: `$ROOT/images.yaml:7:14`: images.slow.timeout: timeout `0s` is zero: a build would be stopped at once; hint:"),
-        ("\"-5m\"", "error: `$ROOT/images.yaml:7:14`: images.slow.timeout: timeout `-5m` is negative"),
-        ("99999999999h", "error: `$ROOT/images.yaml:7:14`: images.slow.timeout: timeout `99999999999h` is too long (at most 366 days)"),
-    ] {
-        let t = workspace(&format!("    timeout: {yaml}\n"));
-        let out = t.run(&["build", "--all"]);
-        assert_eq!(out.status, 1, "{yaml}: {}", out.stderr);
-        assert!(out.stderr.starts_with(message), "{yaml}: {}", out.stderr);
-        assert!(t.docker_log().is_empty(), "{yaml}");
-    }
-    for (flag, message) in [
-        (
-            "10x",
-            "timeout `10x` has an unknown unit `x` (use `h`, `m` or `s`)",
-        ),
-        ("0", "timeout `0` has no unit"),
-        (
-            "0m",
-            "timeout `0m` is zero: a build would be stopped at once",
-        ),
-    ] {
-        let t = workspace("");
-        let out = t.run(&["build", "--all", "--timeout", flag]);
-        assert_eq!(out.status, 2, "{flag}: {}", out.stderr);
-        assert!(out.stderr.contains(message), "{flag}: {}", out.stderr);
-        assert!(
-            out.stderr.contains("hint: write a positive whole number"),
-            "{}",
-            out.stderr
-        );
-        assert!(t.docker_log().is_empty(), "{flag}");
-    }
 }
 
 #[test]

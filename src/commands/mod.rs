@@ -5,6 +5,10 @@
 mod bad_input_tests;
 mod build;
 mod build_args;
+#[cfg(test)]
+mod build_tests;
+#[cfg(test)]
+mod build_timeout_tests;
 mod clean;
 #[cfg(test)]
 mod clean_tests;
@@ -20,13 +24,19 @@ mod local_buildenv;
 mod local_buildenv_tests;
 mod locked;
 mod login;
+#[cfg(test)]
+mod login_tests;
 mod outcome;
 mod parallel;
 mod pin;
 mod pin_check;
 mod plan;
 mod promote;
+#[cfg(test)]
+mod promote_tests;
 mod pull;
+#[cfg(test)]
+mod pull_tests;
 mod push;
 mod push_atomic;
 mod push_builder;

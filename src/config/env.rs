@@ -20,6 +20,7 @@ pub const READ: &[&str] = &[
     "HOME",
     "IMAGEMK_CLOUD_API",
     "IMAGEMK_ENGINE",
+    "IMAGEMK_REUSE_TIMEOUT",
     "IMAGEMK_TEST_API_URL",
     "IMAGE_NAMESPACE",
     "IMAGE_TAG",

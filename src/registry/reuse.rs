@@ -28,8 +28,19 @@ pub const LABEL: &str = crate::inputs::LABEL;
 /// Tags made from input digests start with this; clean-up ages them out with `--match '^in-'`.
 pub const TAG_PREFIX: &str = "in-";
 
-/// How long one look-up may take (connect, token, HEAD) before the registry counts as down.
+/// How long one look-up may take (connect, token, HEAD) before the registry counts as down,
+/// unless `IMAGEMK_REUSE_TIMEOUT` says otherwise ([`timeout`]).
 pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The look-up timeout: `IMAGEMK_REUSE_TIMEOUT` (`5s`, `1m`, as a build's `timeout:`) when
+/// set, else [`TIMEOUT`].
+pub fn timeout(env: &Env) -> anyhow::Result<Duration> {
+    match env.get(&["IMAGEMK_REUSE_TIMEOUT"]) {
+        None => Ok(TIMEOUT),
+        Some(text) => crate::duration::parse(text)
+            .map_err(|e| anyhow::anyhow!("environment variable `IMAGEMK_REUSE_TIMEOUT`: {e}")),
+    }
+}
 
 /// How many look-ups run at once.
 pub const PARALLEL: usize = 8;
@@ -73,7 +84,7 @@ pub fn lookup(reg: &Registry, env: &Env, remote: &ImageRef) -> Lookup {
 /// Looks up every name, at most `parallel` at once; one answer per name, in order.
 pub fn lookup_all(reg: &Registry, env: &Env, remotes: &[ImageRef], parallel: usize) -> Vec<Lookup> {
     let client = match reg.kind.reached_directly() {
-        true => match Client::with_timeout(&reg.host, env, TIMEOUT) {
+        true => match timeout(env).and_then(|t| Client::with_timeout(&reg.host, env, t)) {
             Ok(c) => Some(c),
             Err(e) => {
                 let l = unavailable(reg, &format!("{e:#}"));
@@ -312,6 +323,32 @@ mod tests {
             .starts_with("hint: registry `google` refused the credentials"));
         assert!(hint("error getting credentials - err: exit status 1, out: `ERROR: (gcloud.auth.docker-helper) You do not currently have an active account selected.`").starts_with("hint: gcloud, which gives docker its credentials"));
         assert!(hint("failed to configure transport: error pinging v2 registry: dial tcp: lookup us-docker.pkg.dev: no such host").starts_with("hint: registry `google` does not answer"));
+    }
+
+    #[test]
+    fn the_timeout_is_ten_seconds_unless_the_environment_sets_one() {
+        let t =
+            |pairs: &[(&str, &str)]| timeout(&Env::from_pairs(pairs)).map_err(|e| e.to_string());
+        assert_eq!(t(&[]), Ok(TIMEOUT));
+        assert_eq!(t(&[("IMAGEMK_REUSE_TIMEOUT", "")]), Ok(TIMEOUT));
+        assert_eq!(
+            t(&[("IMAGEMK_REUSE_TIMEOUT", "1m30s")]),
+            Ok(Duration::from_secs(90))
+        );
+        assert_eq!(
+            t(&[("IMAGEMK_REUSE_TIMEOUT", "5")]),
+            Err("environment variable `IMAGEMK_REUSE_TIMEOUT`: timeout `5` has no unit (use `h`, `m` or `s`, e.g. `80m`)\nhint: write a positive whole number of hours, minutes or seconds, e.g. `90s`, `80m`, `2h`, `1h30m`".into())
+        );
+        // A bad value makes every look-up unavailable (the caller warns and builds locally).
+        let env = Env::from_pairs(&[("IMAGEMK_REUSE_TIMEOUT", "soon")]);
+        let name = ImageRef::parse("127.0.0.1:5000/app:in-0123456789abcdef").unwrap();
+        let Lookup::Unavailable { why } = lookup(&oci(), &env, &name) else {
+            panic!("a bad timeout was used")
+        };
+        assert!(
+            why.starts_with("environment variable `IMAGEMK_REUSE_TIMEOUT`: timeout `soon`"),
+            "{why}"
+        );
     }
 
     #[test]
