@@ -4,14 +4,17 @@
 //! what happens on a failure or a signal between two steps are tested in-process, without a
 //! fake CLI.
 //!
-//! The scope is the run: `commands::dispatch` installs its runner with [`using`], and every
-//! thread that runs commands for it (the scheduler's jobs, parallel look-ups) is started with
-//! [`carry`], which takes the runner along. Outside any scope the runner is [`Real`].
+//! The scope is the run: a test installs its runner with [`using`], and every thread that runs
+//! commands for the run (the scheduler's jobs, parallel look-ups) is started with [`carry`],
+//! which takes the scope along. A scope also holds the engine the run chose
+//! ([`crate::engine::set`]), so runs side by side in one test process never share it. Outside
+//! any scope (the binary) the runner is [`Real`] and the engine is the process's.
 
 use std::cell::RefCell;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use crate::console::Stream;
+use crate::engine::Engine;
 use crate::exec::{self, Captured, Cmd, Streamed};
 
 #[cfg(test)]
@@ -85,43 +88,65 @@ impl Runner for Real {
 
 static REAL: LazyLock<Arc<dyn Runner>> = LazyLock::new(|| Arc::new(Real));
 
+/// A run's scope: its runner, and the engine it chose (set once, like the process's).
+#[derive(Clone)]
+struct Scope {
+    runner: Arc<dyn Runner>,
+    engine: Arc<OnceLock<Engine>>,
+}
+
 thread_local! {
-    static CURRENT: RefCell<Option<Arc<dyn Runner>>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Scope>> = const { RefCell::new(None) };
 }
 
 /// The runner of this thread's scope ([`Real`] outside any).
 pub fn current() -> Arc<dyn Runner> {
     CURRENT
-        .with(|c| c.borrow().clone())
+        .with(|c| c.borrow().as_ref().map(|s| s.runner.clone()))
         .unwrap_or_else(|| REAL.clone())
 }
 
 /// Whether the runner of this scope reports an interruption (see [`Runner::interrupted`]).
 pub fn interrupted() -> bool {
-    CURRENT.with(|c| c.borrow().as_ref().is_some_and(|r| r.interrupted()))
+    CURRENT.with(|c| c.borrow().as_ref().is_some_and(|s| s.runner.interrupted()))
 }
 
-/// Runs `f` with `runner` as this thread's runner; the previous one is back afterwards, also
-/// when `f` panics.
+/// The engine cell of this thread's scope; `None` outside any (the process's cell applies).
+pub(crate) fn engine_cell() -> Option<Arc<OnceLock<Engine>>> {
+    CURRENT.with(|c| c.borrow().as_ref().map(|s| s.engine.clone()))
+}
+
+/// Runs `f` in a new scope whose runner is `runner` (and whose engine is not chosen yet); the
+/// previous scope is back afterwards, also when `f` panics.
 pub fn using<T>(runner: Arc<dyn Runner>, f: impl FnOnce() -> T) -> T {
-    struct Restore(Option<Arc<dyn Runner>>);
+    enter(
+        Scope {
+            runner,
+            engine: Arc::new(OnceLock::new()),
+        },
+        f,
+    )
+}
+
+fn enter<T>(scope: Scope, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Scope>);
     impl Drop for Restore {
         fn drop(&mut self) {
             let previous = self.0.take();
             CURRENT.with(|c| *c.borrow_mut() = previous);
         }
     }
-    let previous = CURRENT.with(|c| c.borrow_mut().replace(runner));
+    let previous = CURRENT.with(|c| c.borrow_mut().replace(scope));
     let _restore = Restore(previous);
     f()
 }
 
-/// `f`, made to run under this thread's runner wherever it is called: wrap the body of a thread
-/// that runs commands for the current scope.
+/// `f`, made to run in this thread's scope wherever it is called: wrap the body of a thread
+/// that runs commands for the current run.
 pub fn carry<T>(f: impl FnOnce() -> T) -> impl FnOnce() -> T {
-    let runner = CURRENT.with(|c| c.borrow().clone());
-    move || match runner {
-        Some(r) => using(r, f),
+    let scope = CURRENT.with(|c| c.borrow().clone());
+    move || match scope {
+        Some(s) => enter(s, f),
         None => f(),
     }
 }

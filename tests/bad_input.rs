@@ -1,6 +1,5 @@
 //! Bad input that only the binary shows, as one table: clap's usage errors (status 2, non-UTF-8
-//! arguments included), make's variables through make/images.mk, and `--engine podman` (the
-//! engine is chosen once per process). Each case pins the exact message and exit status, and
+//! arguments included) and make's variables through make/images.mk. Each case pins the exact message and exit status, and
 //! checks that the fake docker was never called and that no injected command ran. The other
 //! bad config files, flags and environment values are in-process tests in
 //! src/commands/bad_input_tests.rs.
@@ -222,8 +221,6 @@ fn promote_cases() -> Vec<Case> {
 fn builder_cases() -> Vec<Case> {
     let hint = "hint: create a BuildKit builder (`docker buildx create --name multi --driver docker-container`) and pass `--builder multi` (make: `BUILDER=multi`)";
     vec![
-        case("--builder with podman", &["--engine", "podman", "build", "--builder", "ci"], 1,
-            &e("`--builder ci`: podman has no BuildKit builders (`docker buildx`); build with docker (`--engine docker`) or drop `--builder` to build with `podman build`")),
         case("make BUILDER injection", &["images", "BUILDER=x;touch pwned"], 2,
             &format!("{}make: *** [make/images.mk:N: images] Error 1\n", e("builder name `x;touch pwned` is not valid: buildx names start with a letter and use letters, digits, `.`, `_` and `-`"))).make(),
         case("make PLATFORM_ARCH without BUILDER", &["all-images", "PLATFORM_ARCH=linux/arm64"], 2,

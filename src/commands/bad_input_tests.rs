@@ -166,6 +166,9 @@ fn flag_cases() -> Vec<Case> {
             &e("command `sh -c 'x` has a `'` with no closing `'`")),
         case("empty --command-line", &["withdocker", "--command-line", " "],
             &e("`--command-line` is empty; give the command to run")),
+        // The engine is the run's (its scope's), so podman here leaves the other cases docker.
+        case("--builder with podman", &["--engine", "podman", "build", "--builder", "ci"],
+            &e("`--builder ci`: podman has no BuildKit builders (`docker buildx`); build with docker (`--engine docker`) or drop `--builder` to build with `podman build`")),
         case("--shard without a registry", &["build", "--shard", "1/2"],
             &e("`--shard 1/2` passes images between shards through a registry: no registry is configured; add one under `workspace.registries` in the root images.yaml")),
     ]

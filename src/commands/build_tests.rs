@@ -306,7 +306,7 @@ fn component_defaults_override_the_workspace_and_lose_to_the_environment() {
 
 #[test]
 fn docker_not_installed() {
-    let rec = Arc::new(Recorder::new().without("docker"));
+    let rec = Arc::new(Recorder::new().without("docker").without("podman"));
     run(&rec, workspace().path(), &["build", "base"]).is(
         1,
         "",

@@ -2,7 +2,8 @@
 //! of [`Engine`]'s capability methods (in the manner of cross-rs's `docker/engine.rs`), never
 //! by comparing names elsewhere. The engine is chosen once at start-up ([`choose`]: first
 //! `--engine`, then `IMAGEMK_ENGINE` / `CONTAINER_ENGINE`, then `workspace.engine`, then auto)
-//! and kept in a process-wide cell ([`set`], [`current`]) that every command builder reads.
+//! and kept in a cell of the run ([`set`], [`current`]: the process's, or a test scope's, see
+//! `runner`) that every command builder reads.
 //!
 //! This module owns every engine command, in the manner of cross-rs's `docker/`: the argv
 //! builders live in one file per concern ([`image`], [`container`], [`run`], [`login`]), and
@@ -273,14 +274,21 @@ pub fn require_requested(engine: Engine, source: Source) -> anyhow::Result<()> {
     )
 }
 
-/// Sets the engine of this process (once; later calls keep the first choice).
+/// Sets the engine of this run (once; later calls keep the first choice): the process's, or,
+/// inside a test's `runner::using` scope, that scope's.
 pub fn set(engine: Engine) {
-    let _ = CHOSEN.set(engine);
+    let _ = match crate::runner::engine_cell() {
+        Some(cell) => cell.set(engine),
+        None => CHOSEN.set(engine),
+    };
 }
 
-/// The engine of this process: the one [`set`] at start-up, docker before that.
+/// The engine of this run: the one [`set`] at start-up, docker before that.
 pub fn current() -> Engine {
-    CHOSEN.get().copied().unwrap_or(Engine::Docker)
+    let scoped = crate::runner::engine_cell().and_then(|cell| cell.get().copied());
+    scoped
+        .or_else(|| CHOSEN.get().copied())
+        .unwrap_or(Engine::Docker)
 }
 
 /// The program of the current engine (`docker` or `podman`).
