@@ -10,6 +10,7 @@ pub(crate) mod host;
 mod keyline;
 mod load;
 pub mod raw;
+mod run_check;
 #[cfg(test)]
 pub(crate) mod tests;
 pub mod typed;

@@ -177,11 +177,11 @@ fn values_typed_at_load_name_their_line() {
     let cases = [
         (
             "=== images.yaml\ncomponent: c\nimages:\n  a:\n    run:\n      init: true\n      devices: [kvm]\n",
-            "error: `$ROOT/images.yaml:6`: `run.devices` of image `c/a` lists `kvm`, which is not `HOST[:CONTAINER][:PERMISSIONS]` with an absolute host path; write it as e.g. `/dev/kvm`",
+            "error: `$ROOT/images.yaml:6`: `run.devices` of image `c/a` lists `kvm`: its host path `kvm` is not absolute; write a device as `HOST[:CONTAINER][:PERMISSIONS]` with absolute paths, e.g. `/dev/kvm` or `/dev/fuse:/dev/fuse:rw`",
         ),
         (
             "=== images.yaml\ncomponent: c\nimages:\n  a: {}\n  b: {run: {ulimits: [nofile]}}\n",
-            "error: `$ROOT/images.yaml:4`: `run.ulimits` of image `c/b` lists `nofile`, which is not `NAME=SOFT[:HARD]`; write it as e.g. `nofile=1024:2048`",
+            "error: `$ROOT/images.yaml:4`: `run.ulimits` of image `c/b` lists `nofile`: it has no `=`; write a limit as `NAME=SOFT[:HARD]`, e.g. `nofile=1024:2048`",
         ),
         (
             "=== images.yaml\ncomponent: c\nimages:\n  a:\n    artifacts:\n      - {from: /ok, to: out}\n      - from: opt/x\n        to: out2\n",

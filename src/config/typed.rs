@@ -96,35 +96,25 @@ impl RunOptions {
     }
 }
 
-/// A `run.devices` entry: docker's `--device HOST[:CONTAINER][:PERMISSIONS]`, whose host path
-/// is absolute.
+/// A `run.devices` entry: docker's `--device HOST[:CONTAINER][:PERMISSIONS]`, as docker reads
+/// it, the host path absolute.
 fn check_device(entry: &str, image: &str) -> Result<(), String> {
-    let host = entry.split(':').next().unwrap_or(entry);
-    if host.starts_with('/') && entry.split(':').count() <= 3 {
-        return Ok(());
-    }
-    Err(format!(
-        "`run.devices` of image `{image}` lists `{}`, which is not `HOST[:CONTAINER][:PERMISSIONS]` with an absolute host path; write it as e.g. `/dev/kvm`",
-        reference::shorten(entry, 60)
-    ))
+    super::run_check::device(entry).map_err(|why| {
+        format!(
+            "`run.devices` of image `{image}` lists `{}`: {why}; write a device as `HOST[:CONTAINER][:PERMISSIONS]` with absolute paths, e.g. `/dev/kvm` or `/dev/fuse:/dev/fuse:rw`",
+            reference::shorten(entry, 60)
+        )
+    })
 }
 
-/// A `run.ulimits` entry: docker's `--ulimit NAME=SOFT[:HARD]`.
+/// A `run.ulimits` entry: docker's `--ulimit NAME=SOFT[:HARD]`, as docker reads it.
 fn check_ulimit(entry: &str, image: &str) -> Result<(), String> {
-    let number = |s: &str| s.strip_prefix('-').unwrap_or(s).parse::<u64>().is_ok();
-    let ok = entry.split_once('=').is_some_and(|(name, limits)| {
-        !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_lowercase())
-            && limits.split(':').count() <= 2
-            && limits.split(':').all(number)
-    });
-    if ok {
-        return Ok(());
-    }
-    Err(format!(
-        "`run.ulimits` of image `{image}` lists `{}`, which is not `NAME=SOFT[:HARD]`; write it as e.g. `nofile=1024:2048`",
-        reference::shorten(entry, 60)
-    ))
+    super::run_check::ulimit(entry).map_err(|why| {
+        format!(
+            "`run.ulimits` of image `{image}` lists `{}`: {why}; write a limit as `NAME=SOFT[:HARD]`, e.g. `nofile=1024:2048`",
+            reference::shorten(entry, 60)
+        )
+    })
 }
 
 /// One `artifacts:` entry of an image: a path out of the image into the tree.
