@@ -187,6 +187,9 @@ fn env_cases() -> Vec<Case> {
         case("JOBS not a number", &["build"],
             &e("environment variable `JOBS`: `abc` is not a number of jobs; give a whole number from 1 up"))
             .env("JOBS", "abc"),
+        case("IMAGEMK_REUSE_TIMEOUT not a duration", &["list"],
+            &e("environment variable `IMAGEMK_REUSE_TIMEOUT`: timeout `soon` has no number before `s`\nhint: write a positive whole number of hours, minutes or seconds, e.g. `90s`, `80m`, `2h`, `1h30m`"))
+            .env("IMAGEMK_REUSE_TIMEOUT", "soon"),
         case("JOBS zero", &["list"],
             &e("environment variable `JOBS`: `0` jobs would run nothing; give a number from 1 up"))
             .env("JOBS", "0"),

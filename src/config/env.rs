@@ -76,8 +76,9 @@ impl Env {
         }
     }
 
-    /// Fails on the first variable imagemk reads that is not UTF-8, and on a `JOBS` that is
-    /// not a positive number; the others are never looked at.
+    /// Fails on the first variable imagemk reads that is not UTF-8, on a `JOBS` that is not a
+    /// positive number and on an `IMAGEMK_REUSE_TIMEOUT` that is no duration; the others are
+    /// never looked at.
     pub fn check(&self) -> anyhow::Result<()> {
         if let Some(name) = READ.iter().find(|n| self.not_utf8.contains(**n)) {
             bail!("environment variable `{name}` is not valid UTF-8; imagemk reads it, so set it to UTF-8 text or unset it");
@@ -85,6 +86,7 @@ impl Env {
         if let Some(jobs) = self.get(&["JOBS"]) {
             parse_jobs(jobs).map_err(|e| anyhow::anyhow!("environment variable `JOBS`: {e}"))?;
         }
+        crate::registry::reuse::timeout(self)?;
         Ok(())
     }
 

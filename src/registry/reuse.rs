@@ -33,7 +33,7 @@ pub const TAG_PREFIX: &str = "in-";
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The look-up timeout: `IMAGEMK_REUSE_TIMEOUT` (`5s`, `1m`, as a build's `timeout:`) when
-/// set, else [`TIMEOUT`].
+/// set, else [`TIMEOUT`]. A malformed value is refused at start-up (`Env::check`).
 pub fn timeout(env: &Env) -> anyhow::Result<Duration> {
     match env.get(&["IMAGEMK_REUSE_TIMEOUT"]) {
         None => Ok(TIMEOUT),
