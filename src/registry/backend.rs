@@ -284,7 +284,7 @@ impl Backend {
             (Backend::Acr(_), Op::Cmd(c)) => run(c).map(|_| ()).map_err(super::acr::explain),
             (Backend::Gcloud(g), Op::Cmd(c)) => run(c)
                 .map(|_| ())
-                .map_err(|e| super::gcloud::explain(e, &g.host)),
+                .map_err(|e| super::gcloud::explain(e, &g.host, &g.kind)),
             (_, Op::Cmd(c)) => run(c).map(|_| ()),
             (_, Op::Http(_)) => anyhow::bail!("an HTTP step for a registry reached through a CLI"),
             (_, Op::Recheck(_)) => Ok(()),

@@ -84,15 +84,13 @@ pub fn classify(stderr: &str) -> Option<Trouble> {
 
 /// A failed gcloud call, explained: not found becomes [`NotFound`]; known troubles get the
 /// hint that fixes them.
-pub fn explain(e: anyhow::Error, host: &str) -> anyhow::Error {
+pub fn explain(e: anyhow::Error, host: &str, kind: &Kind) -> anyhow::Error {
     let Some(trouble) = cli_json::stderr_of(&e).and_then(classify) else {
         return e;
     };
-    let api = if host.ends_with("-docker.pkg.dev") {
-        "artifactregistry.googleapis.com"
-    } else {
-        "containerregistry.googleapis.com"
-    };
+    let api = kind
+        .service_api()
+        .unwrap_or("containerregistry.googleapis.com");
     let hint = match trouble {
         Trouble::NotFound => return NotFound(format!("{e:#}")).into(),
         Trouble::Network => "gcloud could not reach Google Cloud; check the network (and a proxy: `gcloud config get proxy/address`), then run again".to_string(),
@@ -114,7 +112,7 @@ pub struct Gcloud {
 
 impl Gcloud {
     fn explain(&self) -> impl Fn(anyhow::Error) -> anyhow::Error + '_ {
-        |e| explain(e, &self.host)
+        |e| explain(e, &self.host, &self.kind)
     }
 
     fn strip<'a>(&self, full: &'a str) -> &'a str {
@@ -350,24 +348,33 @@ mod tests {
             }
             .into()
         };
-        let hint = |stderr: &str, host: &str| {
-            format!("{:#}", explain(err(stderr), host))
+        let gcr = Kind::Gcr {
+            project: "p".into(),
+        };
+        let gar = Kind::Gar {
+            location: "us".into(),
+            project: "p".into(),
+            repository: "r".into(),
+        };
+        let hint = |stderr: &str, kind: &Kind| {
+            format!("{:#}", explain(err(stderr), "host", kind))
                 .lines()
                 .last()
                 .unwrap()
                 .to_string()
         };
-        assert_eq!(hint("ERROR: (gcloud.x) You do not currently have an active account selected.", "gcr.io"),
+        assert_eq!(hint("ERROR: (gcloud.x) You do not currently have an active account selected.", &gcr),
             "hint: gcloud has no usable account: run `gcloud auth login` (in CI: `gcloud auth activate-service-account --key-file=KEY_FILE`); `gcloud auth configure-docker` alone does not log in");
-        assert_eq!(hint("ERROR: SERVICE_DISABLED", "us-docker.pkg.dev"),
+        assert_eq!(hint("ERROR: SERVICE_DISABLED", &gar),
             "hint: the registry API is disabled in this project: run `gcloud services enable artifactregistry.googleapis.com` (or ask a project owner to)");
         assert!(explain(
             err("ERROR: (gcloud.container.images.list-tags) Not found: gcr.io/p/a"),
-            "gcr.io"
+            "gcr.io",
+            &gcr
         )
         .is::<NotFound>());
         assert_eq!(
-            hint("ERROR: something else", "gcr.io"),
+            hint("ERROR: something else", &gcr),
             "  | ERROR: something else"
         );
     }

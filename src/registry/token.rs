@@ -67,7 +67,7 @@ fn fetch(reg: &Registry, cmd: &Cmd, form: Form) -> anyhow::Result<Login> {
             Ok(Login::Refresh(t.access_token))
         }
         Form::Access => {
-            let out = exec::capture(cmd).map_err(|e| gcloud::explain(e, &reg.host))?;
+            let out = exec::capture(cmd).map_err(|e| gcloud::explain(e, &reg.host, &reg.kind))?;
             let token = out.stdout.trim();
             if token.is_empty() || token.contains(char::is_whitespace) {
                 anyhow::bail!("`{cmd}` printed no access token; nothing was changed");
