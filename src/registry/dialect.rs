@@ -98,12 +98,7 @@ impl Oci {
             .pages(&format!("/v2/{repo}/tags/list"), &Oci::scope(repo))?
         {
             self.check_listing(repo, &reply)?;
-            pages.push(serde_json::from_slice(&reply.body).map_err(|e| {
-                anyhow::anyhow!(
-                    "registry `{}` sent an unexpected tag list for `{repo}`: {e}",
-                    self.http.host
-                )
-            })?);
+            pages.push(self.http.json(&reply, &format!("tag list for `{repo}`"))?);
         }
         Ok(pages)
     }
@@ -154,12 +149,9 @@ impl Oci {
             .pages(&format!("/acr/v1/{repo}/_manifests"), &scope)?
         {
             self.check_listing(repo, &reply)?;
-            let page: Page = serde_json::from_slice(&reply.body).map_err(|e| {
-                anyhow::anyhow!(
-                    "registry `{}` sent an unexpected manifest list for `{repo}`: {e}",
-                    self.http.host
-                )
-            })?;
+            let page: Page = self
+                .http
+                .json(&reply, &format!("manifest list for `{repo}`"))?;
             manifests.extend(
                 page.manifests
                     .unwrap_or_default()

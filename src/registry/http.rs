@@ -54,6 +54,30 @@ fn is_loopback(host: &str) -> bool {
 }
 
 impl Client {
+    /// `reply`'s body read as JSON; `what` names it in the error (`tag list for `app``).
+    pub fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        reply: &Reply,
+        what: &str,
+    ) -> anyhow::Result<T> {
+        serde_json::from_slice(&reply.body)
+            .map_err(|e| anyhow::anyhow!("registry `{}` sent an unexpected {what}: {e}", self.host))
+    }
+
+    /// The header `name` of `reply`, which the registry must send; `missing` says what it
+    /// carries and for what (``digest for `app:v1` ``) in the error.
+    pub fn needed_header(
+        &self,
+        reply: &Reply,
+        name: &str,
+        missing: &str,
+    ) -> anyhow::Result<String> {
+        reply
+            .header(name)
+            .map(String::from)
+            .ok_or_else(|| anyhow::anyhow!("registry `{}` sent no {missing}", self.host))
+    }
+
     pub fn new(host: &str, env: &Env) -> anyhow::Result<Client> {
         Client::with_timeout(host, env, Duration::from_secs(120))
     }

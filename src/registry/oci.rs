@@ -82,12 +82,7 @@ impl Oci {
                     self.failure("list the repositories of", "", &reply)
                 );
             }
-            let c: Catalog = serde_json::from_slice(&reply.body).map_err(|e| {
-                anyhow::anyhow!(
-                    "registry `{}` sent an unexpected catalog: {e}",
-                    self.http.host
-                )
-            })?;
+            let c: Catalog = self.http.json(&reply, "catalog")?;
             // A 200 without `repositories` is no registry catalog (a proxy's page, another
             // API): taking it as "no repositories" would report a clean-up that never ran.
             let Some(page) = c.repositories else {
@@ -126,12 +121,7 @@ impl Oci {
         let mut tags = Vec::new();
         for reply in self.http.pages(&format!("/v2/{repo}/tags/list"), &scope)? {
             self.check_listing(repo, &reply)?;
-            let t: Tags = serde_json::from_slice(&reply.body).map_err(|e| {
-                anyhow::anyhow!(
-                    "registry `{}` sent an unexpected tag list for `{repo}`: {e}",
-                    self.http.host
-                )
-            })?;
+            let t: Tags = self.http.json(&reply, &format!("tag list for `{repo}`"))?;
             tags.extend(t.tags.unwrap_or_default());
         }
         let mut by_digest: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -184,13 +174,14 @@ impl Oci {
             .http
             .call("HEAD", &url, &Self::scope(repo), Some(ACCEPT), None)?;
         match reply.status {
-            200 => match reply.header("Docker-Content-Digest") {
-                Some(d) => Ok(Some(d.to_string())),
-                None => bail!(
-                    "registry `{}` sent no `Docker-Content-Digest` for `{repo}:{reference}`",
-                    self.http.host
-                ),
-            },
+            200 => self
+                .http
+                .needed_header(
+                    &reply,
+                    "Docker-Content-Digest",
+                    &format!("`Docker-Content-Digest` for `{repo}:{reference}`"),
+                )
+                .map(Some),
             404 => Ok(None),
             _ => bail!(self.failure(
                 "read the manifest of",
@@ -260,15 +251,11 @@ impl Oci {
                 if reply.status != 201 {
                     bail!(self.failure("re-point tag", &format!("{repo}:{tag}"), &reply));
                 }
-                let digest = reply
-                    .header("Docker-Content-Digest")
-                    .map(String::from)
-                    .ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "registry `{}` sent no digest for the placeholder of `{repo}:{tag}`",
-                            self.http.host
-                        )
-                    })?;
+                let digest = self.http.needed_header(
+                    &reply,
+                    "Docker-Content-Digest",
+                    &format!("digest for the placeholder of `{repo}:{tag}`"),
+                )?;
                 self.delete(repo, &digest)
             }
         }
@@ -282,15 +269,11 @@ impl Oci {
         if got.status != 200 {
             bail!(self.failure("read the manifest", &format!("{repo}@{digest}"), &got));
         }
-        let ctype = got
-            .header("Content-Type")
-            .map(String::from)
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "registry `{}` sent no `Content-Type` for `{repo}@{digest}`",
-                    self.http.host
-                )
-            })?;
+        let ctype = self.http.needed_header(
+            &got,
+            "Content-Type",
+            &format!("`Content-Type` for `{repo}@{digest}`"),
+        )?;
         let url = self.http.url(&format!("/v2/{repo}/manifests/{tag}"));
         let put = self
             .http
