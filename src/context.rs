@@ -14,6 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{anyhow, bail, Context as _};
 
 use crate::dockerignore::Matcher;
+use crate::fsx;
 use crate::signal;
 
 /// The Dockerfile's name in the archive when it lives outside the context.
@@ -46,7 +47,7 @@ impl Spec {
         if self.append.is_some() {
             return DOCKERFILE_NAME.to_string();
         }
-        match normalize(&self.dockerfile).strip_prefix(normalize(&self.dir)) {
+        match fsx::lexical(&self.dockerfile).strip_prefix(fsx::lexical(&self.dir)) {
             Ok(rel) if rel.components().next().is_some() => slash(rel),
             _ => DOCKERFILE_NAME.to_string(),
         }
@@ -176,10 +177,10 @@ pub fn walk(spec: &Spec) -> anyhow::Result<Archive> {
     if !outside {
         matcher.keep(&spec.dockerfile_in_archive());
     }
-    let skip = spec.skip.as_deref().map(normalize);
+    let skip = spec.skip.as_deref().map(fsx::lexical);
     let key = WalkKey {
         // Normalized, so that `skip` is recognised whatever the spelling of `context:`.
-        dir: normalize(&spec.dir),
+        dir: fsx::lexical(&spec.dir),
         skip,
         ignore: ignore_text.clone(),
         dockerfile: (!outside).then(|| spec.dockerfile_in_archive()),
@@ -556,21 +557,6 @@ impl Read for Exact<'_> {
         self.left -= n as u64;
         Ok(n)
     }
-}
-
-/// `path` without `.` components and with `..` applied lexically.
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn slash(rel: &Path) -> String {

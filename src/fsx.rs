@@ -1,11 +1,28 @@
 //! File helpers shared by everything imagemk writes outside the build: whole-file writes that
-//! are atomic (a reader sees the old or the new contents, never half), and advisory locks that
-//! serialize read-modify-write cycles between concurrent runs.
+//! are atomic (a reader sees the old or the new contents, never half), advisory locks that
+//! serialize read-modify-write cycles between concurrent runs, and paths resolved by name.
 
 use std::fs::{self, File};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// `path` with `.` left out and `..` applied by name (the file system is not asked, so a
+/// symlink is not followed).
+pub fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// Writes `bytes` to `path` through a file of this process renamed into place; the partial
 /// file is removed when the write fails.

@@ -629,7 +629,7 @@ fn check_artifact_dirs(
     for img in images {
         let comp = &components[img.component];
         for a in &img.artifacts {
-            let dest = lexical(&a.to);
+            let dest = crate::fsx::lexical(&a.to);
             let hit = components
                 .iter()
                 .map(|c| c.dir.as_path())
@@ -647,22 +647,6 @@ fn check_artifact_dirs(
         }
     }
     Ok(())
-}
-
-/// `path` with `.` and `..` resolved by name.
-fn lexical(path: &Path) -> PathBuf {
-    use std::path::Component as C;
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            C::CurDir => {}
-            C::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 fn check_unique_names(images: &[Image], components: &[Component]) -> anyhow::Result<()> {
