@@ -1,7 +1,7 @@
 //! imagemk's own output: every line it prints goes through [`write`] to the run's
 //! [`Runner`](crate::runner::Runner), which writes it to the terminal (or, for a recording
 //! runner, keeps it for the test to read). Use [`outln!`] and [`errln!`] in place of `println!`
-//! and `eprintln!`.
+//! and `eprintln!`: they never panic, also when the reader of stdout has gone away.
 
 /// Which of imagemk's streams a text goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

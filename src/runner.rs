@@ -50,12 +50,15 @@ pub trait Runner: Send + Sync {
     fn interrupted(&self) -> bool {
         false
     }
-    /// Writes imagemk's own output (see [`crate::console`]).
+    /// Writes imagemk's own output (see [`crate::console`]). A stream nobody reads any more
+    /// (`imagemk list | head -1`) is not an error: the text is dropped and the run goes on to
+    /// its end, so whatever it started is still finished and cleaned up.
     fn print(&self, stream: Stream, text: &str) {
-        match stream {
-            Stream::Out => print!("{text}"),
-            Stream::Err => eprint!("{text}"),
-        }
+        use std::io::Write;
+        let _ = match stream {
+            Stream::Out => std::io::stdout().lock().write_all(text.as_bytes()),
+            Stream::Err => std::io::stderr().lock().write_all(text.as_bytes()),
+        };
     }
 }
 

@@ -283,3 +283,34 @@ fn plan_takes_the_run_args_of_build() {
         .iter()
         .all(|l| !l.starts_with("docker build")));
 }
+
+/// A reader that stops early (`imagemk list | head -1`) is no error: no panic, status 0, and
+/// the run goes on to its end.
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    let t = workspace();
+    for args in [
+        &["list"][..],
+        &["plan", "--all", "--json"],
+        &["build", "--all", "--dry-run"],
+        &["schema"],
+        &["man"],
+        &["completions", "bash"],
+        &["doctor", "--json"],
+    ] {
+        let (reader, writer) = os_pipe::pipe().unwrap();
+        drop(reader);
+        let out = t
+            .command(support::BIN, args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // doctor's own status is its checks' (the fake engine has no registry to reach).
+        if args[0] != "doctor" {
+            assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        }
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

@@ -1,8 +1,6 @@
 //! `imagemk completions SHELL` (clap_complete) and `imagemk man` (clap_mangen): generated from
 //! the same clap definition as the parser, printed on stdout.
 
-use std::io::Write;
-
 use clap::CommandFactory;
 
 use crate::cli::Cli;
@@ -11,13 +9,13 @@ pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<i32> {
     let mut cmd = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut cmd, "imagemk", &mut out);
-    std::io::stdout().lock().write_all(&out)?;
+    crate::console::out!("{}", String::from_utf8_lossy(&out));
     Ok(0)
 }
 
 pub fn man() -> anyhow::Result<i32> {
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command()).render(&mut out)?;
-    std::io::stdout().lock().write_all(&out)?;
+    crate::console::out!("{}", String::from_utf8_lossy(&out));
     Ok(0)
 }

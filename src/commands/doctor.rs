@@ -6,7 +6,6 @@
 //! fails. The engine is checked even when the workspace does not load.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -82,7 +81,6 @@ pub fn run(global: &Global, env: Env, args: &DoctorArgs) -> anyhow::Result<i32> 
         }
         Err(e) => checks.push(no_workspace(&e)),
     }
-    let mut out = std::io::stdout().lock();
     if args.json {
         #[derive(Serialize)]
         struct Report<'a> {
@@ -93,10 +91,10 @@ pub fn run(global: &Global, env: Env, args: &DoctorArgs) -> anyhow::Result<i32> 
             schema: SCHEMA,
             checks: &checks,
         };
-        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        crate::console::outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         for c in &checks {
-            writeln!(out, "{}", c.line())?;
+            crate::console::outln!("{}", c.line());
         }
     }
     Ok(if checks.iter().all(|c| c.ok) { 0 } else { 1 })

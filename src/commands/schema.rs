@@ -1,8 +1,6 @@
 //! `imagemk schema`: the JSON Schema of `images.yaml`, generated from the serde types that
 //! parse it (`config::raw`), so the two cannot drift. Committed as `schema/images.schema.json`.
 
-use std::io::Write;
-
 use crate::config::raw::RawFile;
 
 /// The schema as pretty JSON with a final newline (the committed file's exact text).
@@ -15,6 +13,6 @@ pub fn text() -> String {
 }
 
 pub fn run() -> anyhow::Result<i32> {
-    std::io::stdout().lock().write_all(text().as_bytes())?;
+    crate::console::out!("{}", text());
     Ok(0)
 }
