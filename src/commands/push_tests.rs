@@ -112,9 +112,8 @@ fn pushed(remote: &str, digest: &str) -> Reply {
 }
 
 /// Runs `imagemk -C DIR ARGS…` as the user `tester`; in what it printed the workspace's
-/// path is `$ROOT` and every ` in 1.2s` is ` in _s`. Each workspace names its own engine
-/// (`DOCKER_HOST`), so tests running side by side never wait on each other's remote-name
-/// locks (`registry::local_tag::lock`, files shared by every run on one engine).
+/// path is `$ROOT` and every ` in 1.2s` is ` in _s`. (`runner::imagemk` names an engine of
+/// the workspace's own, so tests side by side never wait on each other's remote-name locks.)
 pub(super) fn run(rec: &Arc<Recorder>, dir: &std::path::Path, args: &[&str]) -> Outcome {
     run_with(rec, dir, args, &[])
 }
@@ -125,8 +124,7 @@ pub(super) fn run_with(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Outcome {
-    let engine = format!("unix://{}/docker.sock", dir.display());
-    let mut pairs = vec![("USER", "tester"), ("DOCKER_HOST", engine.as_str())];
+    let mut pairs = vec![("USER", "tester")];
     pairs.extend_from_slice(env);
     let out = imagemk(rec, dir, args, &pairs);
     let timing = regex::Regex::new(r" in \d+\.\ds").unwrap();

@@ -234,6 +234,7 @@ impl Outcome {
 
 /// Runs imagemk in this process as `imagemk -C DIR ARGS…` with `env` (plus `CI=true`) under
 /// `recorder`; returns its status and what it printed (its progress lines come plain, as in CI).
+/// Unless `env` names one, `DOCKER_HOST` is a name of the workspace's own.
 pub fn imagemk(
     recorder: &Arc<Recorder>,
     dir: &Path,
@@ -243,6 +244,12 @@ pub fn imagemk(
     let mut argv: Vec<OsString> = vec!["-C".into(), dir.into()];
     argv.extend(args.iter().map(Into::into));
     let mut pairs: Vec<(OsString, OsString)> = vec![("CI".into(), "true".into())];
+    // An engine of its own (a name only: nothing connects to it), so runs side by side never
+    // wait on each other's remote-name locks in /tmp/imagemk-locks.
+    if !env.iter().any(|(k, _)| *k == "DOCKER_HOST") {
+        let engine = format!("unix://{}/docker.sock", dir.display());
+        pairs.push(("DOCKER_HOST".into(), engine.into()));
+    }
     pairs.extend(env.iter().map(|(k, v)| (k.into(), v.into())));
     imagemk_os(recorder, argv, pairs)
 }
