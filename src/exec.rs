@@ -289,6 +289,13 @@ pub fn capture_cleanup(cmd: &Cmd) -> anyhow::Result<Captured> {
     crate::runner::current().capture(cmd, Mode::Cleanup)
 }
 
+/// Like [`capture`] for a short command whose effect the run must then undo (`docker create`,
+/// `docker tag` of a temporary name): refused after a signal, but not signalled while it runs,
+/// so the engine never finishes it after the run's clean-up has looked.
+pub fn capture_whole(cmd: &Cmd) -> anyhow::Result<Captured> {
+    crate::runner::current().capture(cmd, Mode::Whole)
+}
+
 /// [`capture_cleanup`] by spawning the child (the real runner's).
 pub(crate) fn spawn_capture_cleanup(cmd: &Cmd) -> anyhow::Result<Captured> {
     let out = cmd

@@ -30,6 +30,10 @@ pub enum Mode {
     /// Removes what this run created (a temporary tag, a container): still runs after a
     /// signal, and is not signalled.
     Cleanup,
+    /// Creates what the run must then be able to remove (`docker create`, `docker tag`):
+    /// refused once the run is interrupted, but never signalled, so it is never cut off while
+    /// the engine goes on to finish it after the run's clean-up has looked.
+    Whole,
 }
 
 /// What runs commands: the process spawner, or a recording stand-in.
@@ -70,6 +74,10 @@ impl Runner for Real {
         match mode {
             Mode::Normal => exec::spawn_capture(cmd),
             Mode::Cleanup => exec::spawn_capture_cleanup(cmd),
+            // A signal between this look and the start is harmless: the command runs whole
+            // and the caller looks at the flag again before its next step.
+            Mode::Whole if crate::signal::interrupted() => Err(crate::signal::Interrupted.into()),
+            Mode::Whole => exec::spawn_capture_cleanup(cmd),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The spawn path after a signal, in a process of its own (the flag is process-wide): a child
-//! running when the signal arrives is stopped, no child starts after it, a scheduled job that
-//! had not started never does, and clean-up commands still run.
+//! running when the signal arrives is stopped, unless it was started whole (`docker create`,
+//! `docker tag`), which runs to its end; no child starts after it, a scheduled job that had
+//! not started never does, and clean-up commands still run.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,8 +16,12 @@ fn after_a_signal_no_child_starts_and_running_ones_are_stopped() {
     let marker = |name: &str| tmp.path().join(name);
     let touch = |p: &Path| Cmd::new("touch").arg(p.to_string_lossy());
 
-    // A child that is running when the signal arrives gets SIGTERM at once.
+    // A child that is running when the signal arrives gets SIGTERM at once; one started
+    // whole finishes.
     let running = std::thread::spawn(|| exec::capture(&Cmd::new("sleep").arg("30")));
+    let whole = std::thread::spawn(|| {
+        exec::capture_whole(&Cmd::new("sh").args(["-c", "sleep 1; echo finished"]))
+    });
     let stream = std::thread::spawn(|| {
         Streamed::start(&Cmd::new("sleep").arg("30")).and_then(|s| s.finish(|_| {}))
     });
@@ -31,13 +36,16 @@ fn after_a_signal_no_child_starts_and_running_ones_are_stopped() {
     let (code, _) = stream.join().unwrap().unwrap();
     assert_eq!(code, 128 + 15);
     assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(whole.join().unwrap().unwrap().stdout, "finished\n");
 
     // Nothing starts afterwards, whichever way it is started.
-    let err = exec::capture(&touch(&marker("captured"))).unwrap_err();
-    assert!(
-        err.downcast_ref::<signal::Interrupted>().is_some(),
-        "{err:#}"
-    );
+    for capture in [exec::capture, exec::capture_whole] {
+        let err = capture(&touch(&marker("captured"))).unwrap_err();
+        assert!(
+            err.downcast_ref::<signal::Interrupted>().is_some(),
+            "{err:#}"
+        );
+    }
     assert!(Streamed::start(&touch(&marker("streamed"))).is_err());
     assert!(exec::interactive(&touch(&marker("interactive"))).is_err());
     for name in ["captured", "streamed", "interactive"] {

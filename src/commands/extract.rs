@@ -86,7 +86,8 @@ fn requests(ctx: &Ctx, image: &Image, args: &ExtractArgs) -> anyhow::Result<Vec<
 }
 
 /// Removes the container when dropped: after success, on error, on Ctrl-C. Armed before
-/// `docker create` runs, so a create cut short by a signal leaves nothing either.
+/// `docker create` runs, which is never cut short, so the container exists or never will by
+/// the time this removes it.
 struct Container<'a>(&'a Plan);
 
 impl Drop for Container<'_> {
@@ -136,7 +137,9 @@ pub(super) fn execute_filtered(
 ) -> anyhow::Result<()> {
     interrupted()?;
     let _container = Container(plan);
-    if let Err(e) = exec::capture(&plan.create) {
+    // Whole: a `docker create` cut off by Ctrl-C goes on in the engine and could register the
+    // container after the guard's removal; not signalled, it has finished by then.
+    if let Err(e) = exec::capture_whole(&plan.create) {
         interrupted()?;
         return Err(e.context(format!(
             "creating a container of `{}` to copy from",

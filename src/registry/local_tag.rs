@@ -76,8 +76,10 @@ pub fn no_such_image(err: &anyhow::Error) -> bool {
 }
 
 /// `docker tag ID NAME`: points `name` at the image `id` (never at a name that may move).
+/// Run whole ([`exec::capture_whole`]): a tag cut off by Ctrl-C could land after the run's
+/// clean-up looked for it.
 pub fn tag_id(id: &str, name: &ImageRef) -> anyhow::Result<()> {
-    tag_id_by(id, name, exec::capture)
+    tag_id_by(id, name, exec::capture_whole)
 }
 
 fn tag_id_by(

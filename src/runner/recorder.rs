@@ -146,7 +146,7 @@ impl Recorder {
 impl Runner for Recorder {
     fn capture(&self, cmd: &Cmd, mode: Mode) -> anyhow::Result<Captured> {
         let how = match mode {
-            Mode::Normal => "run",
+            Mode::Normal | Mode::Whole => "run",
             Mode::Cleanup => "cleanup",
         };
         let captured = |stdout: String| Captured {
