@@ -90,4 +90,12 @@ images:
         assert_eq!(line(text, &["registries", "c"]), None);
         assert_eq!(line(text, &["images", "xx"]), None);
     }
+
+    proptest::proptest! {
+        /// Any text and keys, multi-byte ones included: an answer, never a panic.
+        #[test]
+        fn any_text_gives_an_answer(text in "[a-zé: '\"#{},\n-]{0,80}", a in "[a-zé]{1,3}", b in "[a-zé]{1,3}") {
+            let _ = line(&text, &[&a, &b]);
+        }
+    }
 }

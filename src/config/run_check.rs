@@ -37,12 +37,13 @@ pub fn device(entry: &str) -> Result<(), String> {
 
 /// A device mode: `r`, `w` and `m`, each at most once, at least one.
 fn is_mode(mode: &str) -> bool {
+    let mut seen = Vec::new();
     !mode.is_empty()
-        && mode.chars().all(|c| "rwm".contains(c))
-        && mode
-            .chars()
-            .enumerate()
-            .all(|(i, c)| !mode[..i].contains(c))
+        && mode.chars().all(|c| {
+            let fresh = "rwm".contains(c) && !seen.contains(&c);
+            seen.push(c);
+            fresh
+        })
 }
 
 /// The limits `--ulimit` knows (go-units' `ulimitNameMapping`).
@@ -142,6 +143,15 @@ mod tests {
         for (entry, want) in cases {
             let got = ulimit(entry).err().unwrap_or_else(|| "ok".into());
             assert_eq!(got, want, "{entry}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any text, multi-byte included: an answer, never a panic.
+        #[test]
+        fn any_text_gives_an_answer(text in "[a-zé/:=0-9-]{0,30}") {
+            let _ = device(&text);
+            let _ = ulimit(&text);
         }
     }
 }
