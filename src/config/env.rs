@@ -86,8 +86,20 @@ impl Env {
         if let Some(jobs) = self.get(&["JOBS"]) {
             parse_jobs(jobs).map_err(|e| anyhow::anyhow!("environment variable `JOBS`: {e}"))?;
         }
-        crate::registry::reuse::timeout(self)?;
+        self.reuse_timeout()?;
         Ok(())
+    }
+
+    /// `IMAGEMK_REUSE_TIMEOUT` (a duration as a build's `timeout:`), checked by
+    /// [`Env::check`]; `None` when unset.
+    pub fn reuse_timeout(&self) -> anyhow::Result<Option<std::time::Duration>> {
+        self.get(&["IMAGEMK_REUSE_TIMEOUT"])
+            .map(|text| {
+                crate::duration::parse(text).map_err(|e| {
+                    anyhow::anyhow!("environment variable `IMAGEMK_REUSE_TIMEOUT`: {e}")
+                })
+            })
+            .transpose()
     }
 
     /// `JOBS`, checked by [`Env::check`]: a positive number, when set.

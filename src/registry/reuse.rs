@@ -35,11 +35,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// The look-up timeout: `IMAGEMK_REUSE_TIMEOUT` (`5s`, `1m`, as a build's `timeout:`) when
 /// set, else [`TIMEOUT`]. A malformed value is refused at start-up (`Env::check`).
 pub fn timeout(env: &Env) -> anyhow::Result<Duration> {
-    match env.get(&["IMAGEMK_REUSE_TIMEOUT"]) {
-        None => Ok(TIMEOUT),
-        Some(text) => crate::duration::parse(text)
-            .map_err(|e| anyhow::anyhow!("environment variable `IMAGEMK_REUSE_TIMEOUT`: {e}")),
-    }
+    env.reuse_timeout().map(|t| t.unwrap_or(TIMEOUT))
 }
 
 /// How many look-ups run at once.
