@@ -122,9 +122,10 @@ pub fn interrupted() -> bool {
     CURRENT.with(|c| c.borrow().as_ref().is_some_and(|s| s.runner.interrupted()))
 }
 
-/// The engine cell of this thread's scope; `None` outside any (the process's cell applies).
-pub(crate) fn engine_cell() -> Option<Arc<OnceLock<Engine>>> {
-    CURRENT.with(|c| c.borrow().as_ref().map(|s| s.engine.clone()))
+/// `f` of the engine cell of this thread's scope; `None` outside any scope (the process's
+/// cell applies).
+pub(crate) fn with_engine_cell<T>(f: impl FnOnce(&OnceLock<Engine>) -> T) -> Option<T> {
+    CURRENT.with(|c| c.borrow().as_ref().map(|s| f(&s.engine)))
 }
 
 /// Runs `f` in a new scope whose runner is `runner` (and whose engine is not chosen yet); the

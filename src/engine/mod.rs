@@ -277,15 +277,14 @@ pub fn require_requested(engine: Engine, source: Source) -> anyhow::Result<()> {
 /// Sets the engine of this run (once; later calls keep the first choice): the process's, or,
 /// inside a test's `runner::using` scope, that scope's.
 pub fn set(engine: Engine) {
-    let _ = match crate::runner::engine_cell() {
-        Some(cell) => cell.set(engine),
-        None => CHOSEN.set(engine),
-    };
+    if crate::runner::with_engine_cell(|cell| cell.set(engine)).is_none() {
+        let _ = CHOSEN.set(engine);
+    }
 }
 
 /// The engine of this run: the one [`set`] at start-up, docker before that.
 pub fn current() -> Engine {
-    let scoped = crate::runner::engine_cell().and_then(|cell| cell.get().copied());
+    let scoped = crate::runner::with_engine_cell(|cell| cell.get().copied()).flatten();
     scoped
         .or_else(|| CHOSEN.get().copied())
         .unwrap_or(Engine::Docker)
