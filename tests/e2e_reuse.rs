@@ -17,20 +17,6 @@ use imagemk::registry::reuse::{self, Lookup};
 use imagemk::registry::Registry as Reg;
 use support::{docker, image_id, local_tags, remove_images, FakeRegistry, Registry, Test};
 
-fn registry_tags(host: &str, repo: &str) -> Vec<String> {
-    let out = std::process::Command::new("curl")
-        .args(["-s", &format!("http://{host}/v2/{repo}/tags/list")])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    let mut tags: Vec<String> = v["tags"]
-        .as_array()
-        .map(|a| a.iter().map(|t| t.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default();
-    tags.sort();
-    tags
-}
-
 fn ctx(t: &Test) -> Ctx {
     ctx_with(t, &[])
 }
@@ -98,7 +84,7 @@ fn push_then_reuse_pulls_the_same_image_under_its_local_name() {
     let in_tag = format!("in-{}", &inputs["sha256:".len()..][..16]);
     let repo = format!("{ns}/base-app-linux");
     assert_eq!(
-        registry_tags(&host, &repo),
+        support::api::tags(&host, &repo),
         [in_tag.clone(), "v1".to_string()]
     );
     assert_eq!(
@@ -193,14 +179,14 @@ fn clean_ages_out_input_tags(t: &Test, host: &str, repo: &str, in_tag: &str) {
     out.ok();
     assert!(out.stdout.contains("not older than 14d"), "{}", out.stdout);
     assert_eq!(
-        registry_tags(host, repo),
+        support::api::tags(host, repo),
         [in_tag.to_string(), "v1".to_string()]
     );
     // Old enough: only the `in-` tag goes, `v1` stays.
     let out = t.run(&["clean", "--match", "^in-", "--older-than", "0s", "--yes"]);
     out.ok();
     assert_eq!(
-        registry_tags(host, repo),
+        support::api::tags(host, repo),
         ["v1".to_string()],
         "{}",
         out.stdout

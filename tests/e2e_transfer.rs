@@ -61,21 +61,6 @@ fn wait_ok(child: Child) {
     );
 }
 
-/// The tags of `repo` in the registry at `host` (none when the repository does not exist).
-fn registry_tags(host: &str, repo: &str) -> Vec<String> {
-    let out = Command::new("curl")
-        .args(["-s", &format!("http://{host}/v2/{repo}/tags/list")])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    let mut tags: Vec<String> = v["tags"]
-        .as_array()
-        .map(|a| a.iter().map(|t| t.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default();
-    tags.sort();
-    tags
-}
-
 #[test]
 fn eight_concurrent_pushes_then_pulls_of_one_image_all_succeed_and_leave_no_tag() {
     if !support::engine() {
@@ -93,7 +78,7 @@ fn eight_concurrent_pushes_then_pulls_of_one_image_all_succeed_and_leave_no_tag(
     runs.into_iter().for_each(wait_ok);
     assert_eq!(local_tags(&ns), sorted(&[local.clone(), mine.clone()]));
     // Besides `v1`, push publishes the image's input-digest tag (`in-<hex16>`).
-    let listed = registry_tags(&reg.host(), &format!("{ns}/base-app-linux"));
+    let listed = support::api::tags(&reg.host(), &format!("{ns}/base-app-linux"));
     assert_eq!(listed.len(), 2, "{listed:?}");
     assert!(
         listed[0].starts_with("in-") && listed[1] == "v1",
@@ -269,7 +254,7 @@ fn signal_case(phase: &str, args: &[&str], gated: bool) {
     if !pulling {
         assert_eq!(image_id(&local), id, "{phase}: the local image is intact");
         let repo = format!("{ns}/base-app-linux");
-        let pushed = registry_tags(&reg.host(), &repo);
+        let pushed = support::api::tags(&reg.host(), &repo);
         assert!(
             phase == "after-push" || pushed.is_empty(),
             "{phase}: {pushed:?}"
